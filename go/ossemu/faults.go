@@ -1,0 +1,221 @@
+package ossemu
+
+import (
+	"context"
+	"math/rand/v2"
+	"path"
+	"slices"
+	"sync"
+	"time"
+)
+
+// faultEngine draws every random decision from one seeded generator.
+type faultEngine struct {
+	mu       sync.Mutex
+	f        Faults
+	rng      *rand.Rand
+	injected int
+	perConn  *limiterConfig
+	total    *tokenBucket
+	qps      *tokenBucket
+}
+
+type limiterConfig struct{ rate int64 }
+
+func newFaultEngine(f Faults) *faultEngine {
+	e := &faultEngine{}
+	e.set(f)
+	return e
+}
+
+func (e *faultEngine) set(f Faults) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.f = f
+	e.rng = rand.New(rand.NewPCG(uint64(f.Seed), uint64(f.Seed)^0x9E3779B97F4A7C15))
+	e.injected = 0
+	e.total = nil
+	if f.BandwidthTotal > 0 {
+		e.total = newTokenBucket(float64(f.BandwidthTotal), float64(f.BandwidthTotal)/10)
+	}
+	e.qps = nil
+	if f.QPSLimit > 0 {
+		e.qps = newTokenBucket(float64(f.QPSLimit), float64(f.QPSLimit))
+	}
+}
+
+func (e *faultEngine) get() Faults {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.f
+}
+
+// latency returns the first-byte delay for one request.
+func (e *faultEngine) latency() time.Duration {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	d := time.Duration(e.f.LatencyMs) * time.Millisecond
+	if e.f.LatencyJitterMs > 0 {
+		d += time.Duration(e.rng.IntN(e.f.LatencyJitterMs+1)) * time.Millisecond
+	}
+	return d
+}
+
+// throttled reports whether the QPS limit refuses this request.
+func (e *faultEngine) throttled() bool {
+	e.mu.Lock()
+	q := e.qps
+	e.mu.Unlock()
+	return q != nil && !q.take(1)
+}
+
+func (e *faultEngine) qosDelayMs() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.f.QoSDelayMs > 0 {
+		return e.f.QoSDelayMs
+	}
+	return 100
+}
+
+// plan is the set of faults chosen for one request.
+type plan struct {
+	status  int // 500 or 503 before processing
+	resetAt int64
+	truncAt int64
+	stallAt int64
+	stall   time.Duration
+	flipAt  int64 // offset within the body, -1 for none
+	perConn int64
+	total   *tokenBucket
+	hasBody bool
+}
+
+func (e *faultEngine) matches(op, key string) bool {
+	if len(e.f.Ops) > 0 && !slices.Contains(e.f.Ops, op) {
+		return false
+	}
+	if e.f.KeyPattern != "" {
+		if ok, _ := path.Match(e.f.KeyPattern, key); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// draw picks this request's faults. bodyLen is the length of the body a fault
+// may hit (response for reads, request for writes).
+func (e *faultEngine) draw(op, key string, bodyLen int64) plan {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	p := plan{resetAt: -1, truncAt: -1, stallAt: -1, flipAt: -1, perConn: e.f.BandwidthPerConn, total: e.total}
+	if !e.matches(op, key) {
+		return p
+	}
+	budget := func() bool { return e.f.FaultLimit == 0 || e.injected < e.f.FaultLimit }
+	hit := func(rate float64) bool {
+		if rate <= 0 || !budget() {
+			return false
+		}
+		if rate >= 1 || e.rng.Float64() < rate {
+			e.injected++
+			return true
+		}
+		return false
+	}
+	switch {
+	case hit(e.f.ErrorRate500):
+		p.status = 500
+		return p
+	case hit(e.f.ErrorRate503):
+		p.status = 503
+		return p
+	}
+	if bodyLen <= 0 {
+		return p
+	}
+	if hit(e.f.ResetRate) {
+		p.resetAt = min(e.f.ResetAfterBytes, bodyLen-1)
+	}
+	if hit(e.f.TruncateRate) {
+		p.truncAt = min(e.f.TruncateAfterBytes, bodyLen-1)
+	}
+	if hit(e.f.StallRate) {
+		p.stallAt = min(e.f.StallAfterBytes, bodyLen-1)
+		p.stall = time.Duration(e.f.StallMs) * time.Millisecond
+	}
+	if hit(e.f.FlipRate) {
+		p.flipAt = e.rng.Int64N(bodyLen)
+	}
+	return p
+}
+
+// tokenBucket is a simple rate limiter: rate tokens per second, up to burst.
+type tokenBucket struct {
+	mu     sync.Mutex
+	rate   float64
+	burst  float64
+	tokens float64
+	last   time.Time
+}
+
+func newTokenBucket(rate, burst float64) *tokenBucket {
+	if burst < 1 {
+		burst = 1
+	}
+	return &tokenBucket{rate: rate, burst: burst, tokens: burst, last: time.Now()}
+}
+
+func (b *tokenBucket) refill(now time.Time) {
+	b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	b.last = now
+}
+
+func (b *tokenBucket) take(n float64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.refill(time.Now())
+	if b.tokens >= n {
+		b.tokens -= n
+		return true
+	}
+	return false
+}
+
+// wait blocks until n tokens were taken (going into debt is allowed, so large
+// writes are paced rather than refused) or ctx ends.
+func (b *tokenBucket) wait(ctx context.Context, n float64) error {
+	b.mu.Lock()
+	b.refill(time.Now())
+	b.tokens -= n
+	var d time.Duration
+	if b.tokens < 0 {
+		d = time.Duration(-b.tokens / b.rate * float64(time.Second))
+	}
+	b.mu.Unlock()
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

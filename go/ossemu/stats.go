@@ -1,0 +1,102 @@
+package ossemu
+
+import (
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+)
+
+// Stats is a snapshot of what the server has served since start (or the last
+// reset). Requests maps "Operation" to a map of HTTP status to count.
+type Stats struct {
+	Requests       map[string]map[string]int64 `json:"requests"`
+	BytesIn        int64                       `json:"bytes_in"`
+	BytesOut       int64                       `json:"bytes_out"`
+	Concurrent     int64                       `json:"concurrent"`
+	PeakConcurrent int64                       `json:"peak_concurrent"`
+	ListPages      int64                       `json:"list_pages"`
+	FaultsInjected int64                       `json:"faults_injected"`
+	Objects        int64                       `json:"objects"`
+	StoredBytes    int64                       `json:"stored_bytes"`
+}
+
+// Count returns the number of requests for op (all statuses when status is 0).
+func (s Stats) Count(op string, status int) int64 {
+	var n int64
+	for st, c := range s.Requests[op] {
+		if status == 0 || st == strconv.Itoa(status) {
+			n += c
+		}
+	}
+	return n
+}
+
+type statsCollector struct {
+	mu        sync.Mutex
+	requests  map[string]map[string]int64
+	bytesIn   atomic.Int64
+	bytesOut  atomic.Int64
+	conc      atomic.Int64
+	peak      atomic.Int64
+	listPages atomic.Int64
+	faults    atomic.Int64
+}
+
+func newStats() *statsCollector { return &statsCollector{requests: map[string]map[string]int64{}} }
+
+func (c *statsCollector) enter() {
+	n := c.conc.Add(1)
+	for {
+		p := c.peak.Load()
+		if n <= p || c.peak.CompareAndSwap(p, n) {
+			return
+		}
+	}
+}
+
+func (c *statsCollector) leave(op string, status int) {
+	c.conc.Add(-1)
+	c.mu.Lock()
+	m := c.requests[op]
+	if m == nil {
+		m = map[string]int64{}
+		c.requests[op] = m
+	}
+	m[strconv.Itoa(status)]++
+	c.mu.Unlock()
+}
+
+func (c *statsCollector) addIn(n int64)  { c.bytesIn.Add(n) }
+func (c *statsCollector) addOut(n int64) { c.bytesOut.Add(n) }
+
+func (c *statsCollector) snapshot() Stats {
+	c.mu.Lock()
+	req := make(map[string]map[string]int64, len(c.requests))
+	ops := make([]string, 0, len(c.requests))
+	for op := range c.requests {
+		ops = append(ops, op)
+	}
+	sort.Strings(ops)
+	for _, op := range ops {
+		m := make(map[string]int64, len(c.requests[op]))
+		for k, v := range c.requests[op] {
+			m[k] = v
+		}
+		req[op] = m
+	}
+	c.mu.Unlock()
+	return Stats{Requests: req, BytesIn: c.bytesIn.Load(), BytesOut: c.bytesOut.Load(), Concurrent: c.conc.Load(),
+		PeakConcurrent: c.peak.Load(), ListPages: c.listPages.Load(), FaultsInjected: c.faults.Load()}
+}
+
+func (c *statsCollector) reset() {
+	c.mu.Lock()
+	c.requests = map[string]map[string]int64{}
+	c.mu.Unlock()
+	c.bytesIn.Store(0)
+	c.bytesOut.Store(0)
+	c.peak.Store(c.conc.Load())
+	c.listPages.Store(0)
+	c.faults.Store(0)
+}
