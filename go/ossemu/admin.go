@@ -17,6 +17,8 @@ const adminPrefix = "/_ossemu/"
 //	GET  /_ossemu/faults         the fault configuration as JSON
 //	PUT  /_ossemu/faults         replace it (a JSON Faults object)
 //	PUT  /_ossemu/buckets/NAME   create a bucket
+//	PUT  /_ossemu/objects/BUCKET/KEY   store the body as an object (no signature:
+//	                                   for test set-up from any language)
 func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimPrefix(r.URL.Path, adminPrefix)
 	reply := func(status int, v any) {
@@ -58,6 +60,29 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		reply(200, map[string]string{"created": strings.TrimPrefix(path, "buckets/")})
+	case strings.HasPrefix(path, "objects/") && r.Method == http.MethodPut:
+		bucketName, key, _ := strings.Cut(strings.TrimPrefix(path, "objects/"), "/")
+		b := s.store.bucket(bucketName)
+		if b == nil || key == "" {
+			fail(404, "no such bucket, or empty key")
+			return
+		}
+		st, err := s.store.newStaging()
+		if err != nil {
+			fail(500, err.Error())
+			return
+		}
+		if _, err := io.Copy(st, r.Body); err != nil {
+			st.abort()
+			fail(400, err.Error())
+			return
+		}
+		o := &object{Key: key, Type: "Normal", ETag: st.md5Hex(), ContentType: contentTypeFor(r.Header, key), Meta: userMeta(r.Header)}
+		if err := s.store.commit(b, o, st); err != nil {
+			fail(500, err.Error())
+			return
+		}
+		reply(200, map[string]any{"key": key, "size": o.Size, "etag": o.ETag})
 	default:
 		fail(404, "unknown admin endpoint "+r.Method+" "+r.URL.Path)
 	}

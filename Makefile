@@ -1,0 +1,53 @@
+# osstorchconnector: `make demo` and `make test` set up everything they need
+# (a virtualenv in .venv with uv, torch from PyPI, the Go core built by pip).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+UV := $(PYTHON) -m uv
+export UV_CACHE_DIR ?= $(HOME)/.cache/uv
+export UV_LINK_MODE ?= copy
+GO_TEST_FLAGS ?= -race -count=1 -timeout 15m
+
+.PHONY: all build venv install demo test test-go test-py bench wheel clean
+
+all: build
+
+# Compile the core and the server into python/osstorchconnector (for work in
+# the source tree; `pip install .` does this itself).
+build:
+	$(PYTHON) scripts/build_native.py python/osstorchconnector
+
+$(VENV)/.uv:
+	$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install -q --user uv || $(PYTHON) -m pip install -q uv
+	$(UV) venv -q --allow-existing --python $(PYTHON) $(VENV)
+	touch $@
+
+venv: $(VENV)/.uv
+
+# Install the package (building its Go core) with test and demo extras.
+install: venv
+	$(UV) pip install -q --python $(VPY) --reinstall-package osstorchconnector ".[test,demo]"
+
+demo: install
+	$(VPY) scripts/demo.py
+
+test-go:
+	go vet ./...
+	go test $(GO_TEST_FLAGS) ./...
+
+test-py: install
+	$(VPY) -m pytest tests
+
+test: test-go test-py
+
+bench: install
+	go test -run '^$$' -bench . -benchtime 2x ./go/...
+
+# A wheel that installs and works without Go.
+wheel: venv
+	$(VPY) -m build --wheel --outdir dist .
+
+clean:
+	rm -rf build dist python/osstorchconnector/_lib python/osstorchconnector/_bin *.egg-info python/*.egg-info .pytest_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

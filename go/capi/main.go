@@ -1,0 +1,212 @@
+// Command capi is built with -buildmode=c-shared into libosstorch.so. It is
+// the only place that knows about C: opaque handles, status codes, malloc'd
+// results. The contract is documented in include/osstorch.h.
+package main
+
+/*
+#include <stdlib.h>
+#include <stdint.h>
+#include <string.h>
+*/
+import "C"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"osstorchconnector/go/connector"
+
+	jsoniter "github.com/json-iterator/go"
+)
+
+// Set with -ldflags "-X main.version=... -X main.flavor=...". flavor makes the
+// fork copy of the library byte-different from the primary, so that no file
+// deduplication can hardlink them (dlopen would then return the same handle).
+var (
+	version = "0.0.0-dev"
+	flavor  = "primary"
+)
+
+var jsonAPI = jsoniter.ConfigCompatibleWithStandardLibrary
+
+const (
+	stOK         C.int32_t = 0
+	stInternal   C.int32_t = 1
+	stInvalid    C.int32_t = 2
+	stNotFound   C.int32_t = 3
+	stPermission C.int32_t = 4
+	stService    C.int32_t = 5
+	stNetwork    C.int32_t = 6
+	stCanceled   C.int32_t = 7
+)
+
+// handles maps opaque handles to Go objects: no Go pointer ever reaches C.
+var (
+	handleMu   sync.Mutex
+	handleNext atomic.Uint64
+	handles    = map[uint64]any{}
+)
+
+func putHandle(v any) uint64 {
+	h := handleNext.Add(1)
+	handleMu.Lock()
+	handles[h] = v
+	handleMu.Unlock()
+	return h
+}
+
+func getClient(h C.uint64_t) (*connector.Client, error) {
+	handleMu.Lock()
+	v := handles[uint64(h)]
+	handleMu.Unlock()
+	c, ok := v.(*connector.Client)
+	if !ok {
+		return nil, &connector.Error{Kind: connector.KindInvalid, Message: fmt.Sprintf("unknown client handle %d", uint64(h))}
+	}
+	return c, nil
+}
+
+// cString copies s into C memory (the caller frees it with ost_free).
+func cBytes(b []byte) (*C.char, C.size_t) {
+	p := C.malloc(C.size_t(len(b)) + 1)
+	if len(b) > 0 {
+		copy(unsafe.Slice((*byte)(p), len(b)), b)
+	}
+	*(*byte)(unsafe.Add(p, len(b))) = 0
+	return (*C.char)(p), C.size_t(len(b))
+}
+
+type errorJSON struct {
+	Kind      string `json:"kind"`
+	Message   string `json:"message"`
+	Op        string `json:"op,omitempty"`
+	Bucket    string `json:"bucket,omitempty"`
+	Key       string `json:"key,omitempty"`
+	Code      string `json:"code,omitempty"`
+	Status    int    `json:"status,omitempty"`
+	RequestID string `json:"request_id,omitempty"`
+}
+
+// fail writes err's details to *errOut (if not NULL) and returns its status.
+func fail(err error, errOut **C.char) C.int32_t {
+	var ce *connector.Error
+	if !errors.As(err, &ce) {
+		ce = &connector.Error{Kind: connector.KindInternal, Message: err.Error()}
+	}
+	st := map[connector.Kind]C.int32_t{
+		connector.KindInvalid: stInvalid, connector.KindNotFound: stNotFound, connector.KindPermission: stPermission,
+		connector.KindService: stService, connector.KindNetwork: stNetwork, connector.KindCanceled: stCanceled,
+	}[ce.Kind]
+	if st == 0 {
+		st = stInternal
+	}
+	if errOut != nil {
+		raw, _ := jsonAPI.Marshal(errorJSON{Kind: ce.Kind.String(), Message: ce.Error(), Op: ce.Op, Bucket: ce.Bucket,
+			Key: ce.Key, Code: ce.Code, Status: ce.Status, RequestID: ce.RequestID})
+		*errOut, _ = cBytes(raw)
+	}
+	return st
+}
+
+// guard turns a panic into OST_ERR_INTERNAL: a panic crossing into Python
+// would kill the interpreter.
+func guard(status *C.int32_t, errOut **C.char) {
+	if r := recover(); r != nil {
+		*status = fail(&connector.Error{Kind: connector.KindInternal, Message: fmt.Sprintf("panic: %v\n%s", r, debug.Stack())}, errOut)
+	}
+}
+
+var (
+	versionC = C.CString(version)
+	flavorC  = C.CString(flavor)
+)
+
+//export ost_version
+func ost_version() *C.char { return versionC }
+
+//export ost_build_flavor
+func ost_build_flavor() *C.char { return flavorC }
+
+//export ost_free
+func ost_free(p unsafe.Pointer) { C.free(p) }
+
+//export ost_client_new
+func ost_client_new(optionsJSON *C.char, out *C.uint64_t, errOut **C.char) (status C.int32_t) {
+	defer guard(&status, errOut)
+	if optionsJSON == nil || out == nil {
+		return fail(&connector.Error{Kind: connector.KindInvalid, Message: "options_json and out must not be NULL"}, errOut)
+	}
+	var o connector.Options
+	if err := jsonAPI.Unmarshal([]byte(C.GoString(optionsJSON)), &o); err != nil {
+		return fail(&connector.Error{Kind: connector.KindInvalid, Message: "options are not valid JSON: " + err.Error()}, errOut)
+	}
+	c, err := connector.NewClient(o)
+	if err != nil {
+		return fail(err, errOut)
+	}
+	*out = C.uint64_t(putHandle(c))
+	return stOK
+}
+
+//export ost_client_free
+func ost_client_free(h C.uint64_t) (status C.int32_t) {
+	defer guard(&status, nil)
+	handleMu.Lock()
+	defer handleMu.Unlock()
+	if _, ok := handles[uint64(h)].(*connector.Client); !ok {
+		return stInvalid
+	}
+	delete(handles, uint64(h))
+	return stOK
+}
+
+//export ost_list
+func ost_list(h C.uint64_t, bucket, prefix *C.char, out **C.char, outLen *C.size_t, errOut **C.char) (status C.int32_t) {
+	defer guard(&status, errOut)
+	c, err := getClient(h)
+	if err != nil {
+		return fail(err, errOut)
+	}
+	if bucket == nil || out == nil || outLen == nil {
+		return fail(&connector.Error{Kind: connector.KindInvalid, Message: "bucket, out and out_len must not be NULL"}, errOut)
+	}
+	objs := []connector.ObjectInfo{}
+	err = c.List(context.Background(), C.GoString(bucket), C.GoString(prefix), func(o connector.ObjectInfo) error {
+		objs = append(objs, o)
+		return nil
+	})
+	if err != nil {
+		return fail(err, errOut)
+	}
+	raw, err := jsonAPI.Marshal(objs)
+	if err != nil {
+		return fail(err, errOut)
+	}
+	*out, *outLen = cBytes(raw)
+	return stOK
+}
+
+//export ost_get
+func ost_get(h C.uint64_t, bucket, key *C.char, out **C.char, outLen *C.size_t, errOut **C.char) (status C.int32_t) {
+	defer guard(&status, errOut)
+	c, err := getClient(h)
+	if err != nil {
+		return fail(err, errOut)
+	}
+	if bucket == nil || key == nil || out == nil || outLen == nil {
+		return fail(&connector.Error{Kind: connector.KindInvalid, Message: "bucket, key, out and out_len must not be NULL"}, errOut)
+	}
+	data, err := c.Get(context.Background(), C.GoString(bucket), C.GoString(key))
+	if err != nil {
+		return fail(err, errOut)
+	}
+	*out, *outLen = cBytes(data)
+	return stOK
+}
+
+func main() {}

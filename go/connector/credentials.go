@@ -1,0 +1,91 @@
+package connector
+
+import (
+	"context"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss/credentials"
+)
+
+// DefaultCredPath is where Alibaba Cloud's DLC puts a credentials file.
+const DefaultCredPath = "/mnt/.alibabacloud/credentials"
+
+// credFile is upstream's credentials file format.
+type credFile struct {
+	AccessKeyID     string `json:"AccessKeyId"`
+	AccessKeySecret string `json:"AccessKeySecret"`
+	SecurityToken   string `json:"SecurityToken"`
+	Expiration      string `json:"Expiration"`
+}
+
+// readCredFile reads and validates a credentials file. Errors name the file
+// and the problem, never the secret.
+func readCredFile(path string) (credentials.Credentials, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return credentials.Credentials{}, wrap("ReadCredentials", "", "", err)
+	}
+	var f credFile
+	if err := jsonAPI.Unmarshal(raw, &f); err != nil {
+		return credentials.Credentials{}, invalidf("credentials file %s is not valid JSON: %s", path, syntaxOnly(err))
+	}
+	if f.AccessKeyID == "" || f.AccessKeySecret == "" {
+		return credentials.Credentials{}, invalidf("credentials file %s must contain AccessKeyId and AccessKeySecret", path)
+	}
+	c := credentials.Credentials{AccessKeyID: f.AccessKeyID, AccessKeySecret: f.AccessKeySecret, SecurityToken: f.SecurityToken}
+	if f.Expiration != "" {
+		t, err := time.Parse(time.RFC3339, f.Expiration)
+		if err != nil {
+			return credentials.Credentials{}, invalidf("credentials file %s: Expiration %q is not an RFC 3339 time", path, f.Expiration)
+		}
+		c.Expires = &t
+	}
+	return c, nil
+}
+
+// syntaxOnly keeps a JSON error message from quoting file content (which may
+// be a secret).
+func syntaxOnly(err error) string {
+	msg := err.Error()
+	if i := strings.Index(msg, ", error found in"); i >= 0 {
+		msg = msg[:i]
+	}
+	if len(msg) > 120 {
+		msg = msg[:120]
+	}
+	return msg
+}
+
+// credentialsProvider picks the first source that is configured: explicit
+// keys, cred_path, the OSS_ACCESS_KEY_* environment, then the DLC default
+// file. None → an error naming what was tried.
+func credentialsProvider(o Options) (credentials.CredentialsProvider, error) {
+	switch {
+	case o.AccessKeyID != "" || o.AccessKeySecret != "":
+		if o.AccessKeyID == "" || o.AccessKeySecret == "" {
+			return nil, invalidf("both access_key_id and access_key_secret are required")
+		}
+		return credentials.NewStaticCredentialsProvider(o.AccessKeyID, o.AccessKeySecret, o.SecurityToken), nil
+	case o.CredPath != "":
+		return fileProvider(o.CredPath)
+	case os.Getenv("OSS_ACCESS_KEY_ID") != "":
+		return credentials.NewEnvironmentVariableCredentialsProvider(), nil
+	}
+	if _, err := os.Stat(DefaultCredPath); err == nil {
+		return fileProvider(DefaultCredPath)
+	}
+	return nil, &Error{Kind: KindPermission, Op: "Credentials",
+		Message: "no credentials found: tried cred_provider, cred_path, OSS_ACCESS_KEY_ID/OSS_ACCESS_KEY_SECRET and " + DefaultCredPath}
+}
+
+// fileProvider re-reads the file whenever the credentials it gave expire.
+func fileProvider(path string) (credentials.CredentialsProvider, error) {
+	if _, err := readCredFile(path); err != nil { // fail at construction, not at the first request
+		return nil, err
+	}
+	return credentials.NewCredentialsFetcherProvider(credentials.CredentialsFetcherFunc(func(ctx context.Context) (credentials.Credentials, error) {
+		return readCredFile(path)
+	})), nil
+}

@@ -1,0 +1,107 @@
+"""Exceptions raised by osstorchconnector.
+
+Every failure of an OSS operation raises an :class:`OssError`. Its subclasses
+also derive from the builtin exception a Python programmer would catch for the
+same situation, so ``except FileNotFoundError`` works for a missing object and
+``except PermissionError`` for refused credentials.
+"""
+from __future__ import annotations
+
+import errno as _errno
+from typing import Any, Mapping, Optional
+
+__all__ = [
+    "OssError",
+    "OssNotFoundError",
+    "OssPermissionError",
+    "OssConnectionError",
+    "OssInvalidArgumentError",
+    "OssCanceledError",
+    "OssInternalError",
+]
+
+
+class OssError(OSError):
+    """An OSS operation failed.
+
+    Attributes (``None`` where they do not apply):
+        code: the OSS error code, e.g. ``"NoSuchKey"``
+        status: the HTTP status of OSS's answer
+        request_id: the ``x-oss-request-id`` to quote to Alibaba Cloud support
+        op, bucket, key: what was being done
+        kind: the core's classification (``"not_found"``, ``"network"``, ...)
+    """
+
+    default_errno = _errno.EIO
+
+    def __init__(self, message: str, *, code: Optional[str] = None, status: Optional[int] = None,
+                 request_id: Optional[str] = None, op: Optional[str] = None, bucket: Optional[str] = None,
+                 key: Optional[str] = None, kind: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.errno = self.default_errno
+        self.strerror = message
+        self.code, self.status, self.request_id = code, status, request_id
+        self.op, self.bucket, self.key, self.kind = op, bucket, key, kind
+
+    def __str__(self) -> str:
+        return self.strerror or ""
+
+    def __reduce__(self):  # keep the details when pickled between DataLoader workers
+        return (_rebuild, (type(self), self.strerror, self._details()))
+
+    def _details(self) -> dict:
+        return {"code": self.code, "status": self.status, "request_id": self.request_id, "op": self.op,
+                "bucket": self.bucket, "key": self.key, "kind": self.kind}
+
+
+def _rebuild(cls, message, details):
+    return cls(message, **details)
+
+
+class OssNotFoundError(OssError, FileNotFoundError):
+    """No such bucket, object or upload."""
+    default_errno = _errno.ENOENT
+
+
+class OssPermissionError(OssError, PermissionError):
+    """Credentials are missing, wrong or not allowed to do this."""
+    default_errno = _errno.EACCES
+
+
+class OssConnectionError(OssError, ConnectionError):
+    """The connection failed, timed out, or the data did not pass its integrity check."""
+    default_errno = _errno.ECONNRESET
+
+
+class OssInvalidArgumentError(OssError, ValueError):
+    """A bad argument or configuration value."""
+    default_errno = _errno.EINVAL
+
+
+class OssCanceledError(OssError):
+    """The operation was canceled."""
+    default_errno = _errno.ECANCELED
+
+
+class OssInternalError(OssError, RuntimeError):
+    """A bug in osstorchconnector's core; please report it."""
+
+
+_BY_KIND = {
+    "not_found": OssNotFoundError,
+    "permission": OssPermissionError,
+    "network": OssConnectionError,
+    "invalid": OssInvalidArgumentError,
+    "canceled": OssCanceledError,
+    "internal": OssInternalError,
+    "service": OssError,
+}
+
+
+def error_from_details(details: Mapping[str, Any]) -> OssError:
+    """Build the exception for an error reported by the core."""
+    cls = _BY_KIND.get(str(details.get("kind")), OssError)
+    return cls(str(details.get("message", "unknown error")), code=details.get("code") or None,
+               status=details.get("status") or None, request_id=details.get("request_id") or None,
+               op=details.get("op") or None, bucket=details.get("bucket") or None,
+               key=details.get("key") or None, kind=details.get("kind"))
