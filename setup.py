@@ -8,6 +8,7 @@ import sys
 from setuptools import setup
 from setuptools.command.build_py import build_py
 from setuptools.command.sdist import sdist
+from setuptools.dist import Distribution
 
 try:
     from wheel.bdist_wheel import bdist_wheel
@@ -48,14 +49,19 @@ if bdist_wheel is not None:
         """The wheel holds native code but no CPython extension: one wheel per
         platform serves every Python 3 version (py3-none-<platform>)."""
 
-        def finalize_options(self):
-            super().finalize_options()
-            self.root_is_pure = False
-
         def get_tag(self):
             _, _, plat = super().get_tag()
             return "py3", "none", plat
 
     cmdclass["bdist_wheel"] = PlatformWheel
 
-setup(cmdclass=cmdclass)
+
+
+class BinaryDistribution(Distribution):
+    """Native code inside: build into the platform tree, not the pure one."""
+
+    def has_ext_modules(self):
+        return True
+
+
+setup(cmdclass=cmdclass, distclass=BinaryDistribution)
