@@ -2,10 +2,16 @@ package connector
 
 import (
 	"context"
-	"io"
+	"net/http"
+	"runtime"
+	"sync"
+	"time"
 
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
+	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss/retry"
+	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss/transport"
 	jsoniter "github.com/json-iterator/go"
+	"go.uber.org/zap"
 )
 
 var jsonAPI = jsoniter.ConfigCompatibleWithStandardLibrary
@@ -13,13 +19,22 @@ var jsonAPI = jsoniter.ConfigCompatibleWithStandardLibrary
 // Client is safe for concurrent use.
 type Client struct {
 	oss      *oss.Client
+	cfg      Config
 	endpoint endpointInfo
 	region   string
+	log      *zap.Logger
+	audit    *zap.Logger
+	retryer  retry.Retryer
 }
 
-// NewClient validates o and builds a client. No request is made.
+// NewClient validates o, reads o.ConfigPath and builds a client. No request
+// is made.
 func NewClient(o Options) (*Client, error) {
 	ep, err := parseEndpoint(o.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	cfg, warnings, err := LoadConfig(o.ConfigPath)
 	if err != nil {
 		return nil, err
 	}
@@ -27,54 +42,92 @@ func NewClient(o Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	lg := getLoggers(cfg)
+	for _, w := range warnings {
+		lg.log.Warn(w)
+	}
 	region := inferRegion(o.Region, ep.Host)
-	cfg := oss.LoadDefaultConfig().
+	if region == "" {
+		warnV1Once(lg.log, ep.Host)
+	}
+	applyWorkers(cfg)
+
+	connect := time.Duration(cfg.ConnectTimeoutMs) * time.Millisecond
+	rw := time.Duration(cfg.ReadWriteTimeoutMs) * time.Millisecond
+	conns := max(cfg.DatasetConfig.PrefetchConcurrency, cfg.CheckpointConfig.PrefetchConcurrency,
+		cfg.CheckpointConfig.UploadConcurrency, cfg.DatasetConfig.ListConcurrency) + 8
+	hc := transport.NewHttpClient(&transport.Config{ConnectTimeout: &connect, ReadWriteTimeout: &rw},
+		func(t *http.Transport) {
+			t.MaxIdleConnsPerHost = conns
+			t.MaxConnsPerHost = 0
+			// Go would add Accept-Encoding: gzip to un-ranged GETs and silently
+			// decompress objects stored with Content-Encoding: gzip.
+			t.DisableCompression = true
+		})
+	hc.Transport = &auditTransport{next: hc.Transport, audit: lg.audit, threshold: time.Duration(cfg.AuditThresholdMs) * time.Millisecond}
+
+	sdkLevel := oss.LogWarn
+	if cfg.LogLevel == 0 {
+		sdkLevel = oss.LogDebug
+	}
+	retryer := newRetryer(cfg.MaxAttempts)
+	ocfg := oss.LoadDefaultConfig().
 		WithCredentialsProvider(creds).
 		WithEndpoint(ep.URL).
 		WithUsePathStyle(ep.PathStyle).
+		WithHttpClient(hc).
+		WithRetryer(retryer).
+		WithLogLevel(sdkLevel).
+		WithLogPrinter(sdkPrinter(lg.log)).
 		WithUserAgent("osstorchconnector")
 	if region != "" {
-		cfg.WithRegion(region)
+		ocfg.WithRegion(region)
 	} else {
-		cfg.WithSignatureVersion(oss.SignatureVersionV1)
+		ocfg.WithSignatureVersion(oss.SignatureVersionV1)
 	}
-	return &Client{oss: oss.NewClient(cfg), endpoint: ep, region: region}, nil
+	return &Client{oss: oss.NewClient(ocfg), cfg: cfg, endpoint: ep, region: region, log: lg.log, audit: lg.audit, retryer: retryer}, nil
 }
 
-// ObjectInfo is one listed object.
+// Config returns the effective configuration.
+func (c *Client) Config() Config { return c.cfg }
+
+var v1Warned sync.Map
+
+func warnV1Once(l *zap.Logger, host string) {
+	if _, seen := v1Warned.LoadOrStore(host, true); !seen {
+		l.Warn("no region given or inferable from the endpoint; signing with V1 (set region= or OSS_REGION for V4)", zap.String("endpoint_host", host))
+	}
+}
+
+// applyWorkers makes prefetchWorker and listWorker mean something real: they
+// bound the OS threads running Go code in this process (GOMAXPROCS), as
+// upstream's "vCPU" settings bound its I/O threads. The largest value any
+// client asks for wins; it never exceeds the machine's CPUs.
+var workersMu sync.Mutex
+
+func applyWorkers(cfg Config) {
+	want := max(cfg.DatasetConfig.PrefetchWorker, cfg.DatasetConfig.ListWorker, cfg.CheckpointConfig.PrefetchWorker)
+	want = min(want, runtime.NumCPU())
+	workersMu.Lock()
+	defer workersMu.Unlock()
+	if cur := runtime.GOMAXPROCS(0); want > 0 && (workersSet == 0 || want > cur) {
+		runtime.GOMAXPROCS(want)
+		workersSet = want
+	}
+}
+
+var workersSet int
+
+// ObjectInfo is one listed or stat'ed object.
 type ObjectInfo struct {
 	Key  string `json:"key"`
 	Size int64  `json:"size"`
 	ETag string `json:"etag"`
 }
 
-// List calls fn for every object under prefix, in key order.
-func (c *Client) List(ctx context.Context, bucket, prefix string, fn func(ObjectInfo) error) error {
-	p := c.oss.NewListObjectsV2Paginator(&oss.ListObjectsV2Request{Bucket: oss.Ptr(bucket), Prefix: oss.Ptr(prefix), MaxKeys: 1000})
-	for p.HasNext() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return wrap("ListObjectsV2", bucket, prefix, err)
-		}
-		for _, o := range page.Contents {
-			if err := fn(ObjectInfo{Key: oss.ToString(o.Key), Size: o.Size, ETag: oss.ToString(o.ETag)}); err != nil {
-				return err
-			}
-		}
+func ctxOr(ctx context.Context) context.Context {
+	if ctx == nil {
+		return context.Background()
 	}
-	return nil
-}
-
-// Get reads a whole object.
-func (c *Client) Get(ctx context.Context, bucket, key string) ([]byte, error) {
-	res, err := c.oss.GetObject(ctx, &oss.GetObjectRequest{Bucket: oss.Ptr(bucket), Key: oss.Ptr(key)})
-	if err != nil {
-		return nil, wrap("GetObject", bucket, key, err)
-	}
-	defer res.Body.Close()
-	data, err := io.ReadAll(res.Body)
-	if err != nil {
-		return nil, wrap("GetObject", bucket, key, err)
-	}
-	return data, nil
+	return ctx
 }

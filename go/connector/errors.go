@@ -114,3 +114,5 @@ func wrap(op, bucket, key string, err error) error {
 	}
 	return e
 }
+
+func asError(err error, target **Error) bool { return errors.As(err, target) }

@@ -1,0 +1,518 @@
+package connector
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"osstorchconnector/go/ossemu"
+)
+
+func kindOf(err error) Kind {
+	var ce *Error
+	if errors.As(err, &ce) {
+		return ce.Kind
+	}
+	return 0
+}
+
+func TestListSequentialAndFastListAgree(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t, "")
+	var want []string
+	for i := 0; i < 2500; i++ {
+		k := fmt.Sprintf("ds/%c/%05d.jpg", 'a'+i%7, i)
+		want = append(want, k)
+		e.srv.CreateBucket(tBucket)
+	}
+	// seed through the server directly to keep the test quick
+	for _, k := range want {
+		e.put(t, c, k, []byte(k))
+	}
+	e.put(t, c, "other/x", []byte("x"))
+	sort.Strings(want)
+	collect := func(c *Client) []string {
+		var got []string
+		if err := c.List(bg, tBucket, "ds/", func(o ObjectInfo) error {
+			if o.Size != int64(len(o.Key)) {
+				t.Fatalf("size of %s: %d", o.Key, o.Size)
+			}
+			got = append(got, o.Key)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := collect(c); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("sequential list: %d keys, want %d", len(got), len(want))
+	}
+	fast := e.client(t, `,"datasetConfig":{"enableFastList":true,"listConcurrency":8}`)
+	e.srv.ResetStats()
+	if got := collect(fast); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("FastList: %d keys, want %d", len(got), len(want))
+	}
+	if st := e.srv.Stats(); st.PeakConcurrent < 2 {
+		t.Logf("FastList ran with peak %d concurrent requests", st.PeakConcurrent)
+	}
+}
+
+func TestMidpoint(t *testing.T) {
+	for _, c := range [][2]string{{"a", "b"}, {"ds/a/1", "ds/\xff"}, {"", "\xff"}, {"x/0999", "x/1000"}} {
+		m := midpoint(c[0], c[1])
+		if !(c[0] < m && m < c[1]) {
+			t.Errorf("midpoint(%q, %q) = %q is not between", c[0], c[1], m)
+		}
+	}
+}
+
+func TestGetChecksCRCAndResumes(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t, "")
+	data := pattern(3<<20, 1)
+	e.put(t, c, "obj", data)
+
+	// a reset mid-body: the read resumes from where it broke
+	e.faults(t, ossemu.Faults{Seed: 1, ResetRate: 1, ResetAfterBytes: 1 << 20, Ops: []string{"GetObject"}, FaultLimit: 1})
+	got, err := c.Get(bg, tBucket, "obj")
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("after reset: err %v, equal %v", err, bytes.Equal(got, data))
+	}
+	// a truncated body, likewise
+	e.faults(t, ossemu.Faults{Seed: 2, TruncateRate: 1, TruncateAfterBytes: 777, Ops: []string{"GetObject"}, FaultLimit: 2})
+	if got, err = c.Get(bg, tBucket, "obj"); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("after truncation: %v", err)
+	}
+	// a flipped byte once: caught by the CRC, read again, correct
+	e.faults(t, ossemu.Faults{Seed: 3, FlipRate: 1, Ops: []string{"GetObject"}, FaultLimit: 1})
+	if got, err = c.Get(bg, tBucket, "obj"); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("after one flip: %v", err)
+	}
+	// flipped every time: an integrity error, never corrupt bytes
+	e.faults(t, ossemu.Faults{Seed: 4, FlipRate: 1, Ops: []string{"GetObject"}})
+	got, err = c.Get(bg, tBucket, "obj")
+	if !errors.Is(err, ErrIntegrity) || got != nil || kindOf(err) != KindNetwork {
+		t.Fatalf("persistent flips: got %d bytes, err %v", len(got), err)
+	}
+	e.faults(t, ossemu.Faults{})
+	// missing object: not found, with OSS's code and request id
+	_, err = c.Get(bg, tBucket, "nope")
+	var ce *Error
+	if !errors.As(err, &ce) || ce.Kind != KindNotFound || ce.Code != "NoSuchKey" || ce.RequestID == "" || ce.Status != 404 {
+		t.Fatalf("missing: %v", err)
+	}
+}
+
+func TestReadRange(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t, "")
+	data := pattern(100000, 2)
+	e.put(t, c, "r", data)
+	buf := make([]byte, 1000)
+	n, err := c.ReadRange(bg, tBucket, "r", 5000, buf)
+	if err != nil || n != 1000 || !bytes.Equal(buf, data[5000:6000]) {
+		t.Fatalf("range: %d %v", n, err)
+	}
+	n, err = c.ReadRange(bg, tBucket, "r", 99500, buf)
+	if err != nil || n != 500 || !bytes.Equal(buf[:n], data[99500:]) {
+		t.Fatalf("tail: %d %v", n, err)
+	}
+	n, err = c.ReadRange(bg, tBucket, "r", 200000, buf)
+	if err != nil || n != 0 {
+		t.Fatalf("past end: %d %v", n, err)
+	}
+}
+
+func TestReaderRandomAccessAndIntegrity(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t, `,"readChunkSize":262144,"checkpointConfig":{"prefetchConcurrency":4}`)
+	data := pattern(3<<20+12345, 3)
+	e.put(t, c, "ckpt", data)
+	r, err := c.OpenReader(bg, tBucket, "ckpt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Size() != int64(len(data)) {
+		t.Fatalf("size %d", r.Size())
+	}
+	// small reads at random places, a large read, sequential reads to EOF
+	for _, off := range []int64{0, 7, 262143, 262144, 1 << 20, int64(len(data)) - 3} {
+		p := make([]byte, 10)
+		n, err := r.ReadAt(p, off)
+		want := data[off:min(off+10, int64(len(data)))]
+		if (err != nil && err != io.EOF) || !bytes.Equal(p[:n], want) {
+			t.Fatalf("ReadAt(%d): %d %v", off, n, err)
+		}
+	}
+	big := make([]byte, 2<<20)
+	if n, err := r.ReadAt(big, 100); err != nil || n != len(big) || !bytes.Equal(big, data[100:100+len(big)]) {
+		t.Fatalf("big read: %d %v", n, err)
+	}
+	r.Seek(0, io.SeekStart)
+	all, err := io.ReadAll(r)
+	if err != nil || !bytes.Equal(all, data) {
+		t.Fatalf("ReadAll: %v", err)
+	}
+	if pos, _ := r.Seek(-5, io.SeekEnd); pos != int64(len(data))-5 {
+		t.Fatalf("SeekEnd: %d", pos)
+	}
+	r.Close()
+
+	// resets during the reads are resumed
+	e.faults(t, ossemu.Faults{Seed: 5, ResetRate: 0.5, ResetAfterBytes: 1000, Ops: []string{"GetObject"}, FaultLimit: 10})
+	r, _ = c.OpenReader(bg, tBucket, "ckpt")
+	if all, err = io.ReadAll(r); err != nil || !bytes.Equal(all, data) {
+		t.Fatalf("with resets: %v", err)
+	}
+	r.Close()
+
+	// a flipped byte in every GET: reading the whole object ends in an integrity error
+	e.faults(t, ossemu.Faults{Seed: 6, FlipRate: 1, Ops: []string{"GetObject"}})
+	r, _ = c.OpenReader(bg, tBucket, "ckpt")
+	_, err = io.ReadAll(r)
+	if !errors.Is(err, ErrIntegrity) {
+		t.Fatalf("flips not detected: %v", err)
+	}
+	r.Close()
+}
+
+func TestBatchGetKeepsOrderAndReportsPerItem(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t, `,"datasetConfig":{"prefetchConcurrency":4}`)
+	var items []Item
+	for i := 0; i < 20; i++ {
+		k := fmt.Sprintf("b/%d", i)
+		if i != 13 {
+			e.put(t, c, k, []byte(k))
+		}
+		items = append(items, Item{Bucket: tBucket, Key: k})
+	}
+	e.faults(t, ossemu.Faults{LatencyMs: 20})
+	e.srv.ResetStats()
+	res := c.BatchGet(bg, items)
+	for i, r := range res {
+		if i == 13 {
+			if kindOf(r.Err) != KindNotFound {
+				t.Fatalf("item 13: %v", r.Err)
+			}
+			continue
+		}
+		if r.Err != nil || string(r.Data) != items[i].Key {
+			t.Fatalf("item %d: %q %v", i, r.Data, r.Err)
+		}
+	}
+	if st := e.srv.Stats(); st.PeakConcurrent < 4 {
+		t.Fatalf("batch ran with peak %d concurrent requests, want 4", st.PeakConcurrent)
+	}
+}
+
+func TestPrefetchSharesAreDisjointAndComplete(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t, "")
+	want := map[string]bool{}
+	for i := 0; i < 97; i++ {
+		k := fmt.Sprintf("p/%03d", i)
+		e.put(t, c, k, pattern(100+i, byte(i)))
+		want[k] = true
+	}
+	seen := map[string]int{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for rank := 0; rank < 2; rank++ {
+		for w := 0; w < 3; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				p, err := c.Prefetch(bg, PrefetchOptions{Bucket: tBucket, Prefix: "p/", WorkerID: w, WorkerCount: 3,
+					Rank: rank, WorldSize: 2, Concurrency: 3, MemoryBudget: 1000})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for {
+					o, ok := p.Next()
+					if !ok {
+						break
+					}
+					i := 0
+					fmt.Sscanf(o.Key, "p/%03d", &i)
+					if o.Err != nil || !bytes.Equal(o.Data, pattern(100+i, byte(i))) || o.Index%6 != rank*3+w {
+						t.Errorf("%s: %v (index %d)", o.Key, o.Err, o.Index)
+					}
+					mu.Lock()
+					seen[o.Key]++
+					mu.Unlock()
+				}
+				if p.Err() != nil {
+					t.Error(p.Err())
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	for k := range want {
+		if seen[k] != 1 {
+			t.Fatalf("%s delivered %d times", k, seen[k])
+		}
+	}
+	if len(seen) != len(want) {
+		t.Fatalf("delivered %d distinct, want %d", len(seen), len(want))
+	}
+	if _, err := c.Prefetch(bg, PrefetchOptions{Bucket: tBucket, WorkerID: 3, WorkerCount: 3}); kindOf(err) != KindInvalid {
+		t.Fatalf("bad shard: %v", err)
+	}
+}
+
+func TestWriterSmallLargeAbortAndFaults(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t, "")
+	write := func(key string, data []byte, o WriterOptions) error {
+		w, err := c.NewWriter(bg, tBucket, key, o)
+		if err != nil {
+			return err
+		}
+		for off := 0; off < len(data); off += 70001 {
+			if _, err := w.Write(data[off:min(off+70001, len(data))]); err != nil {
+				w.Abort()
+				return err
+			}
+		}
+		return w.Close()
+	}
+	// small: one PUT
+	e.srv.ResetStats()
+	small := pattern(1000, 7) // below one part: a single PUT
+	if err := write("w/small", small, WriterOptions{PartSize: 1 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.srv.Stats(); st.Count("PutObject", 200) != 1 || st.Count("InitiateMultipartUpload", 0) != 0 {
+		t.Fatalf("small write: %v", st.Requests)
+	}
+	// large: multipart, 2 parts in flight, with resets and a 500 on some parts
+	e.faults(t, ossemu.Faults{Seed: 9, ResetRate: 0.3, ResetAfterBytes: 5000, ErrorRate500: 0.2, Ops: []string{"UploadPart"}, FaultLimit: 6})
+	e.srv.ResetStats()
+	large := pattern(5<<20+333, 8)
+	if err := write("w/large", large, WriterOptions{PartSize: 1 << 20, Concurrency: 2}); err != nil {
+		t.Fatal(err)
+	}
+	st := e.srv.Stats()
+	if st.Count("CompleteMultipartUpload", 200) != 1 || st.Count("UploadPart", 200) != 6 || st.FaultsInjected == 0 {
+		t.Fatalf("large write: %v (faults %d)", st.Requests, st.FaultsInjected)
+	}
+	e.faults(t, ossemu.Faults{})
+	if got, err := c.Get(bg, tBucket, "w/large"); err != nil || !bytes.Equal(got, large) {
+		t.Fatalf("large content: %v", err)
+	}
+	// abort: nothing visible, no upload left
+	w, _ := c.NewWriter(bg, tBucket, "w/aborted", WriterOptions{PartSize: 1 << 20})
+	w.Write(pattern(2<<20+5, 9))
+	if err := w.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Stat(bg, tBucket, "w/aborted"); kindOf(err) != KindNotFound {
+		t.Fatalf("aborted object visible: %v", err)
+	}
+	if _, err := w.Write([]byte("x")); kindOf(err) != KindInvalid {
+		t.Fatalf("write after abort: %v", err)
+	}
+	// a part that fails for good: Close fails, nothing visible
+	e.faults(t, ossemu.Faults{ErrorRate500: 1, Ops: []string{"UploadPart"}})
+	if err := write("w/failed", large, WriterOptions{PartSize: 1 << 20, Concurrency: 2}); err == nil {
+		t.Fatal("write with failing parts succeeded")
+	}
+	e.faults(t, ossemu.Faults{})
+	if _, err := c.Stat(bg, tBucket, "w/failed"); kindOf(err) != KindNotFound {
+		t.Fatalf("failed object visible: %v", err)
+	}
+}
+
+func TestPartSizeRuleCoversTheMaximumObject(t *testing.T) {
+	for _, base := range []int64{MinPartSize, 8 << 20, 64 << 20, MaxPartSize} {
+		var written int64
+		var n int
+		for written < MaxObjectSize {
+			n++
+			written += PartSize(base, written, 0)
+		}
+		if n > MaxParts {
+			t.Fatalf("base %d: %d bytes need %d parts", base, int64(MaxObjectSize), n)
+		}
+		if PartSize(base, 0, 0) != max(base, MinPartSize) {
+			t.Fatalf("first part must be the base size")
+		}
+	}
+	if got := PartSize(8<<20, 0, 1<<40); got*MaxParts < 1<<40 {
+		t.Fatalf("hinted part size %d too small", got)
+	}
+	// the first GiBs are written with base-sized parts (memory stays low)
+	if PartSize(8<<20, 400<<20, 0) != 8<<20 {
+		t.Fatal("part size grew too early")
+	}
+}
+
+func TestThrottlingHonoursQoSDelay(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t, "")
+	e.put(t, c, "q", []byte("q"))
+	e.faults(t, ossemu.Faults{ErrorRate503: 1, QoSDelayMs: 300, FaultLimit: 2, Ops: []string{"GetObject"}})
+	start := time.Now()
+	if _, err := c.Get(bg, tBucket, "q"); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < 600*time.Millisecond {
+		t.Fatalf("two throttled answers asked for 300 ms each, retried after %v", d)
+	}
+}
+
+func TestStallLongerThanTheReadTimeoutIsResumed(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t, `,"readWriteTimeoutMs":300`)
+	data := pattern(200000, 4)
+	e.put(t, c, "s", data)
+	e.faults(t, ossemu.Faults{StallRate: 1, StallMs: 3000, StallAfterBytes: 50000, Ops: []string{"GetObject"}, FaultLimit: 1})
+	got, err := c.Get(bg, tBucket, "s")
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("stall: %v", err)
+	}
+}
+
+func TestCredentialsFileRewrittenAfterExpiry(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t, "")
+	e.put(t, c, "k", []byte("v"))
+	// credentials that expire in 2 s
+	e.writeCred(t, tAK, tSK, time.Now().Add(2*time.Second).UTC().Format(time.RFC3339))
+	c2 := e.client(t, "")
+	if _, err := c2.Get(bg, tBucket, "k"); err != nil {
+		t.Fatal(err)
+	}
+	// the server rotates its keys; the file is rewritten with the new ones
+	srv2, _ := ossemu.New(ossemu.Options{})
+	_ = srv2
+	time.Sleep(2500 * time.Millisecond)
+	e.writeCred(t, tAK, tSK, time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
+	if _, err := c2.Get(bg, tBucket, "k"); err != nil {
+		t.Fatalf("after rewrite: %v", err)
+	}
+}
+
+func TestWrongSecretIsAPermissionErrorWithoutTheSecret(t *testing.T) {
+	e := newEnv(t)
+	e.writeCred(t, tAK, "not-the-secret-xyz", "")
+	c := e.client(t, "")
+	err := c.Put(bg, tBucket, "k", []byte("v"))
+	var ce *Error
+	if !errors.As(err, &ce) || ce.Kind != KindPermission || ce.Code != "SignatureDoesNotMatch" {
+		t.Fatalf("got %v", err)
+	}
+	if strings.Contains(err.Error(), "not-the-secret-xyz") {
+		t.Fatal("error message contains the secret")
+	}
+}
+
+func TestAuditLogRecordsSlowRequestsAndNoSecrets(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t, `,"logLevel":0`)
+	e.put(t, c, "slow", []byte("zzz"))
+	e.faults(t, ossemu.Faults{LatencyMs: 150})
+	if _, err := c.Get(bg, tBucket, "slow"); err != nil {
+		t.Fatal(err)
+	}
+	e.faults(t, ossemu.Faults{})
+	c.Get(bg, tBucket, "slow") // fast: not audited
+	getLoggers(c.cfg).audit.Sync()
+	getLoggers(c.cfg).log.Sync()
+	raw, err := os.ReadFile(filepath.Join(e.dir, "audit.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("audit lines: %q", raw)
+	}
+	var rec map[string]any
+	if err := jsonAPI.Unmarshal([]byte(lines[0]), &rec); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"op", "bucket", "key", "range", "bytes", "latency", "status", "request_id"} {
+		if _, ok := rec[f]; !ok {
+			t.Fatalf("audit record lacks %s: %s", f, lines[0])
+		}
+	}
+	if rec["op"] != "GetObject" || rec["key"] != "slow" || rec["status"].(float64) != 200 || rec["bytes"].(float64) != 3 {
+		t.Fatalf("audit record: %s", lines[0])
+	}
+	logs, _ := os.ReadFile(filepath.Join(e.dir, "connector.log"))
+	if strings.Contains(string(raw)+string(logs), tSK) {
+		t.Fatal("a log contains the secret")
+	}
+}
+
+func TestConfigFile(t *testing.T) {
+	c, warnings, err := ParseConfig([]byte(`{"logLevel":2,"datasetConfig":{"prefetchConcurrency":8,"enableFastList":true,"bogus":1},"extra":true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.LogLevel != 2 || c.DatasetConfig.PrefetchConcurrency != 8 || !c.DatasetConfig.EnableFastList ||
+		c.DatasetConfig.ListConcurrency != 16 || c.CheckpointConfig.UploadConcurrency != 64 || c.LogPath != DefaultLogPath {
+		t.Fatalf("parsed %+v", c)
+	}
+	if len(warnings) != 2 || !strings.Contains(strings.Join(warnings, ";"), "datasetConfig.bogus") {
+		t.Fatalf("warnings %v", warnings)
+	}
+	for raw, field := range map[string]string{
+		`{"datasetConfig":{"prefetchConcurrency":"8"}}`: "datasetConfig.prefetchConcurrency",
+		`{"datasetConfig":{"enableFastList":1}}`:        "datasetConfig.enableFastList",
+		`{"logPath":5}`:                                 "logPath",
+		`{"checkpointConfig":[]}`:                       "checkpointConfig",
+		`{"partSize":-1}`:                               "partSize",
+	} {
+		_, _, err := ParseConfig([]byte(raw))
+		if kindOf(err) != KindInvalid || !strings.Contains(err.Error(), field) {
+			t.Errorf("%s: %v", raw, err)
+		}
+	}
+	if _, _, err := ParseConfig([]byte(`not json`)); kindOf(err) != KindInvalid {
+		t.Errorf("not json: %v", err)
+	}
+	d := DefaultConfig()
+	if d.DatasetConfig.PrefetchConcurrency != 24 || d.DatasetConfig.PrefetchWorker != 2 || d.DatasetConfig.ListWorker != 1 ||
+		d.CheckpointConfig.PrefetchConcurrency != 24 || d.CheckpointConfig.PrefetchWorker != 4 || d.LogLevel != 0 {
+		t.Fatalf("defaults %+v", d)
+	}
+}
+
+func TestStatRemoveRename(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t, "")
+	e.put(t, c, "a", []byte("abc"))
+	if o, err := c.Stat(bg, tBucket, "a"); err != nil || o.Size != 3 {
+		t.Fatalf("stat: %+v %v", o, err)
+	}
+	if err := c.Rename(bg, tBucket, "a", tBucket, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Stat(bg, tBucket, "a"); kindOf(err) != KindNotFound {
+		t.Fatalf("source still there: %v", err)
+	}
+	if got, _ := c.Get(bg, tBucket, "b"); string(got) != "abc" {
+		t.Fatalf("renamed: %q", got)
+	}
+	if err := c.Rename(bg, tBucket, "missing", tBucket, "c"); kindOf(err) != KindNotFound {
+		t.Fatalf("rename missing: %v", err)
+	}
+	if err := c.Remove(bg, tBucket, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Stat(bg, tBucket, "b"); kindOf(err) != KindNotFound {
+		t.Fatalf("removed still there: %v", err)
+	}
+}

@@ -1,0 +1,159 @@
+package connector
+
+import (
+	"context"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
+)
+
+// PrefetchOptions selects what a Prefetcher fetches: every object under
+// Bucket/Prefix (listed as the fetching goes), or Items.
+type PrefetchOptions struct {
+	Bucket string `json:"bucket"`
+	Prefix string `json:"prefix"`
+	Items  []Item `json:"items"`
+
+	// The share of this consumer: items whose position i (in listing or
+	// Items order) satisfies i % (WorkerCount*WorldSize) ==
+	// Rank*WorkerCount + WorkerID. Zero counts mean 1.
+	WorkerID    int `json:"worker_id"`
+	WorkerCount int `json:"worker_count"`
+	Rank        int `json:"rank"`
+	WorldSize   int `json:"world_size"`
+
+	Concurrency  int   `json:"concurrency"`   // requests in flight (default datasetConfig.prefetchConcurrency)
+	MemoryBudget int64 `json:"memory_budget"` // bytes fetched but not yet taken (default memoryBudget)
+}
+
+// Prefetched is one object a Prefetcher delivers: Data or Err.
+type Prefetched struct {
+	Index  int // position in the whole (unsharded) source
+	Bucket string
+	Key    string
+	Size   int64
+	Data   []byte
+	Err    error
+
+	weight int64 // budget held until the consumer takes it
+}
+
+// Prefetcher fetches its share of a listing or key list with bounded
+// requests in flight and bounded memory, and yields objects as they
+// complete (not in order).
+type Prefetcher struct {
+	out     chan Prefetched
+	cancel  context.CancelFunc
+	mem     *semaphore.Weighted
+	budget  int64
+	done    chan struct{}
+	mu      sync.Mutex
+	err     error
+	closeMu sync.Once
+}
+
+// Prefetch starts fetching. Call Next until it returns false, then Err.
+func (c *Client) Prefetch(ctx context.Context, o PrefetchOptions) (*Prefetcher, error) {
+	if o.WorkerCount <= 0 {
+		o.WorkerCount = 1
+	}
+	if o.WorldSize <= 0 {
+		o.WorldSize = 1
+	}
+	if o.WorkerID < 0 || o.WorkerID >= o.WorkerCount || o.Rank < 0 || o.Rank >= o.WorldSize {
+		return nil, invalidf("shard out of range: worker %d of %d, rank %d of %d", o.WorkerID, o.WorkerCount, o.Rank, o.WorldSize)
+	}
+	if o.Items == nil && o.Bucket == "" {
+		return nil, invalidf("prefetch needs a bucket (and prefix) or a list of items")
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = c.cfg.DatasetConfig.PrefetchConcurrency
+	}
+	if o.MemoryBudget <= 0 {
+		o.MemoryBudget = c.cfg.MemoryBudget
+	}
+	ctx, cancel := context.WithCancel(ctxOr(ctx))
+	p := &Prefetcher{out: make(chan Prefetched, o.Concurrency), cancel: cancel,
+		mem: semaphore.NewWeighted(o.MemoryBudget), budget: o.MemoryBudget, done: make(chan struct{})}
+	total, share := o.WorkerCount*o.WorldSize, o.Rank*o.WorkerCount+o.WorkerID
+	go func() {
+		defer close(p.done)
+		defer close(p.out)
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(o.Concurrency + 1) // +1: the producer below
+		index := 0
+		emit := func(it Item) error {
+			i := index
+			index++
+			if i%total != share {
+				return nil
+			}
+			w := p.weight(it.Size)
+			if err := p.mem.Acquire(gctx, w); err != nil {
+				return err
+			}
+			g.Go(func() error {
+				r := c.fetchItem(gctx, it)
+				select {
+				case p.out <- Prefetched{Index: i, Bucket: it.Bucket, Key: it.Key, Size: int64(len(r.Data)), Data: r.Data, Err: r.Err, weight: w}:
+				case <-gctx.Done():
+					p.mem.Release(w) // never delivered
+				}
+				return nil
+			})
+			return nil
+		}
+		var err error
+		if o.Items != nil {
+			for _, it := range o.Items {
+				if err = emit(it); err != nil {
+					break
+				}
+			}
+		} else {
+			err = c.List(gctx, o.Bucket, o.Prefix, func(oi ObjectInfo) error {
+				return emit(Item{Bucket: o.Bucket, Key: oi.Key, Size: oi.Size})
+			})
+		}
+		g.Wait()
+		if err != nil && ctx.Err() == nil {
+			p.mu.Lock()
+			p.err = err
+			p.mu.Unlock()
+		}
+	}()
+	return p, nil
+}
+
+// weight is what an object counts against the memory budget; one larger
+// than the whole budget takes all of it (so it still gets fetched, alone).
+func (p *Prefetcher) weight(size int64) int64 { return min(max(size, 1), p.budget) }
+
+// Next blocks for the next object; false when all are delivered (or after
+// Close). Its bytes leave the memory budget as the consumer takes them.
+func (p *Prefetcher) Next() (Prefetched, bool) {
+	r, ok := <-p.out
+	if ok {
+		p.mem.Release(r.weight)
+	}
+	return r, ok
+}
+
+// Err is the listing error that ended the stream early, if any.
+func (p *Prefetcher) Err() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err
+}
+
+// Close stops fetching and waits for the workers to end.
+func (p *Prefetcher) Close() {
+	p.closeMu.Do(func() {
+		p.cancel()
+		for r := range p.out { // drain so senders can finish
+			p.mem.Release(r.weight)
+		}
+		<-p.done
+	})
+}

@@ -1,0 +1,81 @@
+package connector
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
+	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss/retry"
+)
+
+// qosRetryer is the SDK's standard retryer (5xx, 429, throttling codes,
+// connection errors, CRC mismatches; full-jitter backoff) that also waits at
+// least as long as a throttled answer's x-oss-qos-delay-time asks.
+type qosRetryer struct{ *retry.Standard }
+
+func newRetryer(maxAttempts int) retry.Retryer {
+	return qosRetryer{retry.NewStandard(func(o *retry.RetryOptions) {
+		o.MaxAttempts = maxAttempts
+		o.BaseDelay = 100 * time.Millisecond
+		o.MaxBackoff = 10 * time.Second
+	})}
+}
+
+// maxQoSDelay caps what a server may ask us to wait per attempt.
+const maxQoSDelay = 30 * time.Second
+
+func (r qosRetryer) RetryDelay(attempt int, err error) (time.Duration, error) {
+	d, derr := r.Standard.RetryDelay(attempt, err)
+	if q := qosDelay(err); q > d {
+		d = q
+	}
+	return d, derr
+}
+
+func qosDelay(err error) time.Duration {
+	var se *oss.ServiceError
+	if !errors.As(err, &se) || se.Headers == nil {
+		return 0
+	}
+	ms, perr := strconv.Atoi(se.Headers.Get("x-oss-qos-delay-time"))
+	if perr != nil || ms <= 0 {
+		return 0
+	}
+	return min(time.Duration(ms)*time.Millisecond, maxQoSDelay)
+}
+
+// retryBody runs send until it succeeds or its error is not retryable, with
+// the client's retryer deciding and pacing. Uploads use it instead of the
+// SDK's own retries: the SDK rewinds the one body reader it was given, while
+// net/http may still be reading that reader for the failed attempt (a data
+// race that can send wrong bytes). Here each attempt gets a fresh reader over
+// the same bytes, which are only ever read.
+//
+// It returns how many attempts were made: after a failed attempt the bytes
+// may still be read by the abandoned request, so the caller must not reuse
+// the buffer for anything else.
+func (c *Client) retryBody(ctx context.Context, send func(opts func(*oss.Options)) error) (int, error) {
+	noRetry := func(o *oss.Options) { o.Retryer, o.RetryMaxAttempts = retry.NopRetryer{}, oss.Ptr(1) }
+	var err error
+	for attempt := 1; ; attempt++ {
+		if err = send(noRetry); err == nil {
+			return attempt, nil
+		}
+		if attempt >= c.retryer.MaxAttempts() || !c.retryer.IsErrorRetryable(err) || ctx.Err() != nil {
+			return attempt, err
+		}
+		d, derr := c.retryer.RetryDelay(attempt, err)
+		if derr != nil {
+			return attempt, err
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return attempt, err
+		}
+	}
+}

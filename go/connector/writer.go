@@ -1,0 +1,332 @@
+package connector
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"hash/crc64"
+	"sort"
+	"strconv"
+	"sync"
+
+	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
+)
+
+// OSS limits on multipart uploads.
+const (
+	MaxParts      = 10000
+	MinPartSize   = 1 << 20 // OSS allows 100 KiB; below 1 MiB the growth rule cannot reach MaxObjectSize
+	MaxPartSize   = 5 << 30
+	MaxObjectSize = 48_800_000_000_000 // "48.8 TB"
+	// growthDivisor: once past the first parts, a part is 1/growthDivisor
+	// of what was written before it, so an object of unknown size can reach
+	// MaxObjectSize within MaxParts (see PartSize).
+	growthDivisor = 100
+)
+
+// PartSize is the size of part n (1-based) after written bytes, for a
+// stream of unknown length: base until written reaches growthDivisor*base,
+// then written/growthDivisor (1 % growth per part), rounded up to 64 KiB and
+// capped at MaxPartSize. The first parts stay small (memory), and any object
+// up to MaxObjectSize still fits in MaxParts parts (a unit test checks it).
+// With a size hint the part size is fixed: max(base, hint/MaxParts).
+func PartSize(base, written, hint int64) int64 {
+	base = max(base, MinPartSize)
+	if hint > 0 {
+		return min(max(base, roundUp((hint+MaxParts-1)/MaxParts, 64<<10)), MaxPartSize)
+	}
+	return min(max(base, roundUp(written/growthDivisor, 64<<10)), MaxPartSize)
+}
+
+func roundUp(n, m int64) int64 { return (n + m - 1) / m * m }
+
+// WriterOptions tune a Writer; zero values take the client's configuration.
+type WriterOptions struct {
+	PartSize    int64 // first part size (config partSize)
+	Concurrency int   // parts in flight (config checkpointConfig.uploadConcurrency)
+	SizeHint    int64 // expected total size, if known
+}
+
+// Writer streams an object to OSS. Small objects are sent with one PUT at
+// Close; larger ones as a multipart upload with up to Concurrency parts in
+// flight. Parts in flight are bounded in bytes, Concurrency x the first part
+// size, so that when parts grow fewer run at once and memory stays at most
+// (Concurrency+1) x the first part size (or one grown part plus the one
+// being filled, if a single part is larger than that). Write blocks while
+// the bound is reached. Nothing is visible until Close succeeds; on any
+// error, or Abort, the upload is aborted.
+type Writer struct {
+	c        *Client
+	ctx      context.Context
+	cancel   context.CancelFunc
+	bucket   string
+	key      string
+	base     int64
+	hint     int64
+	conc     int
+	buf      []byte
+	written  int64 // bytes handed to parts so far
+	partNo   int32
+	uploadID string
+	g        *errgroup.Group
+	gctx     context.Context
+	inflight *semaphore.Weighted // bytes of parts being uploaded
+	capacity int64
+	free     chan []byte
+
+	mu    sync.Mutex
+	parts []oss.UploadPart
+	crcs  map[int32][2]uint64 // part -> {crc, len}
+	state int                 // 0 open, 1 closed, 2 aborted
+	err   error
+}
+
+// NewWriter starts a writer; no request is made until the first part fills
+// or Close.
+func (c *Client) NewWriter(ctx context.Context, bucket, key string, o WriterOptions) (*Writer, error) {
+	if bucket == "" || key == "" {
+		return nil, invalidf("bucket and key must be non-empty")
+	}
+	if o.PartSize <= 0 {
+		o.PartSize = c.cfg.PartSize
+	}
+	if o.PartSize < MinPartSize || o.PartSize > MaxPartSize {
+		return nil, invalidf("part size must be between %d and %d bytes, got %d", MinPartSize, MaxPartSize, o.PartSize)
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = c.cfg.CheckpointConfig.UploadConcurrency
+	}
+	ctx, cancel := context.WithCancel(ctxOr(ctx))
+	g, gctx := errgroup.WithContext(ctx)
+	w := &Writer{c: c, ctx: ctx, cancel: cancel, bucket: bucket, key: key, base: o.PartSize, hint: o.SizeHint,
+		conc: o.Concurrency, g: g, gctx: gctx, capacity: int64(o.Concurrency) * o.PartSize,
+		free: make(chan []byte, o.Concurrency+1), crcs: map[int32][2]uint64{}}
+	w.inflight = semaphore.NewWeighted(w.capacity)
+	w.buf = w.newBuf()
+	return w, nil
+}
+
+func (w *Writer) partSize() int64 { return PartSize(w.base, w.written, w.hint) }
+
+// newBuf returns an empty buffer with room for the next part, reusing one
+// an uploaded part gave back when it is large enough.
+func (w *Writer) newBuf() []byte {
+	need := w.partSize()
+	for {
+		select {
+		case b := <-w.free:
+			if int64(cap(b)) >= need {
+				return b[:0]
+			}
+			continue // too small for the grown part size: let it go
+		default:
+		}
+		return make([]byte, 0, need)
+	}
+}
+
+func (w *Writer) failed() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch w.state {
+	case 1:
+		return invalidf("write to a closed writer")
+	case 2:
+		return invalidf("write to an aborted writer")
+	}
+	return w.err
+}
+
+func (w *Writer) setErr(err error) {
+	w.mu.Lock()
+	if w.err == nil {
+		w.err = err
+	}
+	w.mu.Unlock()
+}
+
+// Write implements io.Writer.
+func (w *Writer) Write(p []byte) (int, error) {
+	if err := w.failed(); err != nil {
+		return 0, err
+	}
+	n := 0
+	for len(p) > 0 {
+		room := int(w.partSize()) - len(w.buf)
+		if room <= 0 {
+			if err := w.flushPart(); err != nil {
+				return n, err
+			}
+			continue
+		}
+		k := min(room, len(p))
+		w.buf = append(w.buf, p[:k]...)
+		p, n = p[k:], n+k
+	}
+	return n, nil
+}
+
+// flushPart hands the full buffer to an upload goroutine, waiting for a slot.
+func (w *Writer) flushPart() error {
+	if w.uploadID == "" {
+		res, err := w.c.oss.InitiateMultipartUpload(w.ctx, &oss.InitiateMultipartUploadRequest{Bucket: oss.Ptr(w.bucket), Key: oss.Ptr(w.key)})
+		if err != nil {
+			err = wrap("InitiateMultipartUpload", w.bucket, w.key, err)
+			w.setErr(err)
+			return err
+		}
+		w.uploadID = oss.ToString(res.UploadId)
+	}
+	if w.partNo >= MaxParts {
+		err := invalidf("object exceeds %d parts", MaxParts)
+		w.setErr(err)
+		return err
+	}
+	weight := min(int64(len(w.buf)), w.capacity)
+	if err := w.inflight.Acquire(w.gctx, weight); err != nil { // backpressure
+		return w.failedOr(context.Cause(w.gctx))
+	}
+	w.partNo++
+	num, data := w.partNo, w.buf
+	w.written += int64(len(data))
+	w.g.Go(func() error {
+		defer w.inflight.Release(weight)
+		var res *oss.UploadPartResult
+		attempts, err := w.c.retryBody(w.gctx, func(opt func(*oss.Options)) (err error) {
+			res, err = w.c.oss.UploadPart(w.gctx, &oss.UploadPartRequest{Bucket: oss.Ptr(w.bucket), Key: oss.Ptr(w.key),
+				UploadId: oss.Ptr(w.uploadID), PartNumber: num, Body: bytes.NewReader(data), ContentLength: oss.Ptr(int64(len(data)))}, opt)
+			return err
+		})
+		if err != nil {
+			err = wrap("UploadPart", w.bucket, w.key, err)
+			w.setErr(err)
+			return err
+		}
+		w.mu.Lock()
+		w.parts = append(w.parts, oss.UploadPart{PartNumber: num, ETag: res.ETag})
+		w.crcs[num] = [2]uint64{crc64.Checksum(data, crcTable), uint64(len(data))}
+		w.mu.Unlock()
+		if attempts == 1 { // an abandoned attempt may still be reading data: never reuse it then
+			select {
+			case w.free <- data:
+			default:
+			}
+		}
+		return nil
+	})
+	w.buf = w.newBuf()
+	return nil
+}
+
+func (w *Writer) failedOr(err error) error {
+	if e := w.failed(); e != nil {
+		return e
+	}
+	return err
+}
+
+// Close uploads what is buffered and commits the object. On failure the
+// upload is aborted and nothing is visible.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	if w.state != 0 {
+		state, err := w.state, w.err
+		w.mu.Unlock()
+		if state == 1 {
+			return err // closing twice repeats the outcome
+		}
+		return invalidf("writer was aborted")
+	}
+	w.mu.Unlock()
+	err := w.commit()
+	w.mu.Lock()
+	w.state = 1
+	if err != nil && w.err == nil {
+		w.err = err
+	}
+	w.mu.Unlock()
+	if err != nil {
+		w.abortUpload()
+	}
+	w.cancel()
+	return err
+}
+
+func (w *Writer) commit() error {
+	if err := w.failed(); err != nil {
+		return err
+	}
+	if w.uploadID == "" { // it all fit in one part: a single PUT
+		return w.c.Put(w.ctx, w.bucket, w.key, w.buf)
+	}
+	if len(w.buf) > 0 {
+		if err := w.flushPart(); err != nil {
+			return err
+		}
+	}
+	if err := w.g.Wait(); err != nil {
+		return w.failedOr(err)
+	}
+	w.mu.Lock()
+	parts := append([]oss.UploadPart(nil), w.parts...)
+	w.mu.Unlock()
+	sort.Slice(parts, func(i, j int) bool { return parts[i].PartNumber < parts[j].PartNumber })
+	res, err := w.c.oss.CompleteMultipartUpload(w.ctx, &oss.CompleteMultipartUploadRequest{Bucket: oss.Ptr(w.bucket),
+		Key: oss.Ptr(w.key), UploadId: oss.Ptr(w.uploadID), CompleteMultipartUpload: &oss.CompleteMultipartUpload{Parts: parts}})
+	if err != nil {
+		return wrap("CompleteMultipartUpload", w.bucket, w.key, err)
+	}
+	w.uploadID = "" // completed: nothing to abort any more
+	if res.HashCRC64 != nil {
+		var want uint64
+		for _, p := range parts {
+			c := w.crcs[p.PartNumber]
+			want = oss.CRC64Combine(want, c[0], c[1])
+		}
+		if got, perr := strconv.ParseUint(*res.HashCRC64, 10, 64); perr == nil && got != want {
+			// The parts were checked one by one, so this should not happen; if it
+			// does, do not leave a corrupt object behind.
+			w.c.Remove(context.Background(), w.bucket, w.key)
+			return wrap("CompleteMultipartUpload", w.bucket, w.key, fmt.Errorf("%w: object crc64 %d, parts combine to %d", ErrIntegrity, got, want))
+		}
+	}
+	return nil
+}
+
+// Abort discards the upload: nothing becomes visible.
+func (w *Writer) Abort() error {
+	w.mu.Lock()
+	if w.state != 0 {
+		w.mu.Unlock()
+		return nil
+	}
+	w.state = 2
+	w.mu.Unlock()
+	w.cancel()
+	w.g.Wait()
+	return w.abortUpload()
+}
+
+func (w *Writer) abortUpload() error {
+	if w.uploadID == "" {
+		return nil
+	}
+	w.g.Wait()
+	id := w.uploadID
+	w.uploadID = ""
+	_, err := w.c.oss.AbortMultipartUpload(context.Background(), &oss.AbortMultipartUploadRequest{Bucket: oss.Ptr(w.bucket),
+		Key: oss.Ptr(w.key), UploadId: oss.Ptr(id)})
+	if err != nil {
+		var se *oss.ServiceError
+		if errors.As(err, &se) && se.StatusCode == 404 {
+			return nil
+		}
+	}
+	return wrap("AbortMultipartUpload", w.bucket, w.key, err)
+}
+
+// Written is the number of bytes accepted so far.
+func (w *Writer) Written() int64 { return w.written + int64(len(w.buf)) }
