@@ -98,6 +98,13 @@ func (rc *reqCtx) deleteBucket() *ossError {
 }
 
 func (rc *reqCtx) bucketInfo(b *bucket) *ossError {
+	if rc.op == "GetBucketAcl" {
+		return rc.writeXML(200, struct {
+			XMLName xml.Name `xml:"AccessControlPolicy"`
+			Owner   owner    `xml:"Owner"`
+			Grant   string   `xml:"AccessControlList>Grant"`
+		}{Owner: owner{ID: "ossemu", DisplayName: "ossemu"}, Grant: "private"})
+	}
 	if rc.op == "GetBucketLocation" {
 		return rc.writeXML(200, struct {
 			XMLName xml.Name `xml:"LocationConstraint"`
@@ -223,7 +230,10 @@ func (rc *reqCtx) listObjects(b *bucket, v2 bool) *ossError {
 	} else {
 		after = rc.q("marker")
 		// A v1 marker that is itself a common prefix must skip its whole roll-up.
-		afterPrefix = delim != "" && after != "" && strings.HasPrefix(after, prefix) && strings.HasSuffix(after, delim) &&
+		// It is at least prefix+delim long; a shorter marker (such as one equal
+		// to a prefix that ends in the delimiter) is not one, and slicing it
+		// would panic.
+		afterPrefix = delim != "" && len(after) >= len(prefix)+len(delim) && strings.HasPrefix(after, prefix) && strings.HasSuffix(after, delim) &&
 			!strings.Contains(after[len(prefix):len(after)-len(delim)], delim)
 	}
 	keys := b.keys()

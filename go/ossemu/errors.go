@@ -80,6 +80,12 @@ func errorXML(e *ossError, requestID, host string) []byte {
 // writeError sends e. HEAD answers carry no body, so real OSS (and the SDK,
 // which decodes it) puts the same XML base64-encoded in x-oss-err.
 func (rc *reqCtx) writeError(e *ossError) {
+	if rc.hijacked {
+		// An injected reset already dropped the connection (a handler that was
+		// reading the body returns an error then): there is no one to answer,
+		// and the stats must keep showing the reset rather than this error.
+		return
+	}
 	h := rc.w.Header()
 	for k, vs := range e.Header {
 		h[k] = vs

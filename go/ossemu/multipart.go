@@ -59,7 +59,7 @@ func (rc *reqCtx) initiateUpload(b *bucket) *ossError {
 		return e
 	}
 	sum := md5.Sum([]byte(fmt.Sprintf("%s/%s/%s/%d", b.name, rc.key, rc.requestID, time.Now().UnixNano())))
-	u := &upload{id: strings.ToUpper(hex.EncodeToString(sum[:])), bucket: b.name, key: rc.key, initiated: time.Now().UTC(),
+	u := &upload{id: strings.ToUpper(hex.EncodeToString(sum[:])), bucket: b.name, key: rc.key, initiated: time.Now().UTC().Truncate(time.Second),
 		contentType: contentTypeFor(rc.r.Header, rc.key), meta: userMeta(rc.r.Header), parts: map[int]*part{}}
 	rc.srv.uploadsMu.Lock()
 	rc.srv.uploads[u.id] = u
@@ -95,7 +95,7 @@ func (rc *reqCtx) uploadPart(b *bucket) *ossError {
 		st.abort()
 		return nil
 	}
-	p := &part{number: n, etag: st.md5Hex(), size: st.size, crc: st.crc, modified: time.Now().UTC(), data: st}
+	p := &part{number: n, etag: st.md5Hex(), size: st.size, crc: st.crc, modified: time.Now().UTC().Truncate(time.Second), data: st}
 	copy(p.md5[:], st.md5.Sum(nil))
 	u.mu.Lock()
 	if old := u.parts[n]; old != nil {

@@ -100,7 +100,21 @@ func (rc *reqCtx) setObjectHeaders(o *object) {
 }
 
 func (rc *reqCtx) getObject(b *bucket, withBody bool) *ossError {
-	o := b.get(rc.key)
+	var o *object
+	var data readerAtCloser
+	if withBody {
+		// Pin the bytes together with the object, so that the body matches the
+		// ETag, size and CRC sent even if the key is overwritten meanwhile.
+		var err error
+		if o, data, err = b.pin(rc.key); err != nil {
+			return newErr(500, "InternalError", err.Error())
+		}
+		if data != nil {
+			defer data.Close()
+		}
+	} else {
+		o = b.get(rc.key)
+	}
 	if o == nil {
 		return errNoSuchKey(rc.key)
 	}
@@ -146,12 +160,7 @@ func (rc *reqCtx) getObject(b *bucket, withBody bool) *ossError {
 	if !withBody || n == 0 {
 		return nil
 	}
-	body, err := o.blob.open(start, n)
-	if err != nil {
-		return nil // headers are gone; the client sees a short body
-	}
-	defer body.Close()
-	rc.sendBody(body, n)
+	rc.sendBody(io.NewSectionReader(data, start, n), n)
 	return nil
 }
 
@@ -285,7 +294,10 @@ func (rc *reqCtx) copyObject(dst *bucket) *ossError {
 	if e := validKey(rc.key); e != nil {
 		return e
 	}
-	src := rc.r.Header.Get("X-Oss-Copy-Source")
+	// "/bucket/escaped-key[?versionId=v]": split off the version before
+	// unescaping, or a key containing "?versionId=" (sent as %3F...%3D) would
+	// be cut short.
+	src, _, _ := strings.Cut(rc.r.Header.Get("X-Oss-Copy-Source"), "?versionId=")
 	if dec, err := url.PathUnescape(src); err == nil {
 		src = dec
 	}
@@ -293,15 +305,18 @@ func (rc *reqCtx) copyObject(dst *bucket) *ossError {
 	if !ok || sk == "" {
 		return errInvalidArgument("x-oss-copy-source is invalid.")
 	}
-	sk, _, _ = strings.Cut(sk, "?versionId=")
 	srcBucket := rc.srv.store.bucket(sb)
 	if srcBucket == nil {
 		return errNoSuchBucket(sb)
 	}
-	so := srcBucket.get(sk)
+	so, data, err := srcBucket.pin(sk)
+	if err != nil {
+		return newErr(500, "InternalError", err.Error())
+	}
 	if so == nil {
 		return errNoSuchKey(sk)
 	}
+	defer data.Close()
 	if e := rc.forbidOverwrite(dst); e != nil {
 		return e
 	}
@@ -309,12 +324,7 @@ func (rc *reqCtx) copyObject(dst *bucket) *ossError {
 	if err != nil {
 		return newErr(500, "InternalError", err.Error())
 	}
-	r, err := so.blob.open(0, so.Size)
-	if err == nil {
-		_, err = io.Copy(st, r)
-		r.Close()
-	}
-	if err != nil {
+	if _, err := io.Copy(st, io.NewSectionReader(data, 0, so.Size)); err != nil {
 		st.abort()
 		return newErr(500, "InternalError", err.Error())
 	}
@@ -326,6 +336,7 @@ func (rc *reqCtx) copyObject(dst *bucket) *ossError {
 		return newErr(500, "InternalError", err.Error())
 	}
 	rc.w.Header().Set("x-oss-hash-crc64ecma", strconv.FormatUint(o.CRC64, 10))
+	rc.w.Header().Set("ETag", `"`+o.ETag+`"`) // real OSS sends it as a header too; oss2 reads only the header
 	return rc.writeXML(200, struct {
 		XMLName      xml.Name `xml:"CopyObjectResult"`
 		LastModified string   `xml:"LastModified"`

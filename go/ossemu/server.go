@@ -115,6 +115,7 @@ type reqCtx struct {
 	query     map[string][]string
 	status    int
 	plan      plan
+	hijacked  bool // the connection was taken over (reset): nothing more can be sent
 }
 
 func (rc *reqCtx) has(q string) bool { _, ok := rc.query[q]; return ok }
@@ -266,6 +267,9 @@ func (rc *reqCtx) operation() string {
 			return "GetBucketInfo"
 		case m == http.MethodGet && rc.has("location"):
 			return "GetBucketLocation"
+		case m == http.MethodGet && rc.has("acl"):
+			// The SDK's IsBucketExist probes with GetBucketAcl.
+			return "GetBucketAcl"
 		case m == http.MethodGet && !rc.has("acl") && !rc.has("stat"):
 			return "ListObjects"
 		case m == http.MethodPost && rc.has("delete"):
@@ -334,7 +338,7 @@ func (rc *reqCtx) dispatch() *ossError {
 		return rc.listObjects(b, true)
 	case "ListObjects":
 		return rc.listObjects(b, false)
-	case "GetBucketInfo", "GetBucketLocation":
+	case "GetBucketInfo", "GetBucketLocation", "GetBucketAcl":
 		return rc.bucketInfo(b)
 	case "DeleteMultipleObjects":
 		return rc.deleteMultiple(b)
@@ -447,6 +451,7 @@ func (rc *reqCtx) resetConn() {
 		tc.SetLinger(0)
 	}
 	conn.Close()
+	rc.hijacked = true
 	rc.status = 599 // not an HTTP status: the stats show the connection was reset
 }
 

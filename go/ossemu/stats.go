@@ -56,7 +56,6 @@ func (c *statsCollector) enter() {
 }
 
 func (c *statsCollector) leave(op string, status int) {
-	c.conc.Add(-1)
 	c.mu.Lock()
 	m := c.requests[op]
 	if m == nil {
@@ -65,6 +64,9 @@ func (c *statsCollector) leave(op string, status int) {
 	}
 	m[strconv.Itoa(status)]++
 	c.mu.Unlock()
+	// Counted before it stops being in flight: whoever sees Concurrent drop
+	// to 0 (a test waiting for the server to settle) sees every request.
+	c.conc.Add(-1)
 }
 
 func (c *statsCollector) addIn(n int64)  { c.bytesIn.Add(n) }

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	jsoniter "github.com/json-iterator/go"
@@ -37,44 +38,41 @@ type object struct {
 	Type         string            `json:"type"` // Normal | Multipart | Appendable
 	ContentType  string            `json:"content_type"`
 	Meta         map[string]string `json:"meta,omitempty"`
-	blob         blob
+	// DataFile is the name (in the bucket directory) of the file that holds
+	// this version's bytes. Every committed version gets a file of its own, so
+	// that replacing an object never rewrites bytes a reader may be reading.
+	// Empty (directories written before it existed) means <sha256(key)>.data.
+	DataFile string `json:"data_file,omitempty"`
+	blob     blob
 }
 
 // blob is an object's bytes.
 type blob interface {
+	// open pins the bytes: the reader keeps returning this version's bytes
+	// even if the object is replaced or deleted afterwards. The caller closes
+	// it.
+	open() (readerAtCloser, error)
+}
+
+type readerAtCloser interface {
 	io.ReaderAt
-	// open returns a reader over [off, off+n) that the caller closes.
-	open(off, n int64) (io.ReadCloser, error)
+	io.Closer
 }
 
 type memBlob []byte
 
-func (b memBlob) ReadAt(p []byte, off int64) (int, error) { return bytes.NewReader(b).ReadAt(p, off) }
-func (b memBlob) open(off, n int64) (io.ReadCloser, error) {
-	return io.NopCloser(bytes.NewReader(b[off : off+n])), nil
+func (b memBlob) open() (readerAtCloser, error) {
+	return struct {
+		io.ReaderAt
+		io.Closer
+	}{bytes.NewReader(b), io.NopCloser(nil)}, nil
 }
 
+// fileBlob is a data file. An open descriptor keeps the bytes readable after
+// the file is unlinked by an overwrite or delete.
 type fileBlob struct{ path string }
 
-func (b fileBlob) ReadAt(p []byte, off int64) (int, error) {
-	f, err := os.Open(b.path)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	return f.ReadAt(p, off)
-}
-
-func (b fileBlob) open(off, n int64) (io.ReadCloser, error) {
-	f, err := os.Open(b.path)
-	if err != nil {
-		return nil, err
-	}
-	return struct {
-		io.Reader
-		io.Closer
-	}{io.NewSectionReader(f, off, n), f}, nil
-}
+func (b fileBlob) open() (readerAtCloser, error) { return os.Open(b.path) }
 
 // staging receives an object's bytes before it becomes visible. Nothing is
 // visible until commit; abort (or a dropped connection) leaves nothing.
@@ -131,6 +129,21 @@ func (b *bucket) get(key string) *object {
 	return b.objects[key]
 }
 
+// pin returns key's object with its bytes opened under the bucket lock, so
+// that the bytes read are the ones the object's headers describe even if a
+// concurrent overwrite or delete publishes another version meanwhile. o is
+// nil if there is no such key; the caller closes r.
+func (b *bucket) pin(key string) (o *object, r readerAtCloser, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	o = b.objects[key]
+	if o == nil {
+		return nil, nil, nil
+	}
+	r, err = o.blob.open()
+	return o, r, err
+}
+
 // keys returns the sorted key index. The slice must not be modified; it stays
 // valid (as a snapshot) after later changes.
 func (b *bucket) keys() []string {
@@ -169,12 +182,15 @@ type store struct {
 	dir     string
 	mu      sync.Mutex
 	buckets map[string]*bucket
-	seq     uint64
+	seq     atomic.Uint64
 }
 
-// Layout of a data directory: <dir>/buckets/<bucket>/<sha256(key)>.data holds
-// an object's bytes and .json its metadata (written last, so an object without
-// it was never committed); <dir>/tmp holds uploads in progress.
+// Layout of a data directory: <dir>/buckets/<bucket>/<sha256(key)>.json is an
+// object's metadata and names the file with its bytes,
+// <sha256(key)>.<version>.data; the metadata is written (atomically, by
+// rename) after the bytes, so an object is either its old or its new version
+// after a crash, and data files that no metadata names are leftovers that
+// are removed at start. <dir>/tmp holds uploads in progress.
 func newStore(dir string) (*store, error) {
 	s := &store{dir: dir, buckets: map[string]*bucket{}}
 	if dir == "" {
@@ -201,6 +217,7 @@ func newStore(dir string) (*store, error) {
 		}
 		bdir := filepath.Join(dir, "buckets", e.Name())
 		metas, _ := filepath.Glob(filepath.Join(bdir, "*.json"))
+		used := map[string]bool{}
 		for _, m := range metas {
 			raw, err := os.ReadFile(m)
 			if err != nil {
@@ -210,9 +227,23 @@ func newStore(dir string) (*store, error) {
 			if err := jsonAPI.Unmarshal(raw, o); err != nil {
 				return nil, fmt.Errorf("ossemu: corrupt metadata %s: %w", m, err)
 			}
-			o.blob = fileBlob{strings.TrimSuffix(m, ".json") + ".data"}
+			data := strings.TrimSuffix(m, ".json") + ".data"
+			if o.DataFile != "" {
+				data = filepath.Join(bdir, filepath.Base(o.DataFile))
+			}
+			used[data] = true
+			o.blob = fileBlob{data}
 			b.objects[o.Key] = o
 			b.pending = append(b.pending, o.Key)
+		}
+		// Bytes of versions that were replaced, deleted or never committed
+		// when the server stopped.
+		leftovers, _ := filepath.Glob(filepath.Join(bdir, "*.data"))
+		tmps, _ := filepath.Glob(filepath.Join(bdir, "*.json.tmp"))
+		for _, f := range append(leftovers, tmps...) {
+			if !used[f] {
+				os.Remove(f)
+			}
 		}
 		s.buckets[b.name] = b
 	}
@@ -293,6 +324,11 @@ func keyFile(key string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// newDataFile names a data file for a new version of key.
+func (s *store) newDataFile(key string) string {
+	return fmt.Sprintf("%s.%x-%x.data", keyFile(key), time.Now().UnixNano(), s.seq.Add(1))
+}
+
 // commit publishes st's bytes as o (o.Size, CRC64 are filled in from st).
 func (s *store) commit(b *bucket, o *object, st *staging) error {
 	o.Size, o.CRC64 = st.size, st.crc
@@ -301,34 +337,56 @@ func (s *store) commit(b *bucket, o *object, st *staging) error {
 	}
 	if st.mem != nil {
 		o.blob = memBlob(st.mem.Bytes())
-	} else {
-		base := filepath.Join(s.dir, "buckets", b.name, keyFile(o.Key))
-		if err := st.file.Sync(); err != nil {
-			st.abort()
-			return err
-		}
-		name := st.file.Name()
-		st.file.Close()
-		st.file = nil
-		// Remove the old metadata first: between the two renames a crash leaves
-		// the old object invisible rather than pointing at new bytes.
-		os.Remove(base + ".json")
-		if err := os.Rename(name, base+".data"); err != nil {
-			os.Remove(name)
-			return err
-		}
-		if err := s.writeMeta(base, o); err != nil {
-			return err
-		}
-		o.blob = fileBlob{base + ".data"}
+		b.mu.Lock()
+		b.publish(o)
+		b.mu.Unlock()
+		return nil
 	}
+	bdir := filepath.Join(s.dir, "buckets", b.name)
+	if err := st.file.Sync(); err != nil {
+		st.abort()
+		return err
+	}
+	name := st.file.Name()
+	st.file.Close()
+	st.file = nil
+	o.DataFile = s.newDataFile(o.Key)
+	data := filepath.Join(bdir, o.DataFile)
+	if err := os.Rename(name, data); err != nil {
+		os.Remove(name)
+		return err
+	}
+	o.blob = fileBlob{data}
+	// The metadata switch and the removal of the old version's bytes happen
+	// under the bucket lock: concurrent writers of one key share its
+	// metadata file, and a reader pins bytes under the same lock.
 	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := s.writeMeta(filepath.Join(bdir, keyFile(o.Key)), o); err != nil {
+		os.Remove(data)
+		return err
+	}
+	if old := b.objects[o.Key]; old != nil {
+		s.removeData(old)
+	}
+	b.publish(o)
+	return nil
+}
+
+// publish makes o the current version of its key; b.mu is held.
+func (b *bucket) publish(o *object) {
 	if _, exists := b.objects[o.Key]; !exists {
 		b.pending = append(b.pending, o.Key)
 	}
 	b.objects[o.Key] = o
-	b.mu.Unlock()
-	return nil
+}
+
+// removeData deletes a replaced or deleted version's data file. Readers that
+// pinned it keep their open descriptor.
+func (s *store) removeData(o *object) {
+	if fb, ok := o.blob.(fileBlob); ok {
+		os.Remove(fb.path)
+	}
 }
 
 func (s *store) writeMeta(base string, o *object) error {
@@ -344,17 +402,19 @@ func (s *store) writeMeta(base string, o *object) error {
 }
 
 func (s *store) deleteObject(b *bucket, key string) {
+	// The files go under the lock too, or a concurrent commit of the same key
+	// could have its new files removed.
 	b.mu.Lock()
-	_, ok := b.objects[key]
-	delete(b.objects, key)
-	if ok {
-		b.deleted = true
+	defer b.mu.Unlock()
+	old := b.objects[key]
+	if old == nil {
+		return
 	}
-	b.mu.Unlock()
-	if ok && s.dir != "" {
-		base := filepath.Join(s.dir, "buckets", b.name, keyFile(key))
-		os.Remove(base + ".json")
-		os.Remove(base + ".data")
+	delete(b.objects, key)
+	b.deleted = true
+	if s.dir != "" {
+		os.Remove(filepath.Join(s.dir, "buckets", b.name, keyFile(key)) + ".json")
+		s.removeData(old)
 	}
 }
 
@@ -394,8 +454,17 @@ func (s *store) appendTo(b *bucket, key string, pos int64, data []byte, contentT
 		// object never look past its size, so they are unaffected.
 		o.blob = append(prev, data...)
 	} else {
-		base := filepath.Join(s.dir, "buckets", b.name, keyFile(key))
-		f, err := os.OpenFile(base+".data", os.O_CREATE|os.O_WRONLY, 0o644)
+		// Appends extend the version's file in place: readers of the shorter
+		// version never read past its size. A new object gets a new file.
+		bdir := filepath.Join(s.dir, "buckets", b.name)
+		var path string
+		if old != nil {
+			path, o.DataFile = old.blob.(fileBlob).path, old.DataFile
+		} else {
+			o.DataFile = s.newDataFile(key)
+			path = filepath.Join(bdir, o.DataFile)
+		}
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o644)
 		if err != nil {
 			return nil, newErr(500, "InternalError", err.Error())
 		}
@@ -406,12 +475,15 @@ func (s *store) appendTo(b *bucket, key string, pos int64, data []byte, contentT
 			f.Close()
 		}
 		if err == nil {
-			err = s.writeMeta(base, o)
+			err = s.writeMeta(filepath.Join(bdir, keyFile(key)), o)
 		}
 		if err != nil {
+			if old == nil {
+				os.Remove(path)
+			}
 			return nil, newErr(500, "InternalError", err.Error())
 		}
-		o.blob = fileBlob{base + ".data"}
+		o.blob = fileBlob{path}
 	}
 	if old == nil {
 		b.pending = append(b.pending, key)

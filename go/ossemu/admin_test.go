@@ -1,0 +1,123 @@
+package ossemu
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
+)
+
+func adminDo(t *testing.T, method, url, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestAdminDisabled(t *testing.T) {
+	t.Parallel()
+	for _, anonymous := range []bool{false, true} {
+		srv, u := newTestServer(t, func(o *Options) { o.Admin = false; o.Anonymous = anonymous })
+		for _, r := range []struct{ method, path, body string }{
+			{"GET", "/_ossemu/stats", ""},
+			{"POST", "/_ossemu/stats/reset", ""},
+			{"GET", "/_ossemu/faults", ""},
+			{"PUT", "/_ossemu/faults", `{"error_rate_500": 1}`},
+			{"PUT", "/_ossemu/buckets/made-by-admin", ""},
+		} {
+			status, body := adminDo(t, r.method, u+r.path, r.body)
+			// Without the admin endpoint the path is an ordinary (and invalid)
+			// bucket: an OSS error, 403 (unsigned), 404 (anonymous: no such
+			// bucket) or 501 (no such operation).
+			if status != 403 && status != 404 && status != 501 || !strings.Contains(body, "<Error>") {
+				t.Fatalf("anonymous=%v %s %s: %d %s", anonymous, r.method, r.path, status, body)
+			}
+		}
+		if f := srv.Faults(); f.ErrorRate500 != 0 {
+			t.Fatal("faults changed through a disabled admin endpoint")
+		}
+		if srv.store.bucket("made-by-admin") != nil {
+			t.Fatal("bucket created through a disabled admin endpoint")
+		}
+	}
+}
+
+func TestAdminEnabled(t *testing.T) {
+	t.Parallel()
+	srv, u := newTestServer(t, nil)
+	c := newClient(u, noRetry)
+	mustPut(t, c, testBucket, "k", []byte("v"))
+
+	status, body := adminDo(t, "GET", u+"/_ossemu/stats", "")
+	if status != 200 || !strings.Contains(body, `"PutObject":{"200":1}`) || !strings.Contains(body, `"bytes_in":1`) {
+		t.Fatalf("stats: %d %s", status, body)
+	}
+	status, body = adminDo(t, "POST", u+"/_ossemu/stats/reset", "")
+	if status != 200 || strings.Contains(body, "PutObject") || settledStats(t, srv).BytesIn != 0 {
+		t.Fatalf("reset: %d %s", status, body)
+	}
+
+	// Faults: set, read back, and seen by clients.
+	status, body = adminDo(t, "PUT", u+"/_ossemu/faults", `{"seed": 7, "error_rate_500": 1, "ops": ["GetObject"], "fault_limit": 1, "latency_ms": 5}`)
+	if status != 200 || !strings.Contains(body, `"error_rate_500":1`) {
+		t.Fatalf("put faults: %d %s", status, body)
+	}
+	if f := srv.Faults(); f.Seed != 7 || f.ErrorRate500 != 1 || f.FaultLimit != 1 || len(f.Ops) != 1 || f.LatencyMs != 5 {
+		t.Fatalf("faults: %+v", f)
+	}
+	status, body = adminDo(t, "GET", u+"/_ossemu/faults", "")
+	if status != 200 || !strings.Contains(body, `"fault_limit":1`) {
+		t.Fatalf("get faults: %d %s", status, body)
+	}
+	_, err := c.GetObject(bg, &oss.GetObjectRequest{Bucket: oss.Ptr(testBucket), Key: oss.Ptr("k")})
+	wantServiceError(t, err, 500, "InternalError")
+	if got := mustGet(t, c, testBucket, "k"); string(got) != "v" {
+		t.Fatal("fault limit not honoured")
+	}
+	for _, bad := range []string{`{"error_rate_500": 2}`, `{"no_such_field": 1}`, `not json`, `{"key_pattern": "["}`} {
+		if status, body := adminDo(t, "PUT", u+"/_ossemu/faults", bad); status != 400 || !strings.Contains(body, "error") {
+			t.Fatalf("bad faults %s: %d %s", bad, status, body)
+		}
+	}
+	if f := srv.Faults(); f.Seed != 7 {
+		t.Fatal("a refused configuration was applied")
+	}
+
+	// Buckets.
+	if status, _ := adminDo(t, "PUT", u+"/_ossemu/buckets/from-admin", ""); status != 200 {
+		t.Fatalf("create bucket: %d", status)
+	}
+	mustPut(t, c, "from-admin", "x", []byte("y"))
+	if status, _ := adminDo(t, "PUT", u+"/_ossemu/buckets/Bad_Name", ""); status != 400 {
+		t.Fatalf("invalid bucket name: %d", status)
+	}
+	if status, _ := adminDo(t, "GET", u+"/_ossemu/nothing", ""); status != 404 {
+		t.Fatalf("unknown endpoint: %d", status)
+	}
+	if status, _ := adminDo(t, "DELETE", u+"/_ossemu/stats", ""); status != 404 {
+		t.Fatalf("wrong method: %d", status)
+	}
+
+	// A virtual-hosted request for the same path is an object request.
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(u, "http://"))
+	req, _ := http.NewRequest("GET", "http://bucket.oss-test.local:"+port+"/_ossemu/stats", nil)
+	resp, err := dialTo("127.0.0.1:" + port).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 403 {
+		t.Fatalf("virtual-hosted admin path: %d", resp.StatusCode)
+	}
+}
