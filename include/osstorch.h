@@ -55,7 +55,8 @@ void ost_free(void *p);
 /* Create a client. options_json is a JSON object with the keys
  *   endpoint (required), region, cred_path, config_path,
  *   access_key_id, access_key_secret, security_token.
- * On success *out holds the new handle. */
+ * config_path names upstream's config.json ("" = defaults). On success *out
+ * holds the new handle. No request is made. */
 ost_status ost_client_new(const char *options_json, ost_handle *out, char **err);
 
 /* Release a client. Unknown handles return OST_ERR_INVALID. */
@@ -66,9 +67,78 @@ ost_status ost_client_free(ost_handle client);
 ost_status ost_list(ost_handle client, const char *bucket, const char *prefix,
                     char **out, size_t *out_len, char **err);
 
-/* Read a whole object into a new buffer *out of *out_len bytes. */
+/* Read a whole object into a new buffer *out of *out_len bytes. The read
+ * resumes after broken connections and is checked against the object's
+ * CRC-64 (a mismatch is retried, then OST_ERR_NETWORK). */
 ost_status ost_get(ost_handle client, const char *bucket, const char *key,
                    char **out, size_t *out_len, char **err);
+
+/* The client's effective configuration as JSON (config.json names). */
+ost_status ost_client_config(ost_handle client, char **out_json, char **err);
+
+/* {"key", "size", "etag"} of one object; OST_ERR_NOT_FOUND if missing. */
+ost_status ost_stat(ost_handle client, const char *bucket, const char *key,
+                    char **out_json, char **err);
+
+/* Delete an object (OST_OK if it did not exist). */
+ost_status ost_remove(ost_handle client, const char *bucket, const char *key, char **err);
+
+/* Copy bucket/key to new_bucket/new_key, then delete the source. */
+ost_status ost_rename(ost_handle client, const char *bucket, const char *key,
+                      const char *new_bucket, const char *new_key, char **err);
+
+/* Store n bytes as an object with one request. */
+ost_status ost_put(ost_handle client, const char *bucket, const char *key,
+                   const void *data, size_t n, char **err);
+
+/* Read up to n bytes at offset off into the caller's buf; *n_read < n only
+ * at the end of the object (0 at or past it). */
+ost_status ost_read_range(ost_handle client, const char *bucket, const char *key,
+                          int64_t off, void *buf, size_t n, size_t *n_read, char **err);
+
+/* Random-access reader for large objects (checkpoints): parallel ranged
+ * reads straight into the caller's buffer, read-ahead for sequential access,
+ * CRC-64 verified once the whole object has been read. */
+ost_status ost_reader_open(ost_handle client, const char *bucket, const char *key,
+                           ost_handle *out, int64_t *size, char **err);
+ost_status ost_reader_read_at(ost_handle reader, int64_t off, void *buf, size_t n,
+                              size_t *n_read, char **err);
+ost_status ost_reader_close(ost_handle reader);
+
+/* Fetch many objects concurrently (datasetConfig.prefetchConcurrency).
+ * items_json: [{"bucket": "...", "key": "...", "size": N?}, ...].
+ * *data receives every object back to back (*data_len bytes); *index_json a
+ * JSON array, per item in input order, of {"offset": O, "size": S} or
+ * {"offset": 0, "size": 0, "error": {...}} (an error object as above). */
+ost_status ost_batch_get(ost_handle client, const char *items_json,
+                         char **data, size_t *data_len, char **index_json, char **err);
+
+/* Prefetching iterator over a listing or a key list, sharded.
+ * options_json: {"bucket", "prefix"} or {"items": [...]}, and optionally
+ *   "worker_id", "worker_count", "rank", "world_size" (an item at position i
+ *   belongs to shard i % (worker_count*world_size) ==
+ *   rank*worker_count + worker_id), "concurrency", "memory_budget".
+ * ost_prefetch_next blocks for the next object, in completion order: *meta_json
+ * {"index", "bucket", "key", "size"[, "error"]} and *data (*data_len bytes).
+ * At the end *done = 1 and nothing is allocated; if the listing failed, the
+ * call returns that error instead. */
+ost_status ost_prefetch_open(ost_handle client, const char *options_json,
+                             ost_handle *out, char **err);
+ost_status ost_prefetch_next(ost_handle prefetch, char **meta_json, char **data,
+                             size_t *data_len, int32_t *done, char **err);
+ost_status ost_prefetch_close(ost_handle prefetch);
+
+/* Streaming writer: one PUT for small objects, else multipart with
+ * checkpointConfig.uploadConcurrency parts in flight and bounded memory.
+ * options_json may be NULL or {"part_size", "concurrency", "size_hint"}.
+ * ost_writer_write copies the bytes (buf may be reused on return).
+ * ost_writer_close commits; ost_writer_abort discards. Both release the
+ * handle; if close fails the upload was aborted: nothing is visible. */
+ost_status ost_writer_open(ost_handle client, const char *bucket, const char *key,
+                           const char *options_json, ost_handle *out, char **err);
+ost_status ost_writer_write(ost_handle writer, const void *data, size_t n, char **err);
+ost_status ost_writer_close(ost_handle writer, char **err);
+ost_status ost_writer_abort(ost_handle writer);
 
 #ifdef __cplusplus
 }

@@ -208,3 +208,8 @@ def test_64_concurrent_connections_serve_a_gibibyte_in_bounded_memory():
         # Serving streams from the stored object: no per-request copies. 1 GiB went
         # out; a server that copied each object per request would grow by ~1 GiB.
         assert grown_mib < 96, f"server RSS grew by {grown_mib:.0f} MiB while serving"
+
+
+def test_a_server_that_cannot_start_says_why():
+    with pytest.raises(RuntimeError, match="invalid bucket name"):
+        LocalOssServer(["x"]).start()

@@ -60,18 +60,37 @@ func putHandle(v any) uint64 {
 	return h
 }
 
-func getClient(h C.uint64_t) (*connector.Client, error) {
+func getHandle[T any](h C.uint64_t, what string) (T, error) {
 	handleMu.Lock()
 	v := handles[uint64(h)]
 	handleMu.Unlock()
-	c, ok := v.(*connector.Client)
+	t, ok := v.(T)
 	if !ok {
-		return nil, &connector.Error{Kind: connector.KindInvalid, Message: fmt.Sprintf("unknown client handle %d", uint64(h))}
+		var zero T
+		return zero, &connector.Error{Kind: connector.KindInvalid, Message: fmt.Sprintf("unknown %s handle %d", what, uint64(h))}
 	}
-	return c, nil
+	return t, nil
 }
 
-// cString copies s into C memory (the caller frees it with ost_free).
+func getClient(h C.uint64_t) (*connector.Client, error) {
+	return getHandle[*connector.Client](h, "client")
+}
+
+// dropHandle removes h if it holds a T and returns it.
+func dropHandle[T any](h C.uint64_t) (T, bool) {
+	handleMu.Lock()
+	defer handleMu.Unlock()
+	t, ok := handles[uint64(h)].(T)
+	if ok {
+		delete(handles, uint64(h))
+	}
+	return t, ok
+}
+
+func invalid(msg string) error { return &connector.Error{Kind: connector.KindInvalid, Message: msg} }
+
+// cBytes copies b into malloc'd memory with a trailing NUL (the caller frees
+// it with ost_free).
 func cBytes(b []byte) (*C.char, C.size_t) {
 	p := C.malloc(C.size_t(len(b)) + 1)
 	if len(b) > 0 {
@@ -92,12 +111,23 @@ type errorJSON struct {
 	RequestID string `json:"request_id,omitempty"`
 }
 
-// fail writes err's details to *errOut (if not NULL) and returns its status.
-func fail(err error, errOut **C.char) C.int32_t {
+func asConnectorError(err error) *connector.Error {
 	var ce *connector.Error
 	if !errors.As(err, &ce) {
 		ce = &connector.Error{Kind: connector.KindInternal, Message: err.Error()}
 	}
+	return ce
+}
+
+func toErrorJSON(err error) errorJSON {
+	ce := asConnectorError(err)
+	return errorJSON{Kind: ce.Kind.String(), Message: ce.Error(), Op: ce.Op, Bucket: ce.Bucket,
+		Key: ce.Key, Code: ce.Code, Status: ce.Status, RequestID: ce.RequestID}
+}
+
+// fail writes err's details to *errOut (if not NULL) and returns its status.
+func fail(err error, errOut **C.char) C.int32_t {
+	ce := asConnectorError(err)
 	st := map[connector.Kind]C.int32_t{
 		connector.KindInvalid: stInvalid, connector.KindNotFound: stNotFound, connector.KindPermission: stPermission,
 		connector.KindService: stService, connector.KindNetwork: stNetwork, connector.KindCanceled: stCanceled,
@@ -106,8 +136,7 @@ func fail(err error, errOut **C.char) C.int32_t {
 		st = stInternal
 	}
 	if errOut != nil {
-		raw, _ := jsonAPI.Marshal(errorJSON{Kind: ce.Kind.String(), Message: ce.Error(), Op: ce.Op, Bucket: ce.Bucket,
-			Key: ce.Key, Code: ce.Code, Status: ce.Status, RequestID: ce.RequestID})
+		raw, _ := jsonAPI.Marshal(toErrorJSON(ce))
 		*errOut, _ = cBytes(raw)
 	}
 	return st
@@ -156,12 +185,9 @@ func ost_client_new(optionsJSON *C.char, out *C.uint64_t, errOut **C.char) (stat
 //export ost_client_free
 func ost_client_free(h C.uint64_t) (status C.int32_t) {
 	defer guard(&status, nil)
-	handleMu.Lock()
-	defer handleMu.Unlock()
-	if _, ok := handles[uint64(h)].(*connector.Client); !ok {
+	if _, ok := dropHandle[*connector.Client](h); !ok {
 		return stInvalid
 	}
-	delete(handles, uint64(h))
 	return stOK
 }
 

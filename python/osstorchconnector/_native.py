@@ -25,7 +25,7 @@ import pathlib
 import sys
 import threading
 import weakref
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from .errors import OssInternalError, error_from_details
 
@@ -38,21 +38,47 @@ _u64 = ctypes.c_uint64
 _charpp = ctypes.POINTER(ctypes.c_void_p)
 
 
+_c = ctypes
+_sz = ctypes.c_size_t
+_i32 = ctypes.c_int32
+_i64 = ctypes.c_int64
+_cp = ctypes.c_char_p
+_vp = ctypes.c_void_p
+_P = ctypes.POINTER
+
+# name -> (restype, argtypes), as in include/osstorch.h
+_SIGNATURES = {
+    "ost_version": (_cp, []),
+    "ost_build_flavor": (_cp, []),
+    "ost_free": (None, [_vp]),
+    "ost_client_new": (_i32, [_cp, _P(_u64), _charpp]),
+    "ost_client_free": (_i32, [_u64]),
+    "ost_client_config": (_i32, [_u64, _charpp, _charpp]),
+    "ost_list": (_i32, [_u64, _cp, _cp, _charpp, _P(_sz), _charpp]),
+    "ost_get": (_i32, [_u64, _cp, _cp, _charpp, _P(_sz), _charpp]),
+    "ost_stat": (_i32, [_u64, _cp, _cp, _charpp, _charpp]),
+    "ost_remove": (_i32, [_u64, _cp, _cp, _charpp]),
+    "ost_rename": (_i32, [_u64, _cp, _cp, _cp, _cp, _charpp]),
+    "ost_put": (_i32, [_u64, _cp, _cp, _vp, _sz, _charpp]),
+    "ost_read_range": (_i32, [_u64, _cp, _cp, _i64, _vp, _sz, _P(_sz), _charpp]),
+    "ost_reader_open": (_i32, [_u64, _cp, _cp, _P(_u64), _P(_i64), _charpp]),
+    "ost_reader_read_at": (_i32, [_u64, _i64, _vp, _sz, _P(_sz), _charpp]),
+    "ost_reader_close": (_i32, [_u64]),
+    "ost_batch_get": (_i32, [_u64, _cp, _charpp, _P(_sz), _charpp, _charpp]),
+    "ost_prefetch_open": (_i32, [_u64, _cp, _P(_u64), _charpp]),
+    "ost_prefetch_next": (_i32, [_u64, _charpp, _charpp, _P(_sz), _P(_i32), _charpp]),
+    "ost_prefetch_close": (_i32, [_u64]),
+    "ost_writer_open": (_i32, [_u64, _cp, _cp, _cp, _P(_u64), _charpp]),
+    "ost_writer_write": (_i32, [_u64, _vp, _sz, _charpp]),
+    "ost_writer_close": (_i32, [_u64, _charpp]),
+    "ost_writer_abort": (_i32, [_u64]),
+}
+
+
 def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
-    lib.ost_version.restype = ctypes.c_char_p
-    lib.ost_version.argtypes = []
-    lib.ost_build_flavor.restype = ctypes.c_char_p
-    lib.ost_build_flavor.argtypes = []
-    lib.ost_free.restype = None
-    lib.ost_free.argtypes = [ctypes.c_void_p]
-    lib.ost_client_new.restype = ctypes.c_int32
-    lib.ost_client_new.argtypes = [ctypes.c_char_p, ctypes.POINTER(_u64), _charpp]
-    lib.ost_client_free.restype = ctypes.c_int32
-    lib.ost_client_free.argtypes = [_u64]
-    lib.ost_list.restype = ctypes.c_int32
-    lib.ost_list.argtypes = [_u64, ctypes.c_char_p, ctypes.c_char_p, _charpp, ctypes.POINTER(ctypes.c_size_t), _charpp]
-    lib.ost_get.restype = ctypes.c_int32
-    lib.ost_get.argtypes = [_u64, ctypes.c_char_p, ctypes.c_char_p, _charpp, ctypes.POINTER(ctypes.c_size_t), _charpp]
+    for name, (res, args) in _SIGNATURES.items():
+        fn = getattr(lib, name)
+        fn.restype, fn.argtypes = res, args
     return lib
 
 
@@ -205,21 +231,162 @@ def _encode(s: str, what: str) -> bytes:
     return s.encode()
 
 
-def _free_client(pid: int, source: Optional[str], handle: int) -> None:
-    # Only the process that created the handle may free it, and only while it
-    # still uses the same library copy.
+def _call(name: str, *args) -> None:
+    """Call a status-returning function whose last argument is char **err."""
+    l = lib()
+    err = ctypes.c_void_p()
+    st = getattr(l, name)(*args, ctypes.byref(err))
+    if st != OK:
+        _raise(l, st, err)
+
+
+def _in_buffer(data) -> Tuple[Any, int, Any]:
+    """A pointer to readable bytes (no copy for bytes, bytearray and writable
+    buffers), its length, and what must stay alive during the call."""
+    if isinstance(data, bytes):
+        return ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p), len(data), data
+    mv = memoryview(data).cast("B")
+    n = mv.nbytes
+    if n == 0:
+        return None, 0, None
+    if mv.readonly:
+        b = mv.tobytes()
+        return ctypes.cast(ctypes.c_char_p(b), ctypes.c_void_p), n, b
+    arr = (ctypes.c_char * n).from_buffer(mv)
+    return ctypes.addressof(arr), n, arr
+
+
+def _out_buffer(buf) -> Tuple[Any, int, Any]:
+    """A pointer to a writable buffer the core fills in place."""
+    mv = memoryview(buf).cast("B")
+    if mv.readonly:
+        raise TypeError("buffer must be writable")
+    n = mv.nbytes
+    if n == 0:
+        return None, 0, None
+    arr = (ctypes.c_char * n).from_buffer(mv)
+    return ctypes.addressof(arr), n, arr
+
+
+class _Handle:
+    """A native handle owned by the process that created it. The finalizer
+    frees it only in that process and only while it uses the same library
+    copy: a forked child must never touch its parent's handles."""
+
+    _free_fn = ""
+
+    def __init__(self, handle: int) -> None:
+        self._handle = handle
+        self._pid = os.getpid()
+        self._fin = weakref.finalize(self, _free_handle, self._free_fn, self._pid, _loader.source, handle)
+
+    def _h(self) -> int:
+        if self._handle is None:
+            raise ValueError(f"{type(self).__name__} is closed")
+        if self._pid != os.getpid():
+            raise RuntimeError(f"{type(self).__name__} was opened in another process (pid {self._pid}); open it again here")
+        return self._handle
+
+    def _release(self) -> None:
+        self._fin.detach()
+        self._handle = None
+
+
+def _free_handle(fn: str, pid: int, source: Optional[str], handle: int) -> None:
     if os.getpid() == pid and loaded_in_this_process() and _loader.source == source:
-        _loader.get().ost_client_free(handle)
+        getattr(_loader.get(), fn)(handle)
+
+
+class NativeReader(_Handle):
+    """Random-access reader over one object (see ost_reader_* in osstorch.h)."""
+
+    _free_fn = "ost_reader_close"
+
+    def __init__(self, handle: int, size: int) -> None:
+        super().__init__(handle)
+        self.size = size
+
+    def read_into(self, offset: int, buf) -> int:
+        ptr, n, keep = _out_buffer(buf)
+        got = ctypes.c_size_t()
+        _call("ost_reader_read_at", self._h(), offset, ptr, n, ctypes.byref(got))
+        del keep
+        return got.value
+
+    def close(self) -> None:
+        if self._handle is not None and self._pid == os.getpid():
+            lib().ost_reader_close(self._handle)
+        self._release()
+
+
+class NativePrefetcher(_Handle):
+    """Iterator of (meta, data) for a sharded listing or key list; meta has
+    index, bucket, key, size and, for a failed object, error (an OssError)."""
+
+    _free_fn = "ost_prefetch_close"
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> Tuple[Dict[str, Any], bytes]:
+        if self._handle is None:
+            raise StopIteration
+        l = lib()
+        meta, data, n, done = ctypes.c_void_p(), ctypes.c_void_p(), ctypes.c_size_t(), ctypes.c_int32()
+        err = ctypes.c_void_p()
+        st = l.ost_prefetch_next(self._h(), ctypes.byref(meta), ctypes.byref(data), ctypes.byref(n), ctypes.byref(done), ctypes.byref(err))
+        if st != OK:
+            self.close()
+            _raise(l, st, err)
+        if done.value:
+            self.close()
+            raise StopIteration
+        payload = _take(l, data, n.value)
+        m = json.loads(_take(l, meta))
+        if "error" in m:
+            m["error"] = error_from_details(m["error"])
+        return m, payload
+
+    def close(self) -> None:
+        if self._handle is not None and self._pid == os.getpid():
+            lib().ost_prefetch_close(self._handle)
+        self._release()
+
+
+class NativeWriter(_Handle):
+    """Streaming writer (see ost_writer_* in osstorch.h)."""
+
+    _free_fn = "ost_writer_abort"
+
+    def write(self, data) -> int:
+        ptr, n, keep = _in_buffer(data)
+        if n:
+            _call("ost_writer_write", self._h(), ptr, n)
+        del keep
+        return n
+
+    def close(self) -> None:
+        """Commit. On error the upload was aborted and nothing is visible."""
+        h = self._h()
+        self._release()
+        _call("ost_writer_close", h)
+
+    def abort(self) -> None:
+        if self._handle is not None and self._pid == os.getpid():
+            h = self._handle
+            self._release()
+            lib().ost_writer_abort(h)
+        else:
+            self._release()
 
 
 class NativeClient:
     """A client of the core. It holds only plain options, so it pickles, and it
     creates its native handle lazily in each process that uses it."""
 
-    def __init__(self, options: Dict[str, str]) -> None:
-        self._options = {k: v for k, v in options.items() if v}
-        self._handle: Optional[int] = None
-        self._pid: Optional[int] = None
+    def __init__(self, options: Dict[str, Any]) -> None:
+        self._options = {k: v for k, v in options.items() if v not in (None, "")}
+        self._client: Optional[_ClientHandle] = None
         self._hlock = threading.Lock()
 
     def __getstate__(self):
@@ -232,39 +399,95 @@ class NativeClient:
         return f"NativeClient(endpoint={self._options.get('endpoint')!r})"
 
     def _h(self) -> int:
-        pid = os.getpid()
-        if self._handle is not None and self._pid == pid:
-            return self._handle
+        c = self._client
+        if c is not None and c._pid == os.getpid():
+            return c._handle
         with self._hlock:
-            if self._handle is None or self._pid != pid:
-                l = lib()
+            if self._client is None or self._client._pid != os.getpid():
                 out = _u64()
-                err = ctypes.c_void_p()
-                st = l.ost_client_new(json.dumps(self._options).encode(), ctypes.byref(out), ctypes.byref(err))
-                if st != OK:
-                    _raise(l, st, err)
-                self._handle, self._pid = out.value, pid
-                weakref.finalize(self, _free_client, pid, _loader.source, out.value)
-        return self._handle
+                _call("ost_client_new", json.dumps(self._options).encode(), ctypes.byref(out))
+                self._client = _ClientHandle(out.value)
+        return self._client._handle
 
     def check(self) -> None:
-        """Validate the options (endpoint, credentials) without any request."""
+        """Validate the options (endpoint, credentials, config) without any request."""
         self._h()
 
+    def config(self) -> Dict[str, Any]:
+        out = ctypes.c_void_p()
+        _call("ost_client_config", self._h(), ctypes.byref(out))
+        return json.loads(_take(lib(), out))
+
     def list(self, bucket: str, prefix: str = "") -> List[Dict[str, Any]]:
-        h = self._h()
-        l = lib()
-        out, n, err = ctypes.c_void_p(), ctypes.c_size_t(), ctypes.c_void_p()
-        st = l.ost_list(h, _encode(bucket, "bucket"), _encode(prefix, "prefix"), ctypes.byref(out), ctypes.byref(n), ctypes.byref(err))
-        if st != OK:
-            _raise(l, st, err)
-        return json.loads(_take(l, out, n.value))
+        out, n = ctypes.c_void_p(), ctypes.c_size_t()
+        _call("ost_list", self._h(), _encode(bucket, "bucket"), _encode(prefix, "prefix"), ctypes.byref(out), ctypes.byref(n))
+        return json.loads(_take(lib(), out, n.value))
 
     def get(self, bucket: str, key: str) -> bytes:
-        h = self._h()
+        out, n = ctypes.c_void_p(), ctypes.c_size_t()
+        _call("ost_get", self._h(), _encode(bucket, "bucket"), _encode(key, "key"), ctypes.byref(out), ctypes.byref(n))
+        return _take(lib(), out, n.value)
+
+    def stat(self, bucket: str, key: str) -> Dict[str, Any]:
+        out = ctypes.c_void_p()
+        _call("ost_stat", self._h(), _encode(bucket, "bucket"), _encode(key, "key"), ctypes.byref(out))
+        return json.loads(_take(lib(), out))
+
+    def remove(self, bucket: str, key: str) -> None:
+        _call("ost_remove", self._h(), _encode(bucket, "bucket"), _encode(key, "key"))
+
+    def rename(self, bucket: str, key: str, new_bucket: str, new_key: str) -> None:
+        _call("ost_rename", self._h(), _encode(bucket, "bucket"), _encode(key, "key"),
+              _encode(new_bucket, "new_bucket"), _encode(new_key, "new_key"))
+
+    def put(self, bucket: str, key: str, data) -> None:
+        ptr, n, keep = _in_buffer(data)
+        _call("ost_put", self._h(), _encode(bucket, "bucket"), _encode(key, "key"), ptr, n)
+        del keep
+
+    def read_range(self, bucket: str, key: str, offset: int, buf) -> int:
+        """Read into buf from offset; returns the bytes read (short only at the end)."""
+        if offset < 0:
+            raise ValueError("offset must not be negative")
+        ptr, n, keep = _out_buffer(buf)
+        got = ctypes.c_size_t()
+        _call("ost_read_range", self._h(), _encode(bucket, "bucket"), _encode(key, "key"), offset, ptr, n, ctypes.byref(got))
+        del keep
+        return got.value
+
+    def open_reader(self, bucket: str, key: str) -> NativeReader:
+        out, size = _u64(), ctypes.c_int64()
+        _call("ost_reader_open", self._h(), _encode(bucket, "bucket"), _encode(key, "key"), ctypes.byref(out), ctypes.byref(size))
+        return NativeReader(out.value, size.value)
+
+    def batch_get(self, items: List[Dict[str, Any]]) -> List[Union[bytes, Exception]]:
+        """Fetch items concurrently; per item, its bytes or the OssError it failed with."""
         l = lib()
-        out, n, err = ctypes.c_void_p(), ctypes.c_size_t(), ctypes.c_void_p()
-        st = l.ost_get(h, _encode(bucket, "bucket"), _encode(key, "key"), ctypes.byref(out), ctypes.byref(n), ctypes.byref(err))
-        if st != OK:
-            _raise(l, st, err)
-        return _take(l, out, n.value)
+        data, n, index = ctypes.c_void_p(), ctypes.c_size_t(), ctypes.c_void_p()
+        _call("ost_batch_get", self._h(), json.dumps(list(items)).encode(), ctypes.byref(data), ctypes.byref(n), ctypes.byref(index))
+        try:
+            entries = json.loads(_take(l, index))
+            out: List[Union[bytes, Exception]] = []
+            for e in entries:
+                if "error" in e:
+                    out.append(error_from_details(e["error"]))
+                else:
+                    out.append(ctypes.string_at(data.value + e["offset"], e["size"]) if e["size"] else b"")
+            return out
+        finally:
+            l.ost_free(data)
+
+    def prefetch(self, **options: Any) -> NativePrefetcher:
+        out = _u64()
+        _call("ost_prefetch_open", self._h(), json.dumps(options).encode(), ctypes.byref(out))
+        return NativePrefetcher(out.value)
+
+    def open_writer(self, bucket: str, key: str, **options: Any) -> NativeWriter:
+        out = _u64()
+        opts = json.dumps(options).encode() if options else None
+        _call("ost_writer_open", self._h(), _encode(bucket, "bucket"), _encode(key, "key"), opts, ctypes.byref(out))
+        return NativeWriter(out.value)
+
+
+class _ClientHandle(_Handle):
+    _free_fn = "ost_client_free"

@@ -115,8 +115,11 @@ class LocalOssServer:
         self._proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self._log, stdin=subprocess.DEVNULL, env=env)
         line = _readline_with_timeout(self._proc, 30.0)
         if not line.startswith("http://"):
+            log_path = self._log.name
             self._kill()
-            raise RuntimeError(f"ossemu did not start (printed {line!r}); see {self._log.name}")
+            with open(log_path, "rb") as f:
+                detail = f.read().decode(errors="replace").strip()[-2000:]
+            raise RuntimeError(f"ossemu did not start: {detail or repr(line)}")
         self.endpoint = line.strip()
         if self._initial_faults:
             self.set_faults(**self._initial_faults)

@@ -1,0 +1,429 @@
+package main
+
+/*
+#include <stdlib.h>
+#include <stdint.h>
+*/
+import "C"
+
+import (
+	"context"
+	"errors"
+	"io"
+	"unsafe"
+
+	"osstorchconnector/go/connector"
+)
+
+// goBytes views C memory as a Go slice without copying. Only for the
+// duration of one call: the caller owns the memory and C never keeps it.
+func goBytes(p unsafe.Pointer, n C.size_t) []byte {
+	if p == nil || n == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(p), int(n))
+}
+
+func setJSON(v any, out **C.char, outLen *C.size_t) error {
+	raw, err := jsonAPI.Marshal(v)
+	if err != nil {
+		return err
+	}
+	p, n := cBytes(raw)
+	*out = p
+	if outLen != nil {
+		*outLen = n
+	}
+	return nil
+}
+
+func needNonNil(ptrs ...unsafe.Pointer) error {
+	for _, p := range ptrs {
+		if p == nil {
+			return invalid("a required pointer argument is NULL")
+		}
+	}
+	return nil
+}
+
+//export ost_client_config
+func ost_client_config(h C.uint64_t, out **C.char, errOut **C.char) (status C.int32_t) {
+	defer guard(&status, errOut)
+	c, err := getClient(h)
+	if err == nil {
+		err = needNonNil(unsafe.Pointer(out))
+	}
+	if err == nil {
+		err = setJSON(c.Config(), out, nil)
+	}
+	if err != nil {
+		return fail(err, errOut)
+	}
+	return stOK
+}
+
+//export ost_stat
+func ost_stat(h C.uint64_t, bucket, key *C.char, out **C.char, errOut **C.char) (status C.int32_t) {
+	defer guard(&status, errOut)
+	c, err := getClient(h)
+	if err == nil {
+		err = needNonNil(unsafe.Pointer(bucket), unsafe.Pointer(key), unsafe.Pointer(out))
+	}
+	if err == nil {
+		var o connector.ObjectInfo
+		if o, err = c.Stat(context.Background(), C.GoString(bucket), C.GoString(key)); err == nil {
+			err = setJSON(o, out, nil)
+		}
+	}
+	if err != nil {
+		return fail(err, errOut)
+	}
+	return stOK
+}
+
+//export ost_remove
+func ost_remove(h C.uint64_t, bucket, key *C.char, errOut **C.char) (status C.int32_t) {
+	defer guard(&status, errOut)
+	c, err := getClient(h)
+	if err == nil {
+		err = needNonNil(unsafe.Pointer(bucket), unsafe.Pointer(key))
+	}
+	if err == nil {
+		err = c.Remove(context.Background(), C.GoString(bucket), C.GoString(key))
+	}
+	if err != nil {
+		return fail(err, errOut)
+	}
+	return stOK
+}
+
+//export ost_rename
+func ost_rename(h C.uint64_t, bucket, key, newBucket, newKey *C.char, errOut **C.char) (status C.int32_t) {
+	defer guard(&status, errOut)
+	c, err := getClient(h)
+	if err == nil {
+		err = needNonNil(unsafe.Pointer(bucket), unsafe.Pointer(key), unsafe.Pointer(newBucket), unsafe.Pointer(newKey))
+	}
+	if err == nil {
+		err = c.Rename(context.Background(), C.GoString(bucket), C.GoString(key), C.GoString(newBucket), C.GoString(newKey))
+	}
+	if err != nil {
+		return fail(err, errOut)
+	}
+	return stOK
+}
+
+//export ost_put
+func ost_put(h C.uint64_t, bucket, key *C.char, data unsafe.Pointer, n C.size_t, errOut **C.char) (status C.int32_t) {
+	defer guard(&status, errOut)
+	c, err := getClient(h)
+	if err == nil {
+		err = needNonNil(unsafe.Pointer(bucket), unsafe.Pointer(key))
+	}
+	if err == nil && data == nil && n > 0 {
+		err = invalid("data is NULL")
+	}
+	if err == nil {
+		err = c.Put(context.Background(), C.GoString(bucket), C.GoString(key), goBytes(data, n))
+	}
+	if err != nil {
+		return fail(err, errOut)
+	}
+	return stOK
+}
+
+//export ost_read_range
+func ost_read_range(h C.uint64_t, bucket, key *C.char, off C.int64_t, buf unsafe.Pointer, n C.size_t, nRead *C.size_t, errOut **C.char) (status C.int32_t) {
+	defer guard(&status, errOut)
+	c, err := getClient(h)
+	if err == nil {
+		err = needNonNil(unsafe.Pointer(bucket), unsafe.Pointer(key), unsafe.Pointer(nRead))
+	}
+	if err == nil && buf == nil && n > 0 {
+		err = invalid("buf is NULL")
+	}
+	if err == nil {
+		var got int
+		got, err = c.ReadRange(context.Background(), C.GoString(bucket), C.GoString(key), int64(off), goBytes(buf, n))
+		*nRead = C.size_t(got)
+	}
+	if err != nil {
+		return fail(err, errOut)
+	}
+	return stOK
+}
+
+// ---- random-access reader ----
+
+//export ost_reader_open
+func ost_reader_open(h C.uint64_t, bucket, key *C.char, out *C.uint64_t, size *C.int64_t, errOut **C.char) (status C.int32_t) {
+	defer guard(&status, errOut)
+	c, err := getClient(h)
+	if err == nil {
+		err = needNonNil(unsafe.Pointer(bucket), unsafe.Pointer(key), unsafe.Pointer(out), unsafe.Pointer(size))
+	}
+	if err == nil {
+		var r *connector.Reader
+		if r, err = c.OpenReader(context.Background(), C.GoString(bucket), C.GoString(key)); err == nil {
+			*out = C.uint64_t(putHandle(r))
+			*size = C.int64_t(r.Size())
+		}
+	}
+	if err != nil {
+		return fail(err, errOut)
+	}
+	return stOK
+}
+
+//export ost_reader_read_at
+func ost_reader_read_at(rh C.uint64_t, off C.int64_t, buf unsafe.Pointer, n C.size_t, nRead *C.size_t, errOut **C.char) (status C.int32_t) {
+	defer guard(&status, errOut)
+	r, err := getHandle[*connector.Reader](rh, "reader")
+	if err == nil {
+		err = needNonNil(unsafe.Pointer(nRead))
+	}
+	if err == nil && buf == nil && n > 0 {
+		err = invalid("buf is NULL")
+	}
+	if err == nil {
+		var got int
+		got, err = r.ReadAt(goBytes(buf, n), int64(off))
+		*nRead = C.size_t(got)
+		if errors.Is(err, io.EOF) {
+			err = nil // a short count says it
+		}
+	}
+	if err != nil {
+		return fail(err, errOut)
+	}
+	return stOK
+}
+
+//export ost_reader_close
+func ost_reader_close(rh C.uint64_t) (status C.int32_t) {
+	defer guard(&status, nil)
+	r, ok := dropHandle[*connector.Reader](rh)
+	if !ok {
+		return stInvalid
+	}
+	r.Close()
+	return stOK
+}
+
+// ---- batch ----
+
+type batchEntry struct {
+	Offset int64      `json:"offset"`
+	Size   int64      `json:"size"`
+	Error  *errorJSON `json:"error,omitempty"`
+}
+
+// ost_batch_get fetches the items of items_json ([{"bucket","key","size"?}])
+// concurrently. *data receives all objects back to back; *index_json a JSON
+// array with, per item in input order, {"offset","size"} or {"error"}.
+//
+//export ost_batch_get
+func ost_batch_get(h C.uint64_t, itemsJSON *C.char, data **C.char, dataLen *C.size_t, index **C.char, errOut **C.char) (status C.int32_t) {
+	defer guard(&status, errOut)
+	c, err := getClient(h)
+	if err == nil {
+		err = needNonNil(unsafe.Pointer(itemsJSON), unsafe.Pointer(data), unsafe.Pointer(dataLen), unsafe.Pointer(index))
+	}
+	var items []connector.Item
+	if err == nil {
+		if jerr := jsonAPI.Unmarshal([]byte(C.GoString(itemsJSON)), &items); jerr != nil {
+			err = invalid("items are not valid JSON: " + jerr.Error())
+		}
+	}
+	if err != nil {
+		return fail(err, errOut)
+	}
+	results := c.BatchGet(context.Background(), items)
+	entries := make([]batchEntry, len(results))
+	var total int64
+	for i, r := range results {
+		if r.Err != nil {
+			e := toErrorJSON(r.Err)
+			entries[i].Error = &e
+			continue
+		}
+		entries[i] = batchEntry{Offset: total, Size: int64(len(r.Data))}
+		total += int64(len(r.Data))
+	}
+	p := C.malloc(C.size_t(total) + 1)
+	buf := unsafe.Slice((*byte)(p), total+1)
+	for i, r := range results {
+		if r.Err == nil {
+			copy(buf[entries[i].Offset:], r.Data)
+		}
+	}
+	*data, *dataLen = (*C.char)(p), C.size_t(total)
+	if err := setJSON(entries, index, nil); err != nil {
+		C.free(p)
+		*data = nil
+		return fail(err, errOut)
+	}
+	return stOK
+}
+
+// ---- prefetch iterator ----
+
+//export ost_prefetch_open
+func ost_prefetch_open(h C.uint64_t, optsJSON *C.char, out *C.uint64_t, errOut **C.char) (status C.int32_t) {
+	defer guard(&status, errOut)
+	c, err := getClient(h)
+	if err == nil {
+		err = needNonNil(unsafe.Pointer(optsJSON), unsafe.Pointer(out))
+	}
+	var o connector.PrefetchOptions
+	if err == nil {
+		if jerr := jsonAPI.Unmarshal([]byte(C.GoString(optsJSON)), &o); jerr != nil {
+			err = invalid("prefetch options are not valid JSON: " + jerr.Error())
+		}
+	}
+	if err == nil {
+		var p *connector.Prefetcher
+		if p, err = c.Prefetch(context.Background(), o); err == nil {
+			*out = C.uint64_t(putHandle(p))
+		}
+	}
+	if err != nil {
+		return fail(err, errOut)
+	}
+	return stOK
+}
+
+type prefetchMeta struct {
+	Index  int        `json:"index"`
+	Bucket string     `json:"bucket"`
+	Key    string     `json:"key"`
+	Size   int64      `json:"size"`
+	Error  *errorJSON `json:"error,omitempty"`
+}
+
+// ost_prefetch_next blocks for the next object. *done is set to 1 (and
+// nothing else) at the end; a listing failure that ended the stream early is
+// returned as an error then. Otherwise *meta gets {"index","bucket","key",
+// "size"[,"error"]} and *data the bytes.
+//
+//export ost_prefetch_next
+func ost_prefetch_next(ph C.uint64_t, meta **C.char, data **C.char, dataLen *C.size_t, done *C.int32_t, errOut **C.char) (status C.int32_t) {
+	defer guard(&status, errOut)
+	p, err := getHandle[*connector.Prefetcher](ph, "prefetch")
+	if err == nil {
+		err = needNonNil(unsafe.Pointer(meta), unsafe.Pointer(data), unsafe.Pointer(dataLen), unsafe.Pointer(done))
+	}
+	if err != nil {
+		return fail(err, errOut)
+	}
+	r, ok := p.Next()
+	if !ok {
+		*done = 1
+		if err := p.Err(); err != nil {
+			return fail(err, errOut)
+		}
+		return stOK
+	}
+	*done = 0
+	m := prefetchMeta{Index: r.Index, Bucket: r.Bucket, Key: r.Key, Size: r.Size}
+	if r.Err != nil {
+		e := toErrorJSON(r.Err)
+		m.Error = &e
+	}
+	*data, *dataLen = cBytes(r.Data)
+	if err := setJSON(m, meta, nil); err != nil {
+		return fail(err, errOut)
+	}
+	return stOK
+}
+
+//export ost_prefetch_close
+func ost_prefetch_close(ph C.uint64_t) (status C.int32_t) {
+	defer guard(&status, nil)
+	p, ok := dropHandle[*connector.Prefetcher](ph)
+	if !ok {
+		return stInvalid
+	}
+	p.Close()
+	return stOK
+}
+
+// ---- streaming writer ----
+
+//export ost_writer_open
+func ost_writer_open(h C.uint64_t, bucket, key, optsJSON *C.char, out *C.uint64_t, errOut **C.char) (status C.int32_t) {
+	defer guard(&status, errOut)
+	c, err := getClient(h)
+	if err == nil {
+		err = needNonNil(unsafe.Pointer(bucket), unsafe.Pointer(key), unsafe.Pointer(out))
+	}
+	var o struct {
+		PartSize    int64 `json:"part_size"`
+		Concurrency int   `json:"concurrency"`
+		SizeHint    int64 `json:"size_hint"`
+	}
+	if err == nil && optsJSON != nil {
+		if jerr := jsonAPI.Unmarshal([]byte(C.GoString(optsJSON)), &o); jerr != nil {
+			err = invalid("writer options are not valid JSON: " + jerr.Error())
+		}
+	}
+	if err == nil {
+		var w *connector.Writer
+		w, err = c.NewWriter(context.Background(), C.GoString(bucket), C.GoString(key),
+			connector.WriterOptions{PartSize: o.PartSize, Concurrency: o.Concurrency, SizeHint: o.SizeHint})
+		if err == nil {
+			*out = C.uint64_t(putHandle(w))
+		}
+	}
+	if err != nil {
+		return fail(err, errOut)
+	}
+	return stOK
+}
+
+// ost_writer_write copies n bytes from data (the caller may reuse it on return).
+//
+//export ost_writer_write
+func ost_writer_write(wh C.uint64_t, data unsafe.Pointer, n C.size_t, errOut **C.char) (status C.int32_t) {
+	defer guard(&status, errOut)
+	w, err := getHandle[*connector.Writer](wh, "writer")
+	if err == nil && data == nil && n > 0 {
+		err = invalid("data is NULL")
+	}
+	if err == nil {
+		_, err = w.Write(goBytes(data, n)) // Write copies into its part buffer
+	}
+	if err != nil {
+		return fail(err, errOut)
+	}
+	return stOK
+}
+
+// ost_writer_close commits the object and releases the handle, also on error
+// (then the upload was aborted and nothing is visible).
+//
+//export ost_writer_close
+func ost_writer_close(wh C.uint64_t, errOut **C.char) (status C.int32_t) {
+	defer guard(&status, errOut)
+	w, ok := dropHandle[*connector.Writer](wh)
+	if !ok {
+		return fail(invalid("unknown writer handle"), errOut)
+	}
+	if err := w.Close(); err != nil {
+		return fail(err, errOut)
+	}
+	return stOK
+}
+
+// ost_writer_abort discards the upload and releases the handle.
+//
+//export ost_writer_abort
+func ost_writer_abort(wh C.uint64_t) (status C.int32_t) {
+	defer guard(&status, nil)
+	w, ok := dropHandle[*connector.Writer](wh)
+	if !ok {
+		return stInvalid
+	}
+	w.Abort()
+	return stOK
+}
