@@ -59,6 +59,19 @@ void ost_free(void *p);
  * holds the new handle. No request is made. */
 ost_status ost_client_new(const char *options_json, ost_handle *out, char **err);
 
+/* Credentials from the host (Python's cred_provider). When options_json of
+ * ost_client_new has "cred_provider_token": T (non-zero), the client asks
+ * fn(T, buf, cap, &len) for credentials whenever it has none or they expire.
+ * fn writes into buf (cap bytes, owned by the library) upstream's JSON
+ * {"AccessKeyId", "AccessKeySecret", "SecurityToken"?, "Expiration"?} and its
+ * length into *len, and returns 0; on failure it returns non-zero, optionally
+ * with {"error": "..."}; if cap is too small it returns non-zero with *len
+ * set to the size needed, and is called again. Credentials without an
+ * Expiration are asked for again after 5 minutes. fn may be called from any
+ * thread. One callback per process; NULL unregisters it. */
+typedef int32_t (*ost_credentials_fn)(uint64_t token, char *buf, size_t cap, size_t *len);
+ost_status ost_set_credentials_callback(ost_credentials_fn fn);
+
 /* Release a client. Unknown handles return OST_ERR_INVALID. */
 ost_status ost_client_free(ost_handle client);
 

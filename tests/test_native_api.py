@@ -128,3 +128,68 @@ def test_config_file_errors_name_the_field(oss_module, tmp_path):
     with pytest.raises(ValueError, match="datasetConfig.prefetchConcurrency"):
         _native.NativeClient({"endpoint": oss_module.endpoint, "cred_path": oss_module.cred_path,
                               "config_path": str(p)}).check()
+
+
+class CountingProvider:
+    """An oss2-style provider: get_credentials() returns an object with getters."""
+
+    def __init__(self, srv, secret=None):
+        self.srv, self.secret, self.calls = srv, secret, 0
+
+    def get_credentials(self):
+        self.calls += 1
+        srv, secret = self.srv, self.secret or self.srv.access_key_secret
+
+        class Cred:
+            def get_access_key_id(self):
+                return srv.access_key_id
+
+            def get_access_key_secret(self):
+                return secret
+
+            def get_security_token(self):
+                return None
+
+        return Cred()
+
+
+def test_cred_provider_is_called_back_from_the_core(oss_module):
+    prov = CountingProvider(oss_module)
+    c = _native.NativeClient({"endpoint": oss_module.endpoint, "region": oss_module.region}, cred_provider=prov)
+    c.put(BUCKET, "prov/a", b"via provider")
+    assert c.get(BUCKET, "prov/a") == b"via provider"
+    assert prov.calls == 1  # cached until it would expire
+
+    oss2 = pytest.importorskip("oss2")
+    real = oss2.credentials.StaticCredentialsProvider(oss_module.access_key_id, oss_module.access_key_secret)
+    c2 = _native.NativeClient({"endpoint": oss_module.endpoint, "region": oss_module.region}, cred_provider=real)
+    assert c2.get(BUCKET, "prov/a") == b"via provider"
+
+
+def test_cred_provider_failures_are_permission_errors(oss_module):
+    class Broken:
+        def get_credentials(self):
+            raise RuntimeError("vault unreachable")
+
+    c = _native.NativeClient({"endpoint": oss_module.endpoint, "region": oss_module.region}, cred_provider=Broken())
+    with pytest.raises(PermissionError, match="vault unreachable"):
+        c.get(BUCKET, "prov/a")
+    wrong = CountingProvider(oss_module, secret="wrong-secret-value")
+    c = _native.NativeClient({"endpoint": oss_module.endpoint, "region": oss_module.region}, cred_provider=wrong)
+    with pytest.raises(PermissionError) as ei:
+        c.get(BUCKET, "prov/a")
+    assert ei.value.code == "SignatureDoesNotMatch" and "wrong-secret-value" not in str(ei.value)
+
+
+def test_cred_provider_in_a_forked_child(oss_module):
+    prov = CountingProvider(oss_module)
+    c = _native.NativeClient({"endpoint": oss_module.endpoint, "region": oss_module.region}, cred_provider=prov)
+    c.put(BUCKET, "prov/fork", b"child reads this")
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os._exit(0 if c.get(BUCKET, "prov/fork") == b"child reads this" else 1)
+        except BaseException:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

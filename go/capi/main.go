@@ -170,11 +170,18 @@ func ost_client_new(optionsJSON *C.char, out *C.uint64_t, errOut **C.char) (stat
 	if optionsJSON == nil || out == nil {
 		return fail(&connector.Error{Kind: connector.KindInvalid, Message: "options_json and out must not be NULL"}, errOut)
 	}
-	var o connector.Options
+	var o struct {
+		connector.Options
+		// A token the host's credentials callback maps to its cred_provider.
+		CredProviderToken uint64 `json:"cred_provider_token"`
+	}
 	if err := jsonAPI.Unmarshal([]byte(C.GoString(optionsJSON)), &o); err != nil {
 		return fail(&connector.Error{Kind: connector.KindInvalid, Message: "options are not valid JSON: " + err.Error()}, errOut)
 	}
-	c, err := connector.NewClient(o)
+	if o.CredProviderToken != 0 {
+		o.CredentialsFunc = providerFunc(o.CredProviderToken)
+	}
+	c, err := connector.NewClient(o.Options)
 	if err != nil {
 		return fail(err, errOut)
 	}

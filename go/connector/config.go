@@ -1,6 +1,10 @@
 package connector
 
 import (
+	"context"
+	"time"
+
+	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss/credentials"
 	"net"
 	"net/url"
 	"os"
@@ -19,7 +23,16 @@ type Options struct {
 	AccessKeyID     string `json:"access_key_id"`
 	AccessKeySecret string `json:"access_key_secret"`
 	SecurityToken   string `json:"security_token"`
+
+	// CredentialsFunc, when set, is asked for credentials before anything
+	// else (Python's cred_provider). Credentials without an expiry are asked
+	// for again after ProviderRefresh.
+	CredentialsFunc func(context.Context) (credentials.Credentials, error) `json:"-"`
 }
+
+// ProviderRefresh is how long credentials from a CredentialsFunc that carry
+// no expiry are used before it is asked again.
+const ProviderRefresh = 5 * time.Minute
 
 // endpointInfo is a parsed endpoint.
 type endpointInfo struct {

@@ -63,6 +63,22 @@ func syntaxOnly(err error) string {
 // file. None → an error naming what was tried.
 func credentialsProvider(o Options) (credentials.CredentialsProvider, error) {
 	switch {
+	case o.CredentialsFunc != nil:
+		fn := o.CredentialsFunc
+		return credentials.NewCredentialsFetcherProvider(credentials.CredentialsFetcherFunc(func(ctx context.Context) (credentials.Credentials, error) {
+			c, err := fn(ctx)
+			if err != nil {
+				return c, &Error{Kind: KindPermission, Op: "Credentials", Message: "cred_provider failed: " + err.Error(), Err: err}
+			}
+			if !c.HasKeys() {
+				return c, &Error{Kind: KindPermission, Op: "Credentials", Message: "cred_provider returned no AccessKeyId/AccessKeySecret"}
+			}
+			if c.Expires == nil {
+				t := time.Now().Add(ProviderRefresh)
+				c.Expires = &t
+			}
+			return c, nil
+		})), nil
 	case o.AccessKeyID != "" || o.AccessKeySecret != "":
 		if o.AccessKeyID == "" || o.AccessKeySecret == "" {
 			return nil, invalidf("both access_key_id and access_key_secret are required")

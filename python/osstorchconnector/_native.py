@@ -72,13 +72,72 @@ _SIGNATURES = {
     "ost_writer_write": (_i32, [_u64, _vp, _sz, _charpp]),
     "ost_writer_close": (_i32, [_u64, _charpp]),
     "ost_writer_abort": (_i32, [_u64]),
+    "ost_set_credentials_callback": (_i32, [_vp]),
 }
+
+# ---- cred_provider: credentials asked for by the core through a callback ----
+
+_CRED_FN = ctypes.CFUNCTYPE(_i32, _u64, ctypes.c_void_p, _sz, _P(_sz))
+_providers: Dict[int, Any] = {}
+_providers_lock = threading.Lock()
+_next_token = [0]
+
+
+def register_provider(provider: Any) -> int:
+    """Keep provider reachable from the core; returns its token."""
+    with _providers_lock:
+        _next_token[0] += 1
+        _providers[_next_token[0]] = provider
+        return _next_token[0]
+
+
+def _credentials_json(provider: Any) -> bytes:
+    """Ask an oss2-style provider (get_credentials() returning an object with
+    get_access_key_id()/... or access_key_id/... attributes, or a dict)."""
+    cred = provider.get_credentials() if hasattr(provider, "get_credentials") else provider()
+
+    def field(getter: str, attr: str, key: str) -> Optional[str]:
+        if isinstance(cred, dict):
+            return cred.get(key)
+        if hasattr(cred, getter):
+            return getattr(cred, getter)()
+        return getattr(cred, attr, None)
+
+    out = {"AccessKeyId": field("get_access_key_id", "access_key_id", "AccessKeyId") or "",
+           "AccessKeySecret": field("get_access_key_secret", "access_key_secret", "AccessKeySecret") or ""}
+    token = field("get_security_token", "security_token", "SecurityToken")
+    if token:
+        out["SecurityToken"] = token
+    exp = field("get_expiration", "expiration", "Expiration")
+    if exp:
+        out["Expiration"] = exp if isinstance(exp, str) else exp.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return json.dumps(out).encode()
+
+
+def _credentials_callback(token: int, buf: int, cap: int, length) -> int:
+    try:
+        provider = _providers.get(token)
+        if provider is None:
+            raw, rc = json.dumps({"error": f"no cred_provider registered for token {token}"}).encode(), 1
+        else:
+            raw, rc = _credentials_json(provider), 0
+    except Exception as e:  # never let an exception cross into Go; its text is the provider's, not a secret of ours
+        raw, rc = json.dumps({"error": f"cred_provider raised {type(e).__name__}: {e}"}).encode(), 1
+    length[0] = len(raw)
+    if len(raw) > cap:
+        return 2
+    ctypes.memmove(buf, raw, len(raw))
+    return rc
+
+
+_CRED_CALLBACK = _CRED_FN(_credentials_callback)  # kept alive for the life of the process
 
 
 def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
     for name, (res, args) in _SIGNATURES.items():
         fn = getattr(lib, name)
         fn.restype, fn.argtypes = res, args
+    lib.ost_set_credentials_callback(ctypes.cast(_CRED_CALLBACK, ctypes.c_void_p))
     return lib
 
 
@@ -384,16 +443,17 @@ class NativeClient:
     """A client of the core. It holds only plain options, so it pickles, and it
     creates its native handle lazily in each process that uses it."""
 
-    def __init__(self, options: Dict[str, Any]) -> None:
+    def __init__(self, options: Dict[str, Any], cred_provider: Any = None) -> None:
         self._options = {k: v for k, v in options.items() if v not in (None, "")}
+        self._cred_provider = cred_provider
         self._client: Optional[_ClientHandle] = None
         self._hlock = threading.Lock()
 
     def __getstate__(self):
-        return {"_options": self._options}
+        return {"_options": self._options, "_cred_provider": self._cred_provider}
 
     def __setstate__(self, state) -> None:
-        self.__init__(state["_options"])
+        self.__init__(state["_options"], state.get("_cred_provider"))
 
     def __repr__(self) -> str:
         return f"NativeClient(endpoint={self._options.get('endpoint')!r})"
@@ -405,7 +465,10 @@ class NativeClient:
         with self._hlock:
             if self._client is None or self._client._pid != os.getpid():
                 out = _u64()
-                _call("ost_client_new", json.dumps(self._options).encode(), ctypes.byref(out))
+                opts = dict(self._options)
+                if self._cred_provider is not None:
+                    opts["cred_provider_token"] = register_provider(self._cred_provider)
+                _call("ost_client_new", json.dumps(opts).encode(), ctypes.byref(out))
                 self._client = _ClientHandle(out.value)
         return self._client._handle
 

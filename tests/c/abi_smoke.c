@@ -33,6 +33,44 @@ int main(int argc, char **argv) {
     CHECK(n == strlen(expected) && memcmp(out, expected, n) == 0, "get returned wrong bytes");
     ost_free(out);
 
+    /* write: a streaming writer (3 MiB in 1 MiB parts), then read it back two ways */
+    enum { BIG = 3 * 1024 * 1024 + 17 };
+    unsigned char *big = malloc(BIG), *back = malloc(BIG);
+    for (size_t i = 0; i < BIG; i++) big[i] = (unsigned char)(i * 31 + 7);
+    ost_handle w = 0;
+    st = ost_writer_open(h, bucket, "c/written.bin", "{\"part_size\":1048576,\"concurrency\":2}", &w, &err);
+    CHECK(st == OST_OK, "writer_open: %d %s", st, err ? err : "");
+    for (size_t off = 0; off < BIG; off += 100000) {
+        size_t n = BIG - off < 100000 ? BIG - off : 100000;
+        st = ost_writer_write(w, big + off, n, &err);
+        CHECK(st == OST_OK, "writer_write: %d %s", st, err ? err : "");
+    }
+    st = ost_writer_close(w, &err);
+    CHECK(st == OST_OK, "writer_close: %d %s", st, err ? err : "");
+    size_t got = 0;
+    st = ost_read_range(h, bucket, "c/written.bin", 0, back, BIG, &got, &err);
+    CHECK(st == OST_OK && got == BIG && memcmp(big, back, BIG) == 0, "read_range: %d %zu", st, got);
+    ost_handle r = 0;
+    int64_t size = 0;
+    st = ost_reader_open(h, bucket, "c/written.bin", &r, &size, &err);
+    CHECK(st == OST_OK && size == BIG, "reader_open: %d %s", st, err ? err : "");
+    memset(back, 0, BIG);
+    st = ost_reader_read_at(r, 0, back, BIG, &got, &err);
+    CHECK(st == OST_OK && got == BIG && memcmp(big, back, BIG) == 0, "reader_read_at: %d %zu", st, got);
+    st = ost_reader_read_at(r, size, back, 10, &got, &err);
+    CHECK(st == OST_OK && got == 0, "read at EOF: %d %zu", st, got);
+    CHECK(ost_reader_close(r) == OST_OK, "reader_close");
+    CHECK(ost_reader_close(r) == OST_ERR_INVALID, "reader double close must be refused");
+    /* an aborted writer leaves nothing */
+    st = ost_writer_open(h, bucket, "c/aborted.bin", NULL, &w, &err);
+    CHECK(st == OST_OK, "writer_open 2");
+    ost_writer_write(w, big, 1000, NULL);
+    CHECK(ost_writer_abort(w) == OST_OK, "abort");
+    st = ost_stat(h, bucket, "c/aborted.bin", &out, NULL);
+    CHECK(st == OST_ERR_NOT_FOUND, "aborted object is visible: %d", st);
+    free(big);
+    free(back);
+
     /* error path: a missing key is OST_ERR_NOT_FOUND with OSS's code and request id */
     out = NULL;
     st = ost_get(h, bucket, "no/such/key", &out, &n, &err);
