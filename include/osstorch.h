@@ -49,6 +49,10 @@ const char *ost_version(void);
  * Python package (the second is loaded in forked children). Do not free. */
 const char *ost_build_flavor(void);
 
+/* Split "oss://bucket/key", "/bucket/key" or "oss://bucket.<host>/key" into
+ * *bucket and *key (both released with ost_free). */
+ost_status ost_parse_uri(const char *uri, char **bucket, char **key, char **err);
+
 /* Release memory returned by any function of this library. NULL is fine. */
 void ost_free(void *p);
 

@@ -1,5 +1,6 @@
 """Smoke tests of every function the core exports, through the per-process
 loader: in the parent and in forked, spawned and forkserver children."""
+import json
 import multiprocessing as mp
 import os
 import sys
@@ -193,3 +194,71 @@ def test_cred_provider_in_a_forked_child(oss_module):
             os._exit(2)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_concurrent_calls_from_many_python_threads(oss_module):
+    import threading
+    c = _native.NativeClient(options(oss_module))
+    for i in range(16):
+        c.put(BUCKET, f"thr/{i}", bytes([i]) * (1000 + i))
+    oss_module.set_faults(latency_ms=10)
+    errors, results = [], []
+
+    def work(t):
+        try:
+            for round_ in range(5):
+                i = (t + round_) % 16
+                assert c.get(BUCKET, f"thr/{i}") == bytes([i]) * (1000 + i)
+                got = c.batch_get([{"bucket": BUCKET, "key": f"thr/{j}"} for j in range(16)])
+                assert got == [bytes([j]) * (1000 + j) for j in range(16)]
+            results.append(t)
+        except BaseException as e:  # collected, asserted below
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    oss_module.clear_faults()
+    assert errors == [] and sorted(results) == list(range(8))
+    # ctypes released the GIL: the threads' requests overlapped at the server
+    assert oss_module.stats()["peak_concurrent"] >= 8
+
+
+def test_key_rotation_and_a_rewritten_credentials_file(local_oss_server):
+    srv = local_oss_server
+    c = _native.NativeClient(options(srv))
+    c.put(BUCKET, "rot", b"1")
+    srv.set_credentials(write_file=False)  # the server now wants new keys; the file still has the old ones
+    with pytest.raises(PermissionError) as ei:
+        c.get(BUCKET, "rot")
+    assert ei.value.code == "InvalidAccessKeyId"
+    srv.write_credentials_file()  # the core notices the file changed and re-reads it
+    assert c.get(BUCKET, "rot") == b"1"
+
+
+def test_parse_uri():
+    assert _native.parse_uri("oss://bkt/a/b") == ("bkt", "a/b")
+    assert _native.parse_uri("/bkt/a") == ("bkt", "a")
+    assert _native.parse_uri("oss://bkt.oss-cn-beijing.aliyuncs.com/x") == ("bkt", "x")
+    with pytest.raises(ValueError, match="should start with 'oss://' or '/'"):
+        _native.parse_uri("s3://bkt/a")
+    with pytest.raises(ValueError, match="Bucket name must be non-empty"):
+        _native.parse_uri("oss:///a")
+
+
+def test_unwritable_log_paths_fall_back_to_stderr_with_one_warning(oss_module, tmp_path):
+    import subprocess
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps({"logPath": "/proc/forbidden/connector.log", "auditPath": "/proc/forbidden/audit.log"}))
+    code = (
+        "import sys; from osstorchconnector import _native\n"
+        "o = dict(endpoint=sys.argv[1], cred_path=sys.argv[2], region=sys.argv[3], config_path=sys.argv[4])\n"
+        "for _ in range(3): _native.NativeClient(o).check()\n"
+        "print('ok')\n")
+    out = subprocess.run([sys.executable, "-c", code, oss_module.endpoint, oss_module.cred_path, oss_module.region, str(cfg)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "ok", out.stderr
+    warnings = [l for l in out.stderr.splitlines() if "cannot write log file" in l]
+    assert len(warnings) == 2 and "/proc/forbidden/connector.log" in warnings[0], out.stderr

@@ -427,3 +427,21 @@ func ost_writer_abort(wh C.uint64_t) (status C.int32_t) {
 	w.Abort()
 	return stOK
 }
+
+// ost_parse_uri splits "oss://bucket/key" or "/bucket/key" into *bucket and
+// *key (both malloc'd).
+//
+//export ost_parse_uri
+func ost_parse_uri(uri *C.char, bucket, key **C.char, errOut **C.char) (status C.int32_t) {
+	defer guard(&status, errOut)
+	if err := needNonNil(unsafe.Pointer(uri), unsafe.Pointer(bucket), unsafe.Pointer(key)); err != nil {
+		return fail(err, errOut)
+	}
+	b, k, err := connector.ParseURI(C.GoString(uri))
+	if err != nil {
+		return fail(err, errOut)
+	}
+	*bucket, _ = cBytes([]byte(b))
+	*key, _ = cBytes([]byte(k))
+	return stOK
+}

@@ -384,23 +384,30 @@ func TestStallLongerThanTheReadTimeoutIsResumed(t *testing.T) {
 	}
 }
 
-func TestCredentialsFileRewrittenAfterExpiry(t *testing.T) {
+func TestCredentialsFileRewrittenWithNewKeys(t *testing.T) {
 	e := newEnv(t)
-	c := e.client(t, "")
-	e.put(t, c, "k", []byte("v"))
 	// credentials that expire in 2 s
 	e.writeCred(t, tAK, tSK, time.Now().Add(2*time.Second).UTC().Format(time.RFC3339))
-	c2 := e.client(t, "")
-	if _, err := c2.Get(bg, tBucket, "k"); err != nil {
+	c := e.client(t, "")
+	e.put(t, c, "k", []byte("v"))
+	// the keys are rotated: the server accepts only the new ones...
+	if err := e.srv.SetCredentials(ossemu.Keys{AccessKeyID: "LTAInewkey", AccessKeySecret: "new-secret-xyz"}); err != nil {
 		t.Fatal(err)
 	}
-	// the server rotates its keys; the file is rewritten with the new ones
-	srv2, _ := ossemu.New(ossemu.Options{})
-	_ = srv2
-	time.Sleep(2500 * time.Millisecond)
-	e.writeCred(t, tAK, tSK, time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
-	if _, err := c2.Get(bg, tBucket, "k"); err != nil {
+	if _, err := c.Get(bg, tBucket, "k"); kindOf(err) != KindPermission {
+		t.Fatalf("old keys after rotation: %v", err)
+	}
+	// ...and once the old ones expired the file is rewritten with the new keys
+	time.Sleep(2100 * time.Millisecond)
+	e.writeCred(t, "LTAInewkey", "new-secret-xyz", time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
+	if got, err := c.Get(bg, tBucket, "k"); err != nil || string(got) != "v" {
 		t.Fatalf("after rewrite: %v", err)
+	}
+	// a rewrite is picked up at once, expiry or not
+	e.srv.SetCredentials(ossemu.Keys{AccessKeyID: tAK, AccessKeySecret: tSK})
+	e.writeCred(t, tAK, tSK, "")
+	if _, err := c.Get(bg, tBucket, "k"); err != nil {
+		t.Fatalf("after second rewrite: %v", err)
 	}
 }
 
@@ -514,5 +521,25 @@ func TestStatRemoveRename(t *testing.T) {
 	}
 	if _, err := c.Stat(bg, tBucket, "b"); kindOf(err) != KindNotFound {
 		t.Fatalf("removed still there: %v", err)
+	}
+}
+
+func TestStreamResumesAfterResets(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t, `,"readChunkSize":1048576`)
+	data := pattern(5<<20+99, 11)
+	e.put(t, c, "stream", data)
+	e.faults(t, ossemu.Faults{Seed: 12, ResetRate: 0.5, ResetAfterBytes: 300000, Ops: []string{"GetObject"}, FaultLimit: 4})
+	s, err := c.OpenStream(bg, tBucket, "stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, err := io.ReadAll(s)
+	if err != nil || !bytes.Equal(got, data) || s.Size() != int64(len(data)) {
+		t.Fatalf("stream: %d bytes, err %v", len(got), err)
+	}
+	if e.srv.Stats().FaultsInjected == 0 {
+		t.Fatal("no fault was injected: the test proves nothing")
 	}
 }

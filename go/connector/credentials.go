@@ -4,6 +4,8 @@ import (
 	"context"
 	"os"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss/credentials"
@@ -96,12 +98,57 @@ func credentialsProvider(o Options) (credentials.CredentialsProvider, error) {
 		Message: "no credentials found: tried cred_provider, cred_path, OSS_ACCESS_KEY_ID/OSS_ACCESS_KEY_SECRET and " + DefaultCredPath}
 }
 
-// fileProvider re-reads the file whenever the credentials it gave expire.
+// fileProvider reads a credentials file and reads it again whenever it
+// changes (mtime, size or inode) or the credentials it gave have expired.
 func fileProvider(path string) (credentials.CredentialsProvider, error) {
-	if _, err := readCredFile(path); err != nil { // fail at construction, not at the first request
+	f := &fileCredentials{path: path}
+	if _, err := f.GetCredentials(context.Background()); err != nil { // fail at construction, not at the first request
 		return nil, err
 	}
-	return credentials.NewCredentialsFetcherProvider(credentials.CredentialsFetcherFunc(func(ctx context.Context) (credentials.Credentials, error) {
-		return readCredFile(path)
-	})), nil
+	return f, nil
+}
+
+type fileStamp struct {
+	mtime time.Time
+	size  int64
+	ino   uint64
+}
+
+func stampOf(fi os.FileInfo) fileStamp {
+	st := fileStamp{mtime: fi.ModTime(), size: fi.Size()}
+	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
+		st.ino = sys.Ino
+	}
+	return st
+}
+
+type fileCredentials struct {
+	path   string
+	mu     sync.Mutex
+	cur    credentials.Credentials
+	stamp  fileStamp
+	loaded bool
+}
+
+// GetCredentials costs one stat(2) per request when nothing changed.
+func (f *fileCredentials) GetCredentials(ctx context.Context) (credentials.Credentials, error) {
+	fi, statErr := os.Stat(f.path)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	expired := f.loaded && f.cur.Expires != nil && !f.cur.Expires.After(time.Now())
+	if f.loaded && statErr == nil && stampOf(fi) == f.stamp && !expired {
+		return f.cur, nil
+	}
+	c, err := readCredFile(f.path)
+	if err != nil {
+		if f.loaded && !expired {
+			return f.cur, nil // caught mid-rewrite: keep what still works
+		}
+		return credentials.Credentials{}, err
+	}
+	f.cur, f.loaded = c, true
+	if statErr == nil {
+		f.stamp = stampOf(fi)
+	}
+	return c, nil
 }

@@ -16,6 +16,8 @@ const adminPrefix = "/_ossemu/"
 //	POST /_ossemu/stats/reset    zero the counters
 //	GET  /_ossemu/faults         the fault configuration as JSON
 //	PUT  /_ossemu/faults         replace it (a JSON Faults object)
+//	PUT  /_ossemu/credentials    rotate the accepted keys ({"access_key_id",
+//	                             "access_key_secret", "security_token"})
 //	PUT  /_ossemu/buckets/NAME   create a bucket
 //	PUT  /_ossemu/objects/BUCKET/KEY   store the body as an object (no signature:
 //	                                   for test set-up from any language)
@@ -54,6 +56,17 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		reply(200, s.Faults())
+	case path == "credentials" && r.Method == http.MethodPut:
+		var k Keys
+		if err := jsonAPI.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&k); err != nil {
+			fail(400, "invalid credentials JSON")
+			return
+		}
+		if err := s.SetCredentials(k); err != nil {
+			fail(400, err.Error())
+			return
+		}
+		reply(200, map[string]string{"access_key_id": k.AccessKeyID})
 	case strings.HasPrefix(path, "buckets/") && r.Method == http.MethodPut:
 		if err := s.CreateBucket(strings.TrimPrefix(path, "buckets/")); err != nil {
 			fail(400, err.Error())

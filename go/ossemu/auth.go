@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"net/url"
 	"sort"
@@ -45,15 +46,35 @@ func (s *Server) checkSkew(t time.Time) *ossError {
 	return nil
 }
 
+// Keys are the credentials the server accepts; SetCredentials rotates them.
+type Keys struct {
+	AccessKeyID     string `json:"access_key_id"`
+	AccessKeySecret string `json:"access_key_secret"`
+	SecurityToken   string `json:"security_token"`
+}
+
+func (s *Server) keys() Keys { return *s.creds.Load() }
+
+// SetCredentials replaces the accepted credentials (key rotation, STS
+// renewal): requests signed with the old ones are refused from now on.
+func (s *Server) SetCredentials(k Keys) error {
+	if k.AccessKeyID == "" || k.AccessKeySecret == "" {
+		return errors.New("ossemu: AccessKeyID and AccessKeySecret are required")
+	}
+	s.creds.Store(&k)
+	return nil
+}
+
 func (s *Server) checkToken(r *http.Request) *ossError {
-	if s.opts.SecurityToken == "" {
+	token := s.keys().SecurityToken
+	if token == "" {
 		return nil
 	}
 	tok := r.Header.Get("X-Oss-Security-Token")
 	if tok == "" {
 		return newErr(403, "InvalidSecurityToken", "The security token you provided is missing.")
 	}
-	if !hmac.Equal([]byte(tok), []byte(s.opts.SecurityToken)) {
+	if !hmac.Equal([]byte(tok), []byte(token)) {
 		return newErr(403, "InvalidSecurityToken", "The security token you provided is invalid.")
 	}
 	return nil
@@ -99,7 +120,8 @@ func (s *Server) verifyV4(r *http.Request, auth, bucket, key string) *ossError {
 	if !ok {
 		return errInvalidArgument("Authorization header is invalid.")
 	}
-	if a.accessKeyID != s.opts.AccessKeyID {
+	keys := s.keys()
+	if a.accessKeyID != keys.AccessKeyID {
 		return newErr(403, "InvalidAccessKeyId", "The OSS Access Key Id you provided does not exist in our records.").with("OSSAccessKeyId", a.accessKeyID)
 	}
 	xdate := r.Header.Get("X-Oss-Date")
@@ -121,7 +143,7 @@ func (s *Server) verifyV4(r *http.Request, auth, bucket, key string) *ossError {
 	}
 	creq := canonicalRequestV4(r, bucket, key, a.additional)
 	sts := stringToSignV4(xdate, a.date+"/"+a.region+"/"+a.product+"/aliyun_v4_request", creq)
-	want := signV4(s.opts.AccessKeySecret, a.date, a.region, a.product, sts)
+	want := signV4(keys.AccessKeySecret, a.date, a.region, a.product, sts)
 	if !hmac.Equal([]byte(want), []byte(a.signature)) {
 		return newErr(403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your key and signing method.").
 			with("CanonicalRequest", creq).with("StringToSign", sts).with("OSSAccessKeyId", a.accessKeyID)
@@ -330,7 +352,8 @@ func (s *Server) verifyV1(r *http.Request, auth, bucket, key string) *ossError {
 	if !ok || ak == "" || sig == "" {
 		return errInvalidArgument("Authorization header is invalid.")
 	}
-	if ak != s.opts.AccessKeyID {
+	keys := s.keys()
+	if ak != keys.AccessKeyID {
 		return newErr(403, "InvalidAccessKeyId", "The OSS Access Key Id you provided does not exist in our records.").with("OSSAccessKeyId", ak)
 	}
 	t, err := http.ParseTime(r.Header.Get("Date"))
@@ -343,7 +366,7 @@ func (s *Server) verifyV1(r *http.Request, auth, bucket, key string) *ossError {
 	var sts string
 	for _, sub := range []map[string]bool{subresourcesGoV2, subresourcesPy} {
 		sts = stringToSignV1(r, bucket, key, sub)
-		if hmac.Equal([]byte(signV1(s.opts.AccessKeySecret, sts)), []byte(sig)) {
+		if hmac.Equal([]byte(signV1(keys.AccessKeySecret, sts)), []byte(sig)) {
 			return s.checkToken(r)
 		}
 	}

@@ -25,6 +25,7 @@ type Server struct {
 	ridBase string
 	ridSeq  atomic.Uint64
 
+	creds     atomic.Pointer[Keys]
 	uploadsMu sync.Mutex
 	uploads   map[string]*upload
 }
@@ -46,6 +47,7 @@ func New(opts Options) (*Server, error) {
 	rand.Read(rb[:])
 	s := &Server{opts: opts, store: st, faults: newFaultEngine(opts.Faults), stats: newStats(),
 		ridBase: strings.ToUpper(hex.EncodeToString(rb[:])), uploads: map[string]*upload{}}
+	s.creds.Store(&Keys{AccessKeyID: opts.AccessKeyID, AccessKeySecret: opts.AccessKeySecret, SecurityToken: opts.SecurityToken})
 	for _, b := range opts.Buckets {
 		if !validBucketName(b) {
 			return nil, fmt.Errorf("ossemu: invalid bucket name %q", b)

@@ -73,6 +73,7 @@ _SIGNATURES = {
     "ost_writer_close": (_i32, [_u64, _charpp]),
     "ost_writer_abort": (_i32, [_u64]),
     "ost_set_credentials_callback": (_i32, [_vp]),
+    "ost_parse_uri": (_i32, [_cp, _charpp, _charpp, _charpp]),
 }
 
 # ---- cred_provider: credentials asked for by the core through a callback ----
@@ -325,6 +326,14 @@ def _out_buffer(buf) -> Tuple[Any, int, Any]:
         return None, 0, None
     arr = (ctypes.c_char * n).from_buffer(mv)
     return ctypes.addressof(arr), n, arr
+
+
+def parse_uri(uri: str) -> Tuple[str, str]:
+    """(bucket, key) of an oss:// or /bucket/key URI (ValueError otherwise)."""
+    b, k = ctypes.c_void_p(), ctypes.c_void_p()
+    _call("ost_parse_uri", _encode(uri, "uri"), ctypes.byref(b), ctypes.byref(k))
+    l = lib()
+    return _take(l, b).decode(), _take(l, k).decode()
 
 
 class _Handle:

@@ -90,13 +90,18 @@ class LocalOssServer:
 
     # ---- lifecycle ----
 
-    def _write_credentials(self) -> None:
+    def _write_credentials(self, expiration: Optional[str] = None) -> None:
         cred = {"AccessKeyId": self.access_key_id, "AccessKeySecret": self.access_key_secret}
         if self.security_token:
             cred["SecurityToken"] = self.security_token
-        fd = os.open(self.cred_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        if expiration:
+            cred["Expiration"] = expiration
+        # write a new file and rename it over the old one: readers never see half a file
+        tmp = self.cred_path + ".tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             json.dump(cred, f)
+        os.replace(tmp, self.cred_path)
 
     def start(self, addr: str = "127.0.0.1:0") -> "LocalOssServer":
         if self._proc is not None:
@@ -205,6 +210,26 @@ class LocalOssServer:
             data = data.encode()
         return self._admin("PUT", "objects/" + bucket + "/" + urllib.parse.quote(key, safe="/"), bytes(data),
                            {"Content-Type": "application/octet-stream"})
+
+    def set_credentials(self, access_key_id: Optional[str] = None, access_key_secret: Optional[str] = None,
+                        security_token: Optional[str] = None, *, write_file: bool = True) -> None:
+        """Rotate the keys the server accepts (fresh random ones by default).
+
+        With write_file (the default) the credentials file is rewritten too;
+        pass False to leave clients with the old keys until you rewrite it.
+        """
+        self.access_key_id = access_key_id or "LTAI" + secrets.token_hex(8).upper()
+        self.access_key_secret = access_key_secret or secrets.token_urlsafe(24)
+        self.security_token = security_token
+        body = {"access_key_id": self.access_key_id, "access_key_secret": self.access_key_secret,
+                "security_token": security_token or ""}
+        self._admin("PUT", "credentials", json.dumps(body).encode(), {"Content-Type": "application/json"})
+        if write_file:
+            self._write_credentials()
+
+    def write_credentials_file(self, expiration: Optional[str] = None) -> None:
+        """Rewrite cred_path with the current keys (and an optional RFC 3339 Expiration)."""
+        self._write_credentials(expiration)
 
     def stats(self) -> Dict[str, Any]:
         """Requests by operation and status, bytes in/out, peak concurrency, list pages, ..."""
