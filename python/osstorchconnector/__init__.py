@@ -14,11 +14,25 @@ from typing import Any
 from ._version import __version__
 from .errors import OssError
 
-__all__ = ["__version__", "OssError"]
+__all__ = [
+    "OssCheckpoint", "OssClient", "new_data_object", "imagenet_manifest_parser",
+    "OssIterableDataset", "OssMapDataset", "DataObject", "OssError", "__version__",
+]
 
-# name -> submodule that defines it, imported on first access (upstream's
-# public names are added here as they land).
-_LAZY = {}
+# name -> submodule that defines it, imported on first access: importing the
+# package costs nothing, and names that need torch import it only when used.
+_LAZY = {
+    "OssMapDataset": ".oss_map_dataset",
+    "OssIterableDataset": ".oss_iterable_dataset",
+    "OssCheckpoint": ".oss_checkpoint",
+    "OssClient": "._oss_client",
+    "DataObject": "._oss_connector",
+    "new_data_object": "._oss_connector",
+    "imagenet_manifest_parser": "._oss_bucket_iterable",
+    "parse_oss_uri": "._oss_bucket_iterable",
+    "identity": "._oss_bucket_iterable",
+    "is_continuous": ".oss_map_dataset",
+}
 
 
 def __getattr__(name: str) -> Any:

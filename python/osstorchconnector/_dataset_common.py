@@ -1,0 +1,65 @@
+"""What both dataset kinds share: the client per process, the error rule
+for a fetched object, and the check that a transform survives pickling."""
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import pickle
+from typing import Any, Callable
+
+from ._oss_client import OssClient
+from ._oss_connector import DataObject
+
+log = logging.getLogger(__name__)
+
+
+class _DatasetBase:
+    """Plain-data state (endpoint, credentials, entries, transform): datasets
+    pickle into spawn/forkserver workers; the native client is made per process."""
+
+    def _init_common(self, endpoint: str, cred_path: str, config_path: str, transform: Callable,
+                     cred_provider: Any, region: str) -> None:
+        if not endpoint:
+            raise ValueError("endpoint must be non-empty")
+        import uuid
+        self._uuid = uuid.uuid4()
+        self._endpoint = endpoint
+        self._cred_path = cred_path or ""
+        self._config_path = config_path or ""
+        self._cred_provider = cred_provider
+        self._region = region or ""
+        self._transform = transform
+        self._client = None
+        self._client_pid = None
+
+    def _get_client(self, id: int = 0, total: int = 1) -> OssClient:
+        if self._client is None or self._client_pid != os.getpid():
+            self._client = OssClient(self._endpoint, self._cred_path, self._config_path, str(self._uuid),
+                                     cred_provider=self._cred_provider, region=self._region)
+            self._client_pid = os.getpid()
+        self._client._id, self._client._total = id, total
+        return self._client
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_client"], state["_client_pid"] = None, None
+        try:
+            pickle.dumps(state["_transform"])
+        except Exception as e:
+            raise TypeError(
+                f"the transform {self._transform!r} cannot be pickled ({e}); DataLoader workers started with "
+                "multiprocessing_context='spawn' or 'forkserver' receive the dataset pickled: use a module-level "
+                "function (not a lambda or a local function) or the default 'fork' context") from None
+        return state
+
+    def _transformed(self, obj: DataObject) -> Any:
+        """upstream's _get_transformed_object_safe: a missing object gives
+        transform(None); any other failure raises RuntimeError."""
+        eno = obj.err()
+        if eno == 0:
+            return self._transform(obj)
+        log.error("%s get item %s failed: %s", type(self).__name__, obj.key, obj.error_msg())
+        if eno == errno.ENOENT:
+            return self._transform(None)
+        raise RuntimeError("failed to get next object, errno=%d(%s), msg=%s" % (eno, os.strerror(eno), obj.error_msg()))

@@ -1,0 +1,101 @@
+"""URI parsing, the default transform, the ImageNet manifest parser, and
+the object sources behind the datasets' from_* constructors."""
+from __future__ import annotations
+
+import io
+import logging
+from typing import Any, Callable, Iterable, List, Optional, Tuple
+
+from ._oss_connector import DataObject
+
+log = logging.getLogger(__name__)
+
+__all__ = ["parse_oss_uri", "identity", "imagenet_manifest_parser"]
+
+# (bucket, key, size, label): what a dataset keeps per object. Plain data,
+# so datasets pickle cheaply into spawn/forkserver workers.
+Entry = Tuple[str, str, int, str]
+
+
+def parse_oss_uri(uri: str) -> Tuple[str, str]:
+    """Split ``oss://bucket/key`` or ``/bucket/key`` (also
+    ``oss://bucket.<endpoint-host>/key``) into (bucket, key); ValueError
+    otherwise."""
+    from . import _native
+    return _native.parse_uri(uri)
+
+
+def identity(obj: Optional[DataObject]) -> Optional[DataObject]:
+    """The default transform: an independent copy of the object."""
+    return obj.copy() if obj is not None else None
+
+
+def imagenet_manifest_parser(reader: io.IOBase) -> Iterable[Tuple[str, str]]:
+    """Lines of ``key<TAB>label`` (label optional), as upstream's parser."""
+    lines = reader.read().decode("utf-8").strip().split("\n")
+    for i, line in enumerate(lines):
+        try:
+            items = line.strip().split("\t")
+            if len(items) >= 2:
+                yield items[0], items[1]
+            elif items[0]:
+                yield items[0], ""
+        except Exception as e:  # upstream logs and goes on
+            log.error("imagenet_manifest_parser: line %d %r: %s", i, line, e)
+
+
+def object_key(bucket: str, key: str) -> str:
+    """The key DataObjects carry: "/bucket/key" (parse_oss_uri accepts it)."""
+    return f"/{bucket}/{key}"
+
+
+def check_prefix_uri(oss_uri: str) -> Tuple[str, str]:
+    if not isinstance(oss_uri, str) or not oss_uri:
+        raise ValueError("oss_uri must be non-empty")
+    return parse_oss_uri(oss_uri)
+
+
+def list_prefix(client, oss_uri: str) -> List[Entry]:
+    bucket, prefix = check_prefix_uri(oss_uri)
+    return [(bucket, o["key"], o["size"], "") for o in client._native.list(bucket, prefix)]
+
+
+def objects_entries(object_uris: Any) -> List[Entry]:
+    if isinstance(object_uris, str):
+        object_uris = [object_uris]
+    uris = list(object_uris) if object_uris is not None else []
+    if not uris:
+        raise ValueError("object_uris must be non-empty")
+    out = []
+    for u in uris:
+        if isinstance(u, DataObject):
+            b, k = parse_oss_uri(u.key)
+            out.append((b, k, u.size, u.label))
+        else:
+            b, k = parse_oss_uri(u)
+            out.append((b, k, 0, ""))
+    return out
+
+
+def manifest_entries(client, manifest_file_path: str, manifest_parser: Callable[[io.IOBase], Iterable[Tuple[str, str]]],
+                     oss_base_uri: str) -> List[Entry]:
+    """Run the parser over the manifest (on OSS if it starts with oss://,
+    else a local file) and prepend oss_base_uri to every key, as upstream."""
+    if not manifest_file_path:
+        raise ValueError("manifest_file_path must be non-empty")
+    if manifest_parser is None:
+        raise ValueError("manifest_parser must be given")
+    if oss_base_uri is None:
+        raise ValueError("oss_base_uri must be a string ('' when the manifest holds full URIs)")
+    if manifest_file_path.startswith("oss://"):
+        b, k = parse_oss_uri(manifest_file_path)
+        reader: io.IOBase = io.BytesIO(client._native.get(b, k))
+    else:
+        reader = open(manifest_file_path, "rb")  # FileNotFoundError names the path
+    out = []
+    with reader:
+        for item in manifest_parser(reader):
+            key, label = item[0], item[1] if len(item) > 1 else ""
+            b, k = parse_oss_uri(oss_base_uri + key)
+            out.append((b, k, 0, label))
+    return out

@@ -1,0 +1,165 @@
+"""OssClient: upstream's client object, over the Go core."""
+from __future__ import annotations
+
+import logging
+import os
+import uuid as _uuid
+from typing import Any, Iterable, Iterator, List, Optional
+
+from . import _native
+from ._oss_bucket_iterable import Entry, object_key, parse_oss_uri
+from ._oss_connector import DataObject, error_object
+from .errors import OssError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["OssClient"]
+
+O_MULTI_PART = 0x40000000  # upstream's (unused) constant
+
+
+class _WriterAdapter:
+    """Gives a NativeWriter the position DataObject.tell() reports."""
+
+    def __init__(self, w: _native.NativeWriter) -> None:
+        self._w, self.written = w, 0
+
+    def write(self, data) -> int:
+        n = self._w.write(data)
+        self.written += n
+        return n
+
+    def close(self) -> None:
+        self._w.close()
+
+    def abort(self) -> None:
+        self._w.abort()
+
+
+class OssClient:
+    """A client of OSS with upstream's constructor and methods.
+
+    It holds plain options only: it pickles into DataLoader workers, and each
+    process creates its own native client on first use.
+    """
+
+    def __init__(self, endpoint: str, cred_path: str = "", config_path: str = "", uuid: str = "",
+                 id: int = 0, total: int = 1, cred_provider: Any = None, region: str = "") -> None:
+        if not endpoint:
+            raise ValueError("endpoint must be non-empty")
+        self._endpoint = endpoint
+        self._cred_path = cred_path or ""
+        self._config_path = config_path or ""
+        self._uuid = str(uuid) if uuid else str(_uuid.uuid4())
+        self._id, self._total = id, total
+        self._cred_provider = cred_provider
+        self._region = region or ""
+        self._native = _native.NativeClient(
+            {"endpoint": endpoint, "cred_path": self._cred_path, "config_path": self._config_path, "region": self._region},
+            cred_provider)
+
+    def __repr__(self) -> str:
+        return f"OssClient(endpoint={self._endpoint!r}, region={self._region!r}, id={self._id}, total={self._total})"
+
+    # ---- single objects ----
+
+    def get_object(self, bucket: str, key: str, size: int = 0, type: int = 0, label: str = "") -> DataObject:
+        """Fetch an object. type 1 opens a random-access reader (checkpoints);
+        other types read the whole object into memory. A failed read is
+        returned as a DataObject whose err() is set (type 1 raises)."""
+        name = object_key(bucket, key)
+        if type == 1:
+            r = self._native.open_reader(bucket, key)
+            return DataObject(name, r.size, label, reader=r)
+        try:
+            data = self._native.get(bucket, key)
+        except OssError as e:
+            return error_object(name, label, e)
+        return DataObject(name, len(data), label, data)
+
+    def put_object(self, bucket: str, key: str, **writer_options: Any) -> DataObject:
+        """A write-only DataObject: stream with write(), commit with close()."""
+        w = _WriterAdapter(self._native.open_writer(bucket, key, **writer_options))
+        return DataObject(object_key(bucket, key), 0, "", writer=w)
+
+    def head_object(self, bucket: str, key: str) -> DataObject:
+        """Size of an object (raises FileNotFoundError if it does not exist)."""
+        st = self._native.stat(bucket, key)
+        return DataObject(object_key(bucket, key), st["size"], "")
+
+    def rename_object(self, bucket: str, key: str, new_bucket: str, new_key: str) -> None:
+        self._native.rename(bucket, key, new_bucket, new_key)
+
+    def remove_object(self, bucket: str, key: str) -> None:
+        self._native.remove(bucket, key)
+
+    # ---- many objects ----
+
+    def list_objects(self, bucket: str, prefix: str = "") -> Iterator[DataObject]:
+        """Descriptors (key, size) of every object under prefix, in key order."""
+        for o in self._native.list(bucket, prefix):
+            yield DataObject(object_key(bucket, o["key"]), o["size"], "")
+
+    def _prefetch(self, entries: Optional[List[Entry]], include_errors: bool, **source: Any) -> Iterator[DataObject]:
+        labels = [e[3] for e in entries] if entries is not None else None
+        if entries is not None:
+            source["items"] = [{"bucket": b, "key": k, "size": s} for b, k, s, _ in entries]
+        it = self._native.prefetch(worker_id=self._id, worker_count=self._total, **source)
+        try:
+            for meta, data in it:
+                label = labels[meta["index"]] if labels is not None else ""
+                name = object_key(meta["bucket"], meta["key"])
+                if "error" in meta:
+                    if include_errors:
+                        yield error_object(name, label, meta["error"])
+                    else:
+                        raise meta["error"]
+                    continue
+                yield DataObject(name, len(data), label, data)
+        finally:
+            it.close()
+
+    def list_objects_with_preload(self, bucket: str, prefix: str = "", include_errors: bool = False) -> Iterator[DataObject]:
+        """Every object under prefix, fetched concurrently, in completion order;
+        this client's share (id of total) only."""
+        return self._prefetch(None, include_errors, bucket=bucket, prefix=prefix)
+
+    def list_objects_from_uris(self, object_uris: Iterable, prefetch: bool = False, include_errors: bool = False) -> Iterator[DataObject]:
+        """Fetch the given objects (DataObject descriptors or URIs) in input
+        order; with prefetch, concurrently as one batch."""
+        entries = _entries(object_uris)
+        if not prefetch:
+            for b, k, _, label in entries:
+                obj = self.get_object(b, k, label=label)
+                if obj.err() and not include_errors:
+                    raise obj.exception() or OSError(obj.err(), obj.error_msg())
+                yield obj
+            return
+        results = self._native.batch_get([{"bucket": b, "key": k, "size": s} for b, k, s, _ in entries])
+        for (b, k, _, label), r in zip(entries, results):
+            name = object_key(b, k)
+            if isinstance(r, Exception):
+                if not include_errors:
+                    raise r
+                yield error_object(name, label, r)
+            else:
+                yield DataObject(name, len(r), label, r)
+
+    def list_objects_from_uris_with_preload(self, object_uris: Iterable, include_errors: bool = False) -> Iterator[DataObject]:
+        """Fetch this client's share of the given objects concurrently, in
+        completion order."""
+        return self._prefetch(_entries(object_uris), include_errors)
+
+
+def _entries(object_uris: Iterable) -> List[Entry]:
+    out = []
+    for u in object_uris:
+        if isinstance(u, tuple):
+            out.append(u)
+        elif isinstance(u, DataObject):
+            b, k = parse_oss_uri(u.key)
+            out.append((b, k, u.size, u.label))
+        else:
+            b, k = parse_oss_uri(u)
+            out.append((b, k, 0, ""))
+    return out

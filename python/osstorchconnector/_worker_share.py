@@ -1,0 +1,124 @@
+"""One listing per epoch, shared by all DataLoader workers of an iterable
+dataset.
+
+Every worker of one epoch computes the same key: (dataset uuid, base seed,
+epoch counter) — see design/dataloader-facts.md. The first worker to create
+``<key>.lock`` (O_EXCL) builds the list and publishes it as ``<key>.list``
+(written aside, then renamed); the others wait for it, checking that the
+leader is still alive (if it died, one of them takes over). Each worker
+marks itself in ``<key>.done``; the last one removes the files. The files
+live in /dev/shm when available (OSSTORCH_SHARE_DIR overrides).
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import time
+from typing import Callable, List, TypeVar
+
+T = TypeVar("T")
+
+_STALE_S = 24 * 3600
+
+
+def share_dir() -> str:
+    d = os.environ.get("OSSTORCH_SHARE_DIR")
+    if d:
+        return d
+    if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
+        return "/dev/shm"
+    return tempfile.gettempdir()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def shared(key: str, num_workers: int, produce: Callable[[], List[T]], poll_s: float = 0.005) -> List[T]:
+    """Return produce()'s result, computed once by one of num_workers callers
+    that pass the same key."""
+    base = os.path.join(share_dir(), f"osstorch-{key}")
+    lock, result, error, done = base + ".lock", base + ".list", base + ".err", base + ".done"
+    while True:
+        if os.path.exists(result) or os.path.exists(error):
+            break
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        except FileExistsError:
+            try:
+                with open(lock) as f:
+                    leader = int(f.read().strip() or "0")
+            except (FileNotFoundError, ValueError):
+                leader = 0
+            if leader and not _alive(leader) and not (os.path.exists(result) or os.path.exists(error)):
+                try:  # the leader died before publishing: take over
+                    os.unlink(lock)
+                except FileNotFoundError:
+                    pass
+                continue
+            time.sleep(poll_s)
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(str(os.getpid()))
+        _clean_stale()
+        try:
+            value = produce()
+            _publish(result, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+            return _finish(value, done, num_workers, (lock, result, error, done))
+        except BaseException as e:
+            _publish(error, pickle.dumps(e))
+            raise
+    if os.path.exists(error):
+        with open(error, "rb") as f:
+            exc = pickle.load(f)
+        _finish(None, done, num_workers, (lock, result, error, done))
+        raise exc
+    with open(result, "rb") as f:
+        value = pickle.load(f)
+    return _finish(value, done, num_workers, (lock, result, error, done))
+
+
+def _publish(path: str, raw: bytes) -> None:
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "wb") as f:
+        f.write(raw)
+    os.replace(tmp, path)
+
+
+def _finish(value, done: str, num_workers: int, files) -> T:
+    fd = os.open(done, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600)
+    try:
+        os.write(fd, b"x")  # one byte per worker; O_APPEND keeps them apart
+    finally:
+        os.close(fd)
+    if os.path.getsize(done) >= num_workers:
+        for p in files:
+            try:
+                os.unlink(p)
+            except FileNotFoundError:
+                pass
+    return value
+
+
+def _clean_stale() -> None:
+    d = share_dir()
+    now = time.time()
+    try:
+        names = os.listdir(d)
+    except OSError:
+        return
+    for n in names:
+        if n.startswith("osstorch-"):
+            p = os.path.join(d, n)
+            try:
+                if now - os.path.getmtime(p) > _STALE_S:
+                    os.unlink(p)
+            except OSError:
+                pass

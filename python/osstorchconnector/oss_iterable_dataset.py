@@ -1,0 +1,130 @@
+"""OssIterableDataset: an iterable dataset over OSS objects."""
+from __future__ import annotations
+
+import io
+import logging
+import os
+from typing import Any, Callable, Iterable, Iterator, List, Optional, Tuple, Union
+
+import torch.utils.data
+
+from . import _worker_share
+from ._dataset_common import _DatasetBase
+from ._oss_bucket_iterable import Entry, identity, list_prefix, manifest_entries, objects_entries
+from ._oss_client import OssClient
+from ._oss_connector import DataObject
+
+log = logging.getLogger(__name__)
+
+__all__ = ["OssIterableDataset"]
+
+
+def _rank_and_world() -> Tuple[int, int]:
+    """Read at iteration time: torch.distributed if initialised, else the
+    RANK / WORLD_SIZE that torchrun sets, else a single process."""
+    try:
+        import torch.distributed as dist
+        if dist.is_available() and dist.is_initialized():
+            return dist.get_rank(), dist.get_world_size()
+    except Exception:
+        pass
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+
+
+class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
+    """An iterable dataset: each epoch one worker lists (or reads the
+    manifest), all DataLoader workers share that list, and each fetches its
+    disjoint share concurrently, yielding objects as they arrive (so the
+    order within a worker is not the listing order). Together the workers
+    deliver every object exactly once per epoch.
+
+    ``shard_by_rank=True`` (not in upstream) also splits the objects across
+    distributed ranks, read at iteration time.
+    """
+
+    def __init__(self, endpoint: str, cred_path: str, config_path: str,
+                 get_dataset_objects: Callable[[OssClient], Iterable[Entry]],
+                 transform: Callable[[DataObject], Any] = identity,
+                 cred_provider: Any = None, from_tar: bool = False,
+                 shuffle: bool = False, shuffle_chunk_size: int = 1000, region: str = "",
+                 shard_by_rank: bool = False) -> None:
+        self._init_common(endpoint, cred_path, config_path, transform, cred_provider, region)
+        if from_tar:
+            raise NotImplementedError("tar datasets (from_tar) are not available yet")
+        self._get_dataset_objects = get_dataset_objects
+        self._shard_by_rank = shard_by_rank
+        self._epoch = 0
+
+    @classmethod
+    def from_objects(cls, object_uris: Union[str, Iterable[str]], endpoint: str, *, cred_path: str = "",
+                     cred_provider: Any = None, config_path: str = "", transform: Callable[[DataObject], Any] = identity,
+                     region: str = "", shard_by_rank: bool = False) -> "OssIterableDataset":
+        uris = [object_uris] if isinstance(object_uris, str) else list(object_uris or [])
+        return cls(endpoint, cred_path, config_path, _FromObjects(uris), transform=transform,
+                   cred_provider=cred_provider, region=region, shard_by_rank=shard_by_rank)
+
+    @classmethod
+    def from_prefix(cls, oss_uri: str, endpoint: str, *, cred_path: str = "", cred_provider: Any = None,
+                    config_path: str = "", transform: Callable[[DataObject], Any] = identity,
+                    region: str = "", shard_by_rank: bool = False) -> "OssIterableDataset":
+        return cls(endpoint, cred_path, config_path, _FromPrefix(oss_uri), transform=transform,
+                   cred_provider=cred_provider, region=region, shard_by_rank=shard_by_rank)
+
+    @classmethod
+    def from_manifest_file(cls, manifest_file_path: str,
+                           manifest_parser: Callable[[io.IOBase], Iterable[Tuple[str, str]]],
+                           oss_base_uri: str, endpoint: str, *, cred_path: str = "", cred_provider: Any = None,
+                           config_path: str = "", transform: Callable[[DataObject], Any] = identity,
+                           region: str = "", shard_by_rank: bool = False) -> "OssIterableDataset":
+        return cls(endpoint, cred_path, config_path, _FromManifest(manifest_file_path, manifest_parser, oss_base_uri),
+                   transform=transform, cred_provider=cred_provider, region=region, shard_by_rank=shard_by_rank)
+
+    def _entries(self, client: OssClient, worker_id: int, num_workers: int, seed: Optional[int]) -> List[Entry]:
+        if num_workers <= 1:
+            return list(self._get_dataset_objects(client))
+        # all workers of this epoch share (uuid, base seed, epoch): one of them lists
+        key = f"{self._uuid}-{seed}-{self._epoch}"
+        return _worker_share.shared(key, num_workers, lambda: list(self._get_dataset_objects(client)))
+
+    def __iter__(self) -> Iterator[Any]:
+        info = torch.utils.data.get_worker_info()
+        worker_id, num_workers = (info.id, info.num_workers) if info is not None else (0, 1)
+        seed = info.seed - info.id if info is not None else None
+        rank, world = _rank_and_world() if self._shard_by_rank else (0, 1)
+        if not 0 <= rank < world:
+            raise ValueError(f"rank {rank} is not within world size {world}")
+        client = self._get_client(rank * num_workers + worker_id, world * num_workers)
+        entries = self._entries(client, worker_id, num_workers, seed)
+        self._epoch += 1  # in this process; workers advance in lockstep (persistent workers)
+        return self._iterate(client, entries)
+
+    def _iterate(self, client: OssClient, entries: List[Entry]) -> Iterator[Any]:
+        # client._id / _total select this worker's (and rank's) share in the core
+        for obj in client._prefetch(entries, include_errors=True):
+            yield self._transformed(obj)
+
+
+class _FromPrefix:
+    """Picklable source callables (lambdas would break spawn workers)."""
+
+    def __init__(self, oss_uri: str) -> None:
+        self.oss_uri = oss_uri
+
+    def __call__(self, client: OssClient) -> List[Entry]:
+        return list_prefix(client, self.oss_uri)
+
+
+class _FromObjects:
+    def __init__(self, uris: list) -> None:
+        self.uris = uris
+
+    def __call__(self, client: OssClient) -> List[Entry]:
+        return objects_entries(self.uris)
+
+
+class _FromManifest:
+    def __init__(self, path: str, parser: Callable, base: str) -> None:
+        self.path, self.parser, self.base = path, parser, base
+
+    def __call__(self, client: OssClient) -> List[Entry]:
+        return manifest_entries(client, self.path, self.parser, self.base)

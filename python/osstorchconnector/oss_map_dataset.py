@@ -1,0 +1,81 @@
+"""OssMapDataset: a map-style dataset over OSS objects."""
+from __future__ import annotations
+
+import io
+import logging
+import time
+from typing import Any, Callable, Iterable, List, Tuple, Union
+
+import torch.utils.data
+
+from ._dataset_common import _DatasetBase
+from ._oss_bucket_iterable import Entry, identity, list_prefix, manifest_entries, objects_entries
+from ._oss_client import OssClient
+from ._oss_connector import DataObject
+
+log = logging.getLogger(__name__)
+
+__all__ = ["OssMapDataset", "is_continuous"]
+
+
+def is_continuous(indices: List[int]) -> bool:
+    """True if indices are consecutive ascending integers."""
+    return all(b == a + 1 for a, b in zip(indices, indices[1:]))
+
+
+class OssMapDataset(_DatasetBase, torch.utils.data.Dataset):
+    """A map-style dataset: lists (or reads its manifest) once, in the
+    constructor; ``ds[i]`` fetches one object, ``ds.__getitems__(indices)`` (used
+    by DataLoader's batching) fetches a batch concurrently, results in index
+    order. Build it with from_prefix, from_objects or from_manifest_file."""
+
+    def __init__(self, endpoint: str, cred_path: str, config_path: str,
+                 get_dataset_objects: Callable[[OssClient], Iterable[Entry]],
+                 transform: Callable[[DataObject], Any] = identity,
+                 tar_uri: str = None, tar_index_uri: str = None,
+                 cred_provider: Any = None, region: str = "") -> None:
+        self._init_common(endpoint, cred_path, config_path, transform, cred_provider, region)
+        if tar_uri is not None or tar_index_uri is not None:
+            raise NotImplementedError("tar datasets (from_tar) are not available yet")
+        start = time.monotonic()
+        log.info("OssMapDataset init, uuid: %s, endpoint: %s", self._uuid, endpoint)
+        self._bucket_objects: List[Entry] = list(get_dataset_objects(self._get_client()))
+        log.info("OssMapDataset init done, uuid: %s, time cost: %.2f s", self._uuid, time.monotonic() - start)
+
+    @classmethod
+    def from_objects(cls, object_uris: Union[str, Iterable[str]], endpoint: str, *, cred_path: str = "",
+                     cred_provider: Any = None, config_path: str = "", transform: Callable[[DataObject], Any] = identity,
+                     region: str = "") -> "OssMapDataset":
+        entries = objects_entries(object_uris)
+        return cls(endpoint, cred_path, config_path, lambda client: entries, transform=transform,
+                   cred_provider=cred_provider, region=region)
+
+    @classmethod
+    def from_prefix(cls, oss_uri: str, endpoint: str, *, cred_path: str = "", cred_provider: Any = None,
+                    config_path: str = "", transform: Callable[[DataObject], Any] = identity,
+                    region: str = "") -> "OssMapDataset":
+        return cls(endpoint, cred_path, config_path, lambda client: list_prefix(client, oss_uri),
+                   transform=transform, cred_provider=cred_provider, region=region)
+
+    @classmethod
+    def from_manifest_file(cls, manifest_file_path: str,
+                           manifest_parser: Callable[[io.IOBase], Iterable[Tuple[str, str]]],
+                           oss_base_uri: str, endpoint: str, *, cred_path: str = "", cred_provider: Any = None,
+                           config_path: str = "", transform: Callable[[DataObject], Any] = identity,
+                           region: str = "") -> "OssMapDataset":
+        return cls(endpoint, cred_path, config_path,
+                   lambda client: manifest_entries(client, manifest_file_path, manifest_parser, oss_base_uri),
+                   transform=transform, cred_provider=cred_provider, region=region)
+
+    def __len__(self) -> int:
+        return len(self._bucket_objects)
+
+    def __getitem__(self, i: int) -> Any:
+        bucket, key, size, label = self._bucket_objects[i]  # IndexError ends `for x in ds`
+        return self._transformed(self._get_client().get_object(bucket, key, size, label=label))
+
+    def __getitems__(self, indices: List[int]) -> List[Any]:
+        entries = [self._bucket_objects[i] for i in indices]
+        objs = self._get_client().list_objects_from_uris(entries, prefetch=True, include_errors=True)
+        # a list, in index order: the default collate indexes into it
+        return [self._transformed(o) for o in objs]
