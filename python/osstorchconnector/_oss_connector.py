@@ -101,16 +101,18 @@ class DataObject:
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
         self._check_read()
+        # as io.BytesIO: a negative absolute position is an error, a relative
+        # seek before the start stops at 0
         if whence == os.SEEK_SET:
+            if offset < 0:
+                raise ValueError(f"negative seek value {offset}")
             pos = offset
         elif whence == os.SEEK_CUR:
-            pos = self._pos + offset
+            pos = max(0, self._pos + offset)
         elif whence == os.SEEK_END:
-            pos = self._length() + offset
+            pos = max(0, self._length() + offset)
         else:
             raise ValueError(f"invalid whence ({whence}, should be 0, 1 or 2)")
-        if pos < 0:
-            raise ValueError(f"negative seek value {pos}")
         self._pos = pos
         return pos
 
@@ -162,7 +164,9 @@ class DataObject:
                 out += chunk
             return bytes(out)
         end = len(self._data)
-        start = min(self._pos, end)
+        start = self._pos
+        if start >= end:
+            return b""  # past the end the position stays where it is (as io.BytesIO)
         limit = end if size is None or size < 0 else min(end, start + size)
         i = bytes(self._data[start:limit]).find(b"\n")
         stop = limit if i < 0 else start + i + 1
