@@ -85,3 +85,13 @@ def test_descriptor_and_error_objects_refuse_reads():
     assert DataObject("/b/k", 1, "", b"x").seekable()
     with DataObject("/b/k", 3, "", b"a\nb") as d:
         assert list(d) == [b"a\n", b"b"]
+
+
+def test_data_objects_pickle():
+    import pickle
+    d = DataObject("/b/k", 5, "lbl", b"hello")
+    d.read(2)
+    e = pickle.loads(pickle.dumps(d))
+    assert (e.key, e.size, e.label, e.tell(), e.read()) == ("/b/k", 5, "lbl", 2, b"llo")
+    err = pickle.loads(pickle.dumps(DataObject("/b/k", 0, "", err=2, error_msg="gone")))
+    assert err.err() == 2 and err.error_msg() == "gone"

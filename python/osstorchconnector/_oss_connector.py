@@ -40,6 +40,12 @@ class DataObject:
 
     # ---- identity and state ----
 
+    def __reduce__(self):
+        if self._reader is not None or self._writer is not None:
+            raise TypeError("an open checkpoint reader or writer cannot be pickled; pickle its URI instead")
+        data = self._data.tobytes() if self._data is not None else None
+        return (_rebuild, (self.key, self.size, self.label, data, self._err, self._errmsg, self._pos))
+
     def __repr__(self) -> str:
         state = "error %d" % self._err if self._err else ("write" if self._writer is not None else "read")
         return f"DataObject(key={self.key!r}, size={self.size}, label={self.label!r}, {state})"
@@ -222,6 +228,12 @@ class DataObject:
             self.abort()
         else:
             self.close()
+
+
+def _rebuild(key, size, label, data, err, errmsg, pos):
+    obj = DataObject(key, size, label, data, err=err, error_msg=errmsg)
+    obj._pos = pos
+    return obj
 
 
 def new_data_object(key: str, size: int, label: str) -> DataObject:
