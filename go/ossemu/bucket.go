@@ -19,22 +19,9 @@ func marshalXML(v any) ([]byte, error) {
 }
 
 // urlEncode writes s the way OSS does for encoding-type=url: every byte but
-// the unreserved ones and '/' as %XX. Both SDK families decode it ('+' is
-// encoded, so a decoder that maps '+' to space is safe).
-func urlEncode(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' || c == '/' {
-			b.WriteByte(c)
-		} else {
-			b.WriteByte('%')
-			b.WriteByte("0123456789ABCDEF"[c>>4])
-			b.WriteByte("0123456789ABCDEF"[c&15])
-		}
-	}
-	return b.String()
-}
+// the unreserved ones and '/' as %XX (the V4 escaping). Both SDK families
+// decode it ('+' is encoded, so a decoder that maps '+' to space is safe).
+func urlEncode(s string) string { return v4Escape(s, true) }
 
 type owner struct {
 	ID          string `xml:"ID"`

@@ -60,21 +60,24 @@ def list_prefix(client, oss_uri: str) -> List[Entry]:
     return [(bucket, o["key"], o["size"], "") for o in client._native.list(bucket, prefix)]
 
 
+def to_entry(u: Any) -> Entry:
+    """An entry from a URI string, a DataObject descriptor, or an entry."""
+    if isinstance(u, tuple):
+        return u
+    if isinstance(u, DataObject):
+        b, k = parse_oss_uri(u.key)
+        return (b, k, u.size, u.label)
+    b, k = parse_oss_uri(u)
+    return (b, k, 0, "")
+
+
 def objects_entries(object_uris: Any) -> List[Entry]:
     if isinstance(object_uris, str):
         object_uris = [object_uris]
     uris = list(object_uris) if object_uris is not None else []
     if not uris:
         raise ValueError("object_uris must be non-empty")
-    out = []
-    for u in uris:
-        if isinstance(u, DataObject):
-            b, k = parse_oss_uri(u.key)
-            out.append((b, k, u.size, u.label))
-        else:
-            b, k = parse_oss_uri(u)
-            out.append((b, k, 0, ""))
-    return out
+    return [to_entry(u) for u in uris]
 
 
 def manifest_entries(client, manifest_file_path: str, manifest_parser: Callable[[io.IOBase], Iterable[Tuple[str, str]]],

@@ -7,7 +7,7 @@ import uuid as _uuid
 from typing import Any, Iterable, Iterator, List, Optional
 
 from . import _native
-from ._oss_bucket_iterable import Entry, object_key, parse_oss_uri
+from ._oss_bucket_iterable import Entry, object_key, to_entry
 from ._oss_connector import DataObject, error_object
 from .errors import OssError
 
@@ -152,14 +152,4 @@ class OssClient:
 
 
 def _entries(object_uris: Iterable) -> List[Entry]:
-    out = []
-    for u in object_uris:
-        if isinstance(u, tuple):
-            out.append(u)
-        elif isinstance(u, DataObject):
-            b, k = parse_oss_uri(u.key)
-            out.append((b, k, u.size, u.label))
-        else:
-            b, k = parse_oss_uri(u)
-            out.append((b, k, 0, ""))
-    return out
+    return [to_entry(u) for u in object_uris]
