@@ -95,3 +95,13 @@ def test_data_objects_pickle():
     assert (e.key, e.size, e.label, e.tell(), e.read()) == ("/b/k", 5, "lbl", 2, b"llo")
     err = pickle.loads(pickle.dumps(DataObject("/b/k", 0, "", err=2, error_msg="gone")))
     assert err.err() == 2 and err.error_msg() == "gone"
+
+
+def test_closing_a_reader_backed_object_releases_the_native_reader(reader_factory):
+    obj = reader_factory(b"0123456789")
+    copy = obj.copy()
+    copy.close()  # a copy shares the reader: closing it must not close the original's
+    assert obj.read(4) == b"0123"
+    obj.close()
+    with pytest.raises(ValueError, match="closed"):
+        obj._reader.read_into(0, bytearray(1))

@@ -190,7 +190,7 @@ func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 	}
 	sequential := false
 	r.mu.Lock()
-	sequential = off == r.lastEnd || off == 0
+	sequential = off == r.lastEnd // a read that continues the previous one (not the first read)
 	r.lastEnd = off + n
 	r.mu.Unlock()
 	if sequential && last+1 < r.nChunks() {

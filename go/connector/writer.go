@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc64"
+	"os"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"sync"
@@ -106,7 +108,37 @@ func (c *Client) NewWriter(ctx context.Context, bucket, key string, o WriterOpti
 		free: make(chan []byte, o.Concurrency+1), crcs: map[int32][2]uint64{}}
 	w.inflight = semaphore.NewWeighted(w.capacity)
 	w.buf = w.newBuf()
+	writerOpened()
 	return w, nil
+}
+
+// While writers are open the garbage collector runs at GOGC=25 instead of
+// the default 100: their part buffers are most of the live heap, and the
+// default lets the heap reach twice that before collecting. (GOGC set in
+// the environment is left alone.)
+var (
+	openWritersMu sync.Mutex
+	openWriters   int
+	savedGCPct    = -2
+)
+
+func writerOpened() {
+	openWritersMu.Lock()
+	defer openWritersMu.Unlock()
+	openWriters++
+	if openWriters == 1 && os.Getenv("GOGC") == "" {
+		savedGCPct = debug.SetGCPercent(25)
+	}
+}
+
+func writerClosed() {
+	openWritersMu.Lock()
+	defer openWritersMu.Unlock()
+	openWriters--
+	if openWriters == 0 && savedGCPct != -2 {
+		debug.SetGCPercent(savedGCPct)
+		savedGCPct = -2
+	}
 }
 
 func (w *Writer) partSize() int64 { return PartSize(w.base, w.written, w.hint) }
@@ -124,7 +156,12 @@ func (w *Writer) newBuf() []byte {
 			continue // too small for the grown part size: let it go
 		default:
 		}
-		return make([]byte, 0, need)
+		if need == w.base {
+			return make([]byte, 0, need)
+		}
+		// Growing parts: room for ~12 % more, so that a recycled buffer fits
+		// the next several parts (they grow by about 1 % each).
+		return make([]byte, 0, roundUp(need+need/8, 1<<20))
 	}
 }
 
@@ -252,6 +289,7 @@ func (w *Writer) Close() error {
 		w.abortUpload()
 	}
 	w.cancel()
+	writerClosed()
 	return err
 }
 
@@ -307,6 +345,7 @@ func (w *Writer) Abort() error {
 	w.mu.Unlock()
 	w.cancel()
 	w.g.Wait()
+	defer writerClosed()
 	return w.abortUpload()
 }
 

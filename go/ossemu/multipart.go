@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/xml"
 	"fmt"
+	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
 	"io"
 	"net/http"
 	"sort"
@@ -162,22 +163,40 @@ func (rc *reqCtx) completeUpload(b *bucket) *ossError {
 				with("PartNumber", strconv.Itoa(chosen[i].number)).with("MinSizeAllowed", strconv.Itoa(MinPartSize))
 		}
 	}
-	st, err := rc.srv.store.newStaging()
-	if err != nil {
-		return newErr(500, "InternalError", err.Error())
-	}
 	etagHash := md5.New()
+	var size int64
+	var crc uint64
 	for _, p := range chosen {
 		etagHash.Write(p.md5[:])
-		if err := p.data.copyTo(st); err != nil {
-			st.abort()
-			return newErr(500, "InternalError", err.Error())
-		}
+		crc = oss.CRC64Combine(crc, p.crc, uint64(p.size))
+		size += p.size
 	}
 	etag := fmt.Sprintf("%s-%d", strings.ToUpper(hex.EncodeToString(etagHash.Sum(nil))), len(chosen))
 	o := &object{Key: u.key, Type: "Multipart", ETag: etag, ContentType: u.contentType, Meta: u.meta}
-	if err := rc.srv.store.commit(b, o, st); err != nil {
-		return newErr(500, "InternalError", err.Error())
+	if rc.srv.store.dir == "" {
+		// in memory the parts become the object as they are: no copy
+		segs := make([][]byte, len(chosen))
+		for i, p := range chosen {
+			segs[i] = p.data.mem.Bytes()
+		}
+		o.Size, o.CRC64 = size, crc
+		rc.srv.store.commitSegments(b, o, segs)
+	} else {
+		st, err := rc.srv.store.newStaging()
+		if err != nil {
+			return newErr(500, "InternalError", err.Error())
+		}
+		st.noHash = true // the CRC comes from the parts' CRCs
+		for _, p := range chosen {
+			if err := p.data.copyTo(st); err != nil {
+				st.abort()
+				return newErr(500, "InternalError", err.Error())
+			}
+		}
+		st.crc = crc
+		if err := rc.srv.store.commit(b, o, st); err != nil {
+			return newErr(500, "InternalError", err.Error())
+		}
 	}
 	rc.srv.uploadsMu.Lock()
 	delete(rc.srv.uploads, u.id)

@@ -70,6 +70,46 @@ func (b memBlob) open() (readerAtCloser, error) {
 
 // fileBlob is a data file. An open descriptor keeps the bytes readable after
 // the file is unlinked by an overwrite or delete.
+// segBlob is an object made of several in-memory pieces (a completed
+// multipart upload keeps its parts as they are: no copy, no rehash).
+type segBlob struct {
+	segs [][]byte
+	offs []int64 // offs[i] is where segs[i] starts
+	size int64
+}
+
+func newSegBlob(segs [][]byte) segBlob {
+	b := segBlob{segs: segs, offs: make([]int64, len(segs))}
+	for i, s := range segs {
+		b.offs[i] = b.size
+		b.size += int64(len(s))
+	}
+	return b
+}
+
+func (b segBlob) ReadAt(p []byte, off int64) (int, error) {
+	if off >= b.size {
+		return 0, io.EOF
+	}
+	n := 0
+	i := sort.Search(len(b.offs), func(i int) bool { return b.offs[i] > off }) - 1
+	for ; i < len(b.segs) && n < len(p); i++ {
+		start := off + int64(n) - b.offs[i]
+		n += copy(p[n:], b.segs[i][start:])
+	}
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func (b segBlob) open() (readerAtCloser, error) {
+	return struct {
+		io.ReaderAt
+		io.Closer
+	}{b, io.NopCloser(nil)}, nil
+}
+
 type fileBlob struct{ path string }
 
 func (b fileBlob) open() (readerAtCloser, error) { return os.Open(b.path) }
@@ -77,11 +117,12 @@ func (b fileBlob) open() (readerAtCloser, error) { return os.Open(b.path) }
 // staging receives an object's bytes before it becomes visible. Nothing is
 // visible until commit; abort (or a dropped connection) leaves nothing.
 type staging struct {
-	mem  *bytes.Buffer
-	file *os.File
-	md5  hash.Hash
-	crc  uint64
-	size int64
+	mem    *bytes.Buffer
+	file   *os.File
+	md5    hash.Hash
+	crc    uint64
+	size   int64
+	noHash bool // assembling pieces whose hashes are known
 }
 
 func (s *staging) Write(p []byte) (int, error) {
@@ -92,8 +133,10 @@ func (s *staging) Write(p []byte) (int, error) {
 	} else {
 		n, err = s.file.Write(p)
 	}
-	s.md5.Write(p[:n])
-	s.crc = crc64.Update(s.crc, crcTable, p[:n])
+	if !s.noHash {
+		s.md5.Write(p[:n])
+		s.crc = crc64.Update(s.crc, crcTable, p[:n])
+	}
 	s.size += int64(n)
 	return n, err
 }
@@ -330,6 +373,18 @@ func (s *store) newDataFile(key string) string {
 }
 
 // commit publishes st's bytes as o (o.Size, CRC64 are filled in from st).
+// commitSegments publishes in-memory pieces as o (memory store only); o.Size
+// and o.CRC64 must be set.
+func (s *store) commitSegments(b *bucket, o *object, segs [][]byte) {
+	if o.LastModified.IsZero() {
+		o.LastModified = time.Now().UTC().Truncate(time.Second)
+	}
+	o.blob = newSegBlob(segs)
+	b.mu.Lock()
+	b.publish(o)
+	b.mu.Unlock()
+}
+
 func (s *store) commit(b *bucket, o *object, st *staging) error {
 	o.Size, o.CRC64 = st.size, st.crc
 	if o.LastModified.IsZero() {

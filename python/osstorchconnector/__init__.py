@@ -15,8 +15,9 @@ from ._version import __version__
 from .errors import OssError
 
 __all__ = [
-    "OssCheckpoint", "OssClient", "new_data_object", "imagenet_manifest_parser",
+    "OssCheckpoint", "OssSafetensor", "OssClient", "new_data_object", "imagenet_manifest_parser",
     "OssIterableDataset", "OssMapDataset", "DataObject", "OssError", "__version__",
+    "OssDCPFileSystem", "OssFileSystem", "OssStorageReader", "OssStorageWriter",
 ]
 
 # name -> submodule that defines it, imported on first access: importing the
@@ -25,6 +26,7 @@ _LAZY = {
     "OssMapDataset": ".oss_map_dataset",
     "OssIterableDataset": ".oss_iterable_dataset",
     "OssCheckpoint": ".oss_checkpoint",
+    "OssSafetensor": ".oss_safetensor",
     "OssClient": "._oss_client",
     "DataObject": "._oss_connector",
     "new_data_object": "._oss_connector",
@@ -32,6 +34,10 @@ _LAZY = {
     "parse_oss_uri": "._oss_bucket_iterable",
     "identity": "._oss_bucket_iterable",
     "is_continuous": ".oss_map_dataset",
+    "OssDCPFileSystem": ".oss_dcp_filesystem",
+    "OssFileSystem": ".oss_dcp_filesystem",
+    "OssStorageReader": ".oss_dcp_filesystem",
+    "OssStorageWriter": ".oss_dcp_filesystem",
 }
 
 

@@ -300,20 +300,51 @@ def _call(name: str, *args) -> None:
         _raise(l, st, err)
 
 
+class _PyBuffer(ctypes.Structure):
+    """CPython's Py_buffer, to reach read-only buffers without copying them."""
+    _fields_ = [("buf", ctypes.c_void_p), ("obj", ctypes.c_void_p), ("len", ctypes.c_ssize_t),
+                ("itemsize", ctypes.c_ssize_t), ("readonly", ctypes.c_int), ("ndim", ctypes.c_int),
+                ("format", ctypes.c_char_p), ("shape", ctypes.c_void_p), ("strides", ctypes.c_void_p),
+                ("suboffsets", ctypes.c_void_p), ("internal", ctypes.c_void_p)]
+
+
+_PyObject_GetBuffer = ctypes.pythonapi.PyObject_GetBuffer
+_PyObject_GetBuffer.argtypes = [ctypes.py_object, ctypes.POINTER(_PyBuffer), ctypes.c_int]
+_PyObject_GetBuffer.restype = ctypes.c_int
+_PyBuffer_Release = ctypes.pythonapi.PyBuffer_Release
+_PyBuffer_Release.argtypes = [ctypes.POINTER(_PyBuffer)]
+_PyBuffer_Release.restype = None
+
+
+class _PinnedBuffer:
+    """A contiguous buffer held (and so kept alive and unmoved) until released."""
+
+    def __init__(self, obj) -> None:
+        self._view = _PyBuffer()
+        if _PyObject_GetBuffer(obj, ctypes.byref(self._view), 0) != 0:  # PyBUF_SIMPLE: contiguous bytes
+            raise BufferError("could not get a contiguous buffer")
+        self.address, self.size = self._view.buf, self._view.len
+
+    def __del__(self) -> None:
+        if getattr(self, "_view", None) is not None and self._view.buf is not None:
+            _PyBuffer_Release(ctypes.byref(self._view))
+            self._view.buf = None
+
+
 def _in_buffer(data) -> Tuple[Any, int, Any]:
-    """A pointer to readable bytes (no copy for bytes, bytearray and writable
-    buffers), its length, and what must stay alive during the call."""
+    """A pointer to readable bytes, its length, and what must stay alive during
+    the call. No copy: torch.save hands over read-only memoryviews of whole
+    tensors, and copying them would double the memory of a checkpoint save."""
     if isinstance(data, bytes):
         return ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p), len(data), data
-    mv = memoryview(data).cast("B")
-    n = mv.nbytes
-    if n == 0:
+    mv = memoryview(data)
+    if not mv.c_contiguous:
+        b = mv.tobytes()  # rare: a strided view must be gathered anyway
+        return ctypes.cast(ctypes.c_char_p(b), ctypes.c_void_p), len(b), b
+    if mv.nbytes == 0:
         return None, 0, None
-    if mv.readonly:
-        b = mv.tobytes()
-        return ctypes.cast(ctypes.c_char_p(b), ctypes.c_void_p), n, b
-    arr = (ctypes.c_char * n).from_buffer(mv)
-    return ctypes.addressof(arr), n, arr
+    pinned = _PinnedBuffer(mv)
+    return pinned.address, pinned.size, pinned
 
 
 def _out_buffer(buf) -> Tuple[Any, int, Any]:

@@ -21,7 +21,8 @@ class DataObject:
     with ``error_msg()`` saying what failed.
     """
 
-    __slots__ = ("key", "size", "label", "_data", "_pos", "_err", "_errmsg", "_reader", "_writer", "_closed", "_exc")
+    __slots__ = ("key", "size", "label", "_data", "_pos", "_err", "_errmsg", "_reader", "_writer", "_closed", "_exc",
+                 "_shared_reader")
 
     def __init__(self, key: str, size: int = 0, label: str = "", data: Optional[_Buffer] = None, *,
                  err: int = 0, error_msg: str = "", reader: Any = None, writer: Any = None,
@@ -37,6 +38,7 @@ class DataObject:
         self._writer = writer
         self._closed = False
         self._exc = exception
+        self._shared_reader = False
 
     # ---- identity and state ----
 
@@ -65,6 +67,7 @@ class DataObject:
         c = DataObject(self.key, self.size, self.label, err=self._err, error_msg=self._errmsg,
                        reader=self._reader, exception=self._exc)
         c._data = self._data
+        c._shared_reader = True  # the original owns (and closes) the reader
         return c
 
     def seekable(self) -> bool:
@@ -211,6 +214,8 @@ class DataObject:
         self._closed = True
         if self._writer is not None:
             self._writer.close()
+        elif self._reader is not None and not self._shared_reader:
+            self._reader.close()  # free its connections and chunk cache now, not at GC
         return 0
 
     def abort(self) -> None:

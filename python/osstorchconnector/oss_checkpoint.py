@@ -1,7 +1,9 @@
 """OssCheckpoint: torch.save / torch.load straight to and from OSS."""
 from __future__ import annotations
 
-from typing import Any
+import concurrent.futures
+import threading
+from typing import Any, Optional
 
 from ._oss_bucket_iterable import parse_oss_uri
 from ._oss_client import OssClient
@@ -31,6 +33,8 @@ class OssCheckpoint:
             raise ValueError("endpoint must be non-empty")
         self._endpoint = endpoint
         self._client = OssClient(endpoint, cred_path or "", config_path or "", cred_provider=cred_provider, region=region)
+        self._executor = None
+        self._lock = threading.Lock()
 
     def reader(self, oss_uri: str) -> DataObject:
         """A read-only, seekable file object over the object."""
@@ -43,3 +47,49 @@ class OssCheckpoint:
         if not key:
             raise ValueError(f"checkpoint URI {oss_uri!r} names no object")
         return self._client.put_object(bucket, key)
+
+    def save(self, obj: Any, oss_uri: str) -> None:
+        """torch.save(obj) to oss_uri (committed when this returns)."""
+        import torch
+        with self.writer(oss_uri) as f:
+            torch.save(obj, f)
+
+    def load(self, oss_uri: str, **torch_load_kwargs: Any) -> Any:
+        """torch.load from oss_uri."""
+        import torch
+        with self.reader(oss_uri) as f:
+            return torch.load(f, **torch_load_kwargs)
+
+    def async_save(self, obj: Any, oss_uri: str) -> "concurrent.futures.Future[None]":
+        """Save in the background (not in upstream).
+
+        Tensors are copied to CPU memory now, so training may go on changing
+        the originals; the upload then streams in a background thread with
+        the writer's bounded memory. Returns a Future: ``.result()`` waits and
+        raises what the save raised; ``.done()`` polls. Saves are uploaded one
+        after another, in call order.
+        """
+        bucket, key = parse_oss_uri(oss_uri)  # fail fast on a bad URI, before copying anything
+        if not key:
+            raise ValueError(f"checkpoint URI {oss_uri!r} names no object")
+        snapshot = _snapshot(obj)
+        with self._lock:
+            if self._executor is None:
+                self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="oss-async-save")
+            return self._executor.submit(self.save, snapshot, oss_uri)
+
+
+
+def _snapshot(obj: Any) -> Any:
+    """A copy of obj in which every tensor is a CPU copy of the original."""
+    import torch
+
+    def copy(x: Any) -> Any:
+        if isinstance(x, torch.Tensor):
+            return x.detach().to("cpu", copy=True)
+        if isinstance(x, dict):
+            return type(x)((k, copy(v)) for k, v in x.items()) if type(x) is not dict else {k: copy(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)) and not hasattr(x, "_fields"):
+            return type(x)(copy(v) for v in x)
+        return x
+    return copy(obj)
