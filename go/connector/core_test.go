@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
@@ -541,5 +543,47 @@ func TestStreamResumesAfterResets(t *testing.T) {
 	}
 	if e.srv.Stats().FaultsInjected == 0 {
 		t.Fatal("no fault was injected: the test proves nothing")
+	}
+}
+
+// slowComplete answers CompleteMultipartUpload only after the client gave up
+// waiting, but completes it right away, as OSS does when a client drops.
+type slowComplete struct {
+	next  http.Handler
+	delay time.Duration
+	once  sync.Once
+}
+
+func (h *slowComplete) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost && r.URL.Query().Has("uploadId") {
+		first := false
+		h.once.Do(func() { first = true })
+		if first {
+			rec := httptest.NewRecorder()
+			h.next.ServeHTTP(rec, r) // the upload is completed now...
+			time.Sleep(h.delay)      // ...but the answer comes too late
+			return
+		}
+	}
+	h.next.ServeHTTP(w, r)
+}
+
+func TestCompleteThatOutlivesTheClientTimeoutStillSucceeds(t *testing.T) {
+	e := newEnv(t)
+	ts := httptest.NewServer(&slowComplete{next: e.srv, delay: 1500 * time.Millisecond})
+	defer ts.Close()
+	e.url = ts.URL
+	c := e.client(t, `,"readWriteTimeoutMs":300`)
+	data := pattern(3<<20, 21)
+	w, err := c.NewWriter(bg, tBucket, "slow-complete", WriterOptions{PartSize: 1 << 20, Concurrency: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(data)
+	if err := w.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	if got, err := c.Get(bg, tBucket, "slow-complete"); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("content: %v", err)
 	}
 }

@@ -312,18 +312,26 @@ func (w *Writer) commit() error {
 	parts := append([]oss.UploadPart(nil), w.parts...)
 	w.mu.Unlock()
 	sort.Slice(parts, func(i, j int) bool { return parts[i].PartNumber < parts[j].PartNumber })
+	var want uint64
+	for _, p := range parts {
+		c := w.crcs[p.PartNumber]
+		want = oss.CRC64Combine(want, c[0], c[1])
+	}
 	res, err := w.c.oss.CompleteMultipartUpload(w.ctx, &oss.CompleteMultipartUploadRequest{Bucket: oss.Ptr(w.bucket),
 		Key: oss.Ptr(w.key), UploadId: oss.Ptr(w.uploadID), CompleteMultipartUpload: &oss.CompleteMultipartUpload{Parts: parts}})
 	if err != nil {
+		var se *oss.ServiceError
+		// A Complete that outlived the client's timeout is retried; OSS
+		// finishes the first one anyway, so the retry finds no upload. The
+		// object is then there, and its CRC says whether it is ours.
+		if errors.As(err, &se) && se.Code == "NoSuchUpload" && w.completedAnyway(want) {
+			w.uploadID = ""
+			return nil
+		}
 		return wrap("CompleteMultipartUpload", w.bucket, w.key, err)
 	}
 	w.uploadID = "" // completed: nothing to abort any more
 	if res.HashCRC64 != nil {
-		var want uint64
-		for _, p := range parts {
-			c := w.crcs[p.PartNumber]
-			want = oss.CRC64Combine(want, c[0], c[1])
-		}
 		if got, perr := strconv.ParseUint(*res.HashCRC64, 10, 64); perr == nil && got != want {
 			// The parts were checked one by one, so this should not happen; if it
 			// does, do not leave a corrupt object behind.
@@ -332,6 +340,17 @@ func (w *Writer) commit() error {
 		}
 	}
 	return nil
+}
+
+// completedAnyway reports whether the object now in place is the one this
+// writer uploaded (same size and CRC-64).
+func (w *Writer) completedAnyway(crc uint64) bool {
+	res, err := w.c.oss.HeadObject(w.ctx, &oss.HeadObjectRequest{Bucket: oss.Ptr(w.bucket), Key: oss.Ptr(w.key)})
+	if err != nil || res.ContentLength != w.written || res.HashCRC64 == nil {
+		return false
+	}
+	got, perr := strconv.ParseUint(*res.HashCRC64, 10, 64)
+	return perr == nil && got == crc
 }
 
 // Abort discards the upload: nothing becomes visible.
