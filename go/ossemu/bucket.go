@@ -62,11 +62,7 @@ func (rc *reqCtx) putBucket() *ossError {
 	if !created {
 		return newErr(409, "BucketAlreadyExists", "The requested bucket name is not available.")
 	}
-	rc.w.Header().Set("Location", "/"+rc.bucket)
-	rc.w.Header().Set("Content-Length", "0")
-	rc.w.WriteHeader(200)
-	rc.status = 200
-	return nil
+	return rc.reply(http.StatusOK, "Location", "/"+rc.bucket)
 }
 
 func (rc *reqCtx) deleteBucket() *ossError {
@@ -79,9 +75,7 @@ func (rc *reqCtx) deleteBucket() *ossError {
 		}
 		return newErr(500, "InternalError", err.Error())
 	}
-	rc.w.WriteHeader(http.StatusNoContent)
-	rc.status = http.StatusNoContent
-	return nil
+	return rc.reply(http.StatusNoContent)
 }
 
 func (rc *reqCtx) bucketInfo(b *bucket) *ossError {

@@ -104,13 +104,7 @@ func (rc *reqCtx) uploadPart(b *bucket) *ossError {
 	}
 	u.parts[n] = p
 	u.mu.Unlock()
-	h := rc.w.Header()
-	h.Set("ETag", `"`+p.etag+`"`)
-	h.Set("x-oss-hash-crc64ecma", strconv.FormatUint(p.crc, 10))
-	h.Set("Content-Length", "0")
-	rc.w.WriteHeader(http.StatusOK)
-	rc.status = http.StatusOK
-	return nil
+	return rc.reply(http.StatusOK, "ETag", `"`+p.etag+`"`, "x-oss-hash-crc64ecma", strconv.FormatUint(p.crc, 10))
 }
 
 func (rc *reqCtx) completeUpload(b *bucket) *ossError {
@@ -234,9 +228,7 @@ func (rc *reqCtx) abortUpload(b *bucket) *ossError {
 		p.data.abort()
 	}
 	u.mu.Unlock()
-	rc.w.WriteHeader(http.StatusNoContent)
-	rc.status = http.StatusNoContent
-	return nil
+	return rc.reply(http.StatusNoContent)
 }
 
 func (rc *reqCtx) listParts(b *bucket) *ossError {

@@ -246,14 +246,8 @@ func (rc *reqCtx) putObject(b *bucket) *ossError {
 	if err := rc.srv.store.commit(b, o, st); err != nil {
 		return newErr(500, "InternalError", err.Error())
 	}
-	h := rc.w.Header()
-	h.Set("ETag", `"`+o.ETag+`"`)
-	h.Set("Content-MD5", md5b64)
-	h.Set("x-oss-hash-crc64ecma", strconv.FormatUint(o.CRC64, 10))
-	h.Set("Content-Length", "0")
-	rc.w.WriteHeader(http.StatusOK)
-	rc.status = http.StatusOK
-	return nil
+	return rc.reply(http.StatusOK, "ETag", `"`+o.ETag+`"`, "Content-MD5", md5b64,
+		"x-oss-hash-crc64ecma", strconv.FormatUint(o.CRC64, 10))
 }
 
 func (rc *reqCtx) appendObject(b *bucket) *ossError {
@@ -276,14 +270,8 @@ func (rc *reqCtx) appendObject(b *bucket) *ossError {
 	if e != nil {
 		return e
 	}
-	h := rc.w.Header()
-	h.Set("ETag", `"`+o.ETag+`"`)
-	h.Set("x-oss-next-append-position", strconv.FormatInt(o.Size, 10))
-	h.Set("x-oss-hash-crc64ecma", strconv.FormatUint(o.CRC64, 10))
-	h.Set("Content-Length", "0")
-	rc.w.WriteHeader(http.StatusOK)
-	rc.status = http.StatusOK
-	return nil
+	return rc.reply(http.StatusOK, "ETag", `"`+o.ETag+`"`, "x-oss-next-append-position", strconv.FormatInt(o.Size, 10),
+		"x-oss-hash-crc64ecma", strconv.FormatUint(o.CRC64, 10))
 }
 
 type memSink struct{ b []byte }

@@ -356,9 +356,7 @@ func (rc *reqCtx) dispatch() *ossError {
 		return rc.copyObject(b)
 	case "DeleteObject":
 		rc.srv.store.deleteObject(b, rc.key)
-		rc.w.WriteHeader(http.StatusNoContent)
-		rc.status = http.StatusNoContent
-		return nil
+		return rc.reply(http.StatusNoContent)
 	case "AppendObject":
 		return rc.appendObject(b)
 	case "InitiateMultipartUpload":
@@ -373,6 +371,20 @@ func (rc *reqCtx) dispatch() *ossError {
 		return rc.listParts(b)
 	}
 	return newErr(501, "NotImplemented", "The operation is not supported by this server.")
+}
+
+// reply sends a bodiless answer with the given header name/value pairs.
+func (rc *reqCtx) reply(status int, headers ...string) *ossError {
+	h := rc.w.Header()
+	for i := 0; i+1 < len(headers); i += 2 {
+		h.Set(headers[i], headers[i+1])
+	}
+	if status != http.StatusNoContent {
+		h.Set("Content-Length", "0")
+	}
+	rc.w.WriteHeader(status)
+	rc.status = status
+	return nil
 }
 
 // writeXML sends v as an XML document with status.
