@@ -145,5 +145,6 @@ def test_large_checkpoint_round_trip_bit_exact(tmp_path, gib):
         assert out.returncode == 0, out.stderr[-3000:]
         r = json.loads(out.stdout.strip().splitlines()[-1])
         print(f"{gib} GiB: save {r['save_s']:.1f} s, load {r['load_s']:.1f} s, peak RSS above the state dict "
-              f"{r['save_peak_rss_above_state_dict'] / 2**20:.0f} MiB")
+              f"{r['save_peak_rss_above_state_dict'] / 2**20:.0f} MiB (the loaded core itself: "
+              f"{r['core_loaded_rss'] / 2**20:.0f} MiB)")
         assert r["exact"] and r["bytes"] > gib << 30
