@@ -157,6 +157,25 @@ ost_status ost_writer_write(ost_handle writer, const void *data, size_t n, char 
 ost_status ost_writer_close(ost_handle writer, char **err);
 ost_status ost_writer_abort(ost_handle writer);
 
+/* Tar archives on OSS, read member by member through an index.
+ * ost_tar_index_build streams bucket/key once and returns its encoded index
+ * (*out, *out_len bytes; the format is documented in go/tarindex).
+ * ost_tar_open checks an encoded index against the tar as it is now (size and
+ * ETag) and returns a handle; *members_json is [{"name", "size"}, ...] in
+ * archive order. ost_tar_read fetches members by position (indices_json:
+ * [i, ...]), one ranged read per run of consecutive positions; results as
+ * ost_batch_get. */
+ost_status ost_tar_index_build(ost_handle client, const char *bucket, const char *key,
+                               char **out, size_t *out_len, char **err);
+ost_status ost_tar_open(ost_handle client, const char *bucket, const char *key,
+                        const void *index, size_t index_len, ost_handle *out,
+                        char **members_json, char **err);
+ost_status ost_tar_read(ost_handle tar, const char *indices_json, char **data,
+                        size_t *data_len, char **index_json, char **err);
+ost_status ost_tar_close(ost_handle tar);
+/* The same index for a local tar file. */
+ost_status ost_tar_index_from_file(const char *path, char **out, size_t *out_len, char **err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -10,9 +10,11 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"unsafe"
 
 	"osstorchconnector/go/connector"
+	"osstorchconnector/go/tarindex"
 )
 
 // goBytes views C memory as a Go slice without copying. Only for the
@@ -238,7 +240,15 @@ func ost_batch_get(h C.uint64_t, itemsJSON *C.char, data **C.char, dataLen *C.si
 	if err != nil {
 		return fail(err, errOut)
 	}
-	results := c.BatchGet(context.Background(), items)
+	if err := packResults(c.BatchGet(context.Background(), items), data, dataLen, index); err != nil {
+		return fail(err, errOut)
+	}
+	return stOK
+}
+
+// packResults puts every result's bytes back to back in one malloc'd buffer
+// and describes them in a JSON index (offset and size, or error).
+func packResults(results []connector.Result, data **C.char, dataLen *C.size_t, index **C.char) error {
 	entries := make([]batchEntry, len(results))
 	var total int64
 	for i, r := range results {
@@ -257,13 +267,12 @@ func ost_batch_get(h C.uint64_t, itemsJSON *C.char, data **C.char, dataLen *C.si
 			copy(buf[entries[i].Offset:], r.Data)
 		}
 	}
-	*data, *dataLen = (*C.char)(p), C.size_t(total)
 	if err := setJSON(entries, index, nil); err != nil {
 		C.free(p)
-		*data = nil
-		return fail(err, errOut)
+		return err
 	}
-	return stOK
+	*data, *dataLen = (*C.char)(p), C.size_t(total)
+	return nil
 }
 
 // ---- prefetch iterator ----
@@ -444,4 +453,133 @@ func ost_parse_uri(uri *C.char, bucket, key **C.char, errOut **C.char) (status C
 	*bucket, _ = cBytes([]byte(b))
 	*key, _ = cBytes([]byte(k))
 	return stOK
+}
+
+// ---- tar archives ----
+
+// ost_tar_index_build streams bucket/key (a tar) once and returns its encoded
+// index (*out, *out_len bytes; see go/tarindex for the format).
+//
+//export ost_tar_index_build
+func ost_tar_index_build(h C.uint64_t, bucket, key *C.char, out **C.char, outLen *C.size_t, errOut **C.char) (status C.int32_t) {
+	defer guard(&status, errOut)
+	c, err := getClient(h)
+	if err == nil {
+		err = needNonNil(unsafe.Pointer(bucket), unsafe.Pointer(key), unsafe.Pointer(out), unsafe.Pointer(outLen))
+	}
+	if err == nil {
+		var ix *tarindex.Index
+		if ix, err = c.BuildTarIndex(context.Background(), C.GoString(bucket), C.GoString(key)); err == nil {
+			*out, *outLen = cBytes(ix.Marshal())
+		}
+	}
+	if err != nil {
+		return fail(err, errOut)
+	}
+	return stOK
+}
+
+type tarMember struct {
+	Name string `json:"name"`
+	Size int64  `json:"size"`
+}
+
+// ost_tar_open checks an encoded index (n bytes) against bucket/key and
+// returns a handle; *members_json lists {"name", "size"} per member.
+//
+//export ost_tar_open
+func ost_tar_open(h C.uint64_t, bucket, key *C.char, index unsafe.Pointer, n C.size_t, out *C.uint64_t, members **C.char, errOut **C.char) (status C.int32_t) {
+	defer guard(&status, errOut)
+	c, err := getClient(h)
+	if err == nil {
+		err = needNonNil(unsafe.Pointer(bucket), unsafe.Pointer(key), index, unsafe.Pointer(out), unsafe.Pointer(members))
+	}
+	var ix *tarindex.Index
+	if err == nil {
+		if ix, err = tarindex.Parse(goBytes(index, n)); err != nil {
+			err = invalid("tar index: " + err.Error())
+		}
+	}
+	if err == nil {
+		var ta *connector.TarArchive
+		if ta, err = c.OpenTar(context.Background(), C.GoString(bucket), C.GoString(key), ix); err == nil {
+			list := make([]tarMember, len(ix.Members))
+			for i, m := range ix.Members {
+				list[i] = tarMember{m.Name, m.Size}
+			}
+			if err = setJSON(list, members, nil); err == nil {
+				*out = C.uint64_t(putHandle(ta))
+			}
+		}
+	}
+	if err != nil {
+		return fail(err, errOut)
+	}
+	return stOK
+}
+
+// ost_tar_read fetches members by index (indices_json: [i, ...]), one ranged
+// read per run of consecutive indices; results as ost_batch_get.
+//
+//export ost_tar_read
+func ost_tar_read(th C.uint64_t, indicesJSON *C.char, data **C.char, dataLen *C.size_t, index **C.char, errOut **C.char) (status C.int32_t) {
+	defer guard(&status, errOut)
+	ta, err := getHandle[*connector.TarArchive](th, "tar")
+	if err == nil {
+		err = needNonNil(unsafe.Pointer(indicesJSON), unsafe.Pointer(data), unsafe.Pointer(dataLen), unsafe.Pointer(index))
+	}
+	var indices []int
+	if err == nil {
+		if jerr := jsonAPI.Unmarshal([]byte(C.GoString(indicesJSON)), &indices); jerr != nil {
+			err = invalid("indices are not a JSON array of integers: " + jerr.Error())
+		}
+	}
+	if err != nil {
+		return fail(err, errOut)
+	}
+	if err := packResults(ta.Read(context.Background(), indices), data, dataLen, index); err != nil {
+		return fail(err, errOut)
+	}
+	return stOK
+}
+
+//export ost_tar_close
+func ost_tar_close(th C.uint64_t) (status C.int32_t) {
+	defer guard(&status, nil)
+	if _, ok := dropHandle[*connector.TarArchive](th); !ok {
+		return stInvalid
+	}
+	return stOK
+}
+
+// ost_tar_index_from_file indexes a local tar file (path) and returns the
+// encoded index, as ost_tar_index_build does for one on OSS.
+//
+//export ost_tar_index_from_file
+func ost_tar_index_from_file(path *C.char, out **C.char, outLen *C.size_t, errOut **C.char) (status C.int32_t) {
+	defer guard(&status, errOut)
+	if err := needNonNil(unsafe.Pointer(path), unsafe.Pointer(out), unsafe.Pointer(outLen)); err != nil {
+		return fail(err, errOut)
+	}
+	f, err := os.Open(C.GoString(path))
+	if err != nil {
+		return fail(&connector.Error{Kind: kindOfOSError(err), Op: "OpenTar", Message: err.Error(), Err: err}, errOut)
+	}
+	defer f.Close()
+	ix, err := tarindex.Build(f)
+	if err != nil {
+		return fail(invalid(C.GoString(path)+" is not a readable tar archive: "+err.Error()), errOut)
+	}
+	*out, *outLen = cBytes(ix.Marshal())
+	return stOK
+}
+
+func kindOfOSError(err error) connector.Kind {
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return connector.KindNotFound
+	case errors.Is(err, os.ErrPermission):
+		return connector.KindPermission
+	}
+	return connector.KindInvalid
 }

@@ -15,7 +15,7 @@ from ._version import __version__
 from .errors import OssError
 
 __all__ = [
-    "OssCheckpoint", "OssSafetensor", "OssClient", "new_data_object", "imagenet_manifest_parser",
+    "OssCheckpoint", "OssSafetensor", "OssClient", "new_data_object", "imagenet_manifest_parser", "generate_tar_archive",
     "OssIterableDataset", "OssMapDataset", "DataObject", "OssError", "__version__",
     "OssDCPFileSystem", "OssFileSystem", "OssStorageReader", "OssStorageWriter",
 ]
@@ -34,6 +34,7 @@ _LAZY = {
     "parse_oss_uri": "._oss_bucket_iterable",
     "identity": "._oss_bucket_iterable",
     "is_continuous": ".oss_map_dataset",
+    "generate_tar_archive": "._tar_archive",
     "OssDCPFileSystem": ".oss_dcp_filesystem",
     "OssFileSystem": ".oss_dcp_filesystem",
     "OssStorageReader": ".oss_dcp_filesystem",

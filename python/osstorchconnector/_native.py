@@ -74,6 +74,11 @@ _SIGNATURES = {
     "ost_writer_abort": (_i32, [_u64]),
     "ost_set_credentials_callback": (_i32, [_vp]),
     "ost_parse_uri": (_i32, [_cp, _charpp, _charpp, _charpp]),
+    "ost_tar_index_build": (_i32, [_u64, _cp, _cp, _charpp, _P(_sz), _charpp]),
+    "ost_tar_open": (_i32, [_u64, _cp, _cp, _vp, _sz, _P(_u64), _charpp, _charpp]),
+    "ost_tar_read": (_i32, [_u64, _cp, _charpp, _P(_sz), _charpp, _charpp]),
+    "ost_tar_close": (_i32, [_u64]),
+    "ost_tar_index_from_file": (_i32, [_cp, _charpp, _P(_sz), _charpp]),
 }
 
 # ---- cred_provider: credentials asked for by the core through a callback ----
@@ -367,6 +372,13 @@ def parse_uri(uri: str) -> Tuple[str, str]:
     return _take(l, b).decode(), _take(l, k).decode()
 
 
+def tar_index_from_file(path: str) -> bytes:
+    """The encoded index of a local tar file."""
+    out, n = ctypes.c_void_p(), ctypes.c_size_t()
+    _call("ost_tar_index_from_file", _encode(os.fspath(path), "path"), ctypes.byref(out), ctypes.byref(n))
+    return _take(lib(), out, n.value)
+
+
 class _Handle:
     """A native handle owned by the process that created it. The finalizer
     frees it only in that process and only while it uses the same library
@@ -565,20 +577,20 @@ class NativeClient:
 
     def batch_get(self, items: List[Dict[str, Any]]) -> List[Union[bytes, Exception]]:
         """Fetch items concurrently; per item, its bytes or the OssError it failed with."""
-        l = lib()
-        data, n, index = ctypes.c_void_p(), ctypes.c_size_t(), ctypes.c_void_p()
-        _call("ost_batch_get", self._h(), json.dumps(list(items)).encode(), ctypes.byref(data), ctypes.byref(n), ctypes.byref(index))
-        try:
-            entries = json.loads(_take(l, index))
-            out: List[Union[bytes, Exception]] = []
-            for e in entries:
-                if "error" in e:
-                    out.append(error_from_details(e["error"]))
-                else:
-                    out.append(ctypes.string_at(data.value + e["offset"], e["size"]) if e["size"] else b"")
-            return out
-        finally:
-            l.ost_free(data)
+        return _packed_results("ost_batch_get", self._h(), json.dumps(list(items)).encode())
+
+    def tar_index_build(self, bucket: str, key: str) -> bytes:
+        """Stream a tar object once and return its encoded index."""
+        out, n = ctypes.c_void_p(), ctypes.c_size_t()
+        _call("ost_tar_index_build", self._h(), _encode(bucket, "bucket"), _encode(key, "key"), ctypes.byref(out), ctypes.byref(n))
+        return _take(lib(), out, n.value)
+
+    def open_tar(self, bucket: str, key: str, index: bytes) -> "NativeTar":
+        ptr, n, keep = _in_buffer(index)
+        out, members = _u64(), ctypes.c_void_p()
+        _call("ost_tar_open", self._h(), _encode(bucket, "bucket"), _encode(key, "key"), ptr, n, ctypes.byref(out), ctypes.byref(members))
+        del keep
+        return NativeTar(out.value, json.loads(_take(lib(), members)))
 
     def prefetch(self, **options: Any) -> NativePrefetcher:
         out = _u64()
@@ -590,6 +602,36 @@ class NativeClient:
         opts = json.dumps(options).encode() if options else None
         _call("ost_writer_open", self._h(), _encode(bucket, "bucket"), _encode(key, "key"), opts, ctypes.byref(out))
         return NativeWriter(out.value)
+
+
+def _packed_results(fn: str, *args) -> List[Union[bytes, Exception]]:
+    """Unpack the (data, index) pair of ost_batch_get and ost_tar_read."""
+    l = lib()
+    data, n, index = ctypes.c_void_p(), ctypes.c_size_t(), ctypes.c_void_p()
+    _call(fn, *args, ctypes.byref(data), ctypes.byref(n), ctypes.byref(index))
+    try:
+        out: List[Union[bytes, Exception]] = []
+        for e in json.loads(_take(l, index)):
+            if "error" in e:
+                out.append(error_from_details(e["error"]))
+            else:
+                out.append(ctypes.string_at(data.value + e["offset"], e["size"]) if e["size"] else b"")
+        return out
+    finally:
+        l.ost_free(data)
+
+
+class NativeTar(_Handle):
+    """A tar archive opened through its index (see ost_tar_* in osstorch.h)."""
+
+    _free_fn = "ost_tar_close"
+
+    def __init__(self, handle: int, members: List[Dict[str, Any]]) -> None:
+        super().__init__(handle)
+        self.members = members
+
+    def read(self, indices: List[int]) -> List[Union[bytes, Exception]]:
+        return _packed_results("ost_tar_read", self._h(), json.dumps([int(i) for i in indices]).encode())
 
 
 class _ClientHandle(_Handle):

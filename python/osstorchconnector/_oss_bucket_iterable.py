@@ -102,3 +102,32 @@ def manifest_entries(client, manifest_file_path: str, manifest_parser: Callable[
             b, k = parse_oss_uri(oss_base_uri + key)
             out.append((b, k, 0, label))
     return out
+
+
+class TarSource:
+    """A tar archive and its index object, both on OSS in one bucket."""
+
+    def __init__(self, tar_uri: str, tar_index_uri: str) -> None:
+        for name, uri in (("tar_uri", tar_uri), ("tar_index_uri", tar_index_uri)):
+            if not isinstance(uri, str) or not uri.startswith("oss://"):
+                raise ValueError(f"{name} must be an oss:// URI, got {uri!r}")
+        self.bucket, self.tar_key = parse_oss_uri(tar_uri)
+        index_bucket, self.index_key = parse_oss_uri(tar_index_uri)
+        if index_bucket != self.bucket:
+            raise ValueError("tar_uri and tar_index_uri must be in the same bucket")
+        if not self.tar_key or not self.index_key:
+            raise ValueError("tar_uri and tar_index_uri must name objects")
+
+    def entries(self, client) -> List[Entry]:
+        """One entry per member: (bucket, member name, size, label)."""
+        tar = client.open_tar(self.bucket, self.tar_key, self.index_key)
+        return [(self.bucket, m["name"], m["size"], self.index_key) for m in tar.members]
+
+    def read(self, client, positions: List[int]) -> List[DataObject]:
+        return client.list_objects_from_tar(self.bucket, self.tar_key, self.index_key, positions, include_errors=True)
+
+
+def tar_source(tar_uri: str, tar_index_uri: str) -> TarSource:
+    if tar_uri is None or tar_index_uri is None:
+        raise ValueError("from_tar needs both tar_uri and tar_index_uri")
+    return TarSource(tar_uri, tar_index_uri)

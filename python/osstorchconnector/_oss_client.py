@@ -145,6 +145,35 @@ class OssClient:
             else:
                 yield DataObject(name, len(r), label, r)
 
+    def open_tar(self, bucket: str, tar_key: str, index_key: str, index_bucket: Optional[str] = None) -> _native.NativeTar:
+        """The tar at bucket/tar_key with its index object (checked to match);
+        cached per process."""
+        cache = self.__dict__.setdefault("_tars", {})
+        k = (os.getpid(), bucket, tar_key, index_bucket or bucket, index_key)
+        if k not in cache:
+            index = self._native.get(index_bucket or bucket, index_key)
+            cache[k] = self._native.open_tar(bucket, tar_key, index)
+        return cache[k]
+
+    def list_objects_from_tar(self, bucket: str, tar_key: str, index_key: str, chunks: Iterable = (), sizes: Iterable = (),
+                              prefetch: bool = False, include_errors: bool = False) -> List[DataObject]:
+        """Members of a tar by position: with sizes, the runs
+        chunks[i] .. chunks[i]+sizes[i]-1; else the positions in chunks. Each
+        run of consecutive members is one ranged read; results in order."""
+        tar = self.open_tar(bucket, tar_key, index_key)
+        chunks, sizes = list(chunks), list(sizes)
+        indices = [c + k for c, n in zip(chunks, sizes) for k in range(n)] if sizes else chunks
+        out = []
+        for i, r in zip(indices, tar.read(indices)):
+            name = tar.members[i]["name"] if 0 <= i < len(tar.members) else str(i)
+            if isinstance(r, Exception):
+                if not include_errors:
+                    raise r
+                out.append(error_object(name, index_key, r))
+            else:
+                out.append(DataObject(name, len(r), index_key, r))
+        return out
+
     def list_objects_from_uris_with_preload(self, object_uris: Iterable, include_errors: bool = False) -> Iterator[DataObject]:
         """Fetch this client's share of the given objects concurrently, in
         completion order."""

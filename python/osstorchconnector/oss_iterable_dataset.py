@@ -4,13 +4,14 @@ from __future__ import annotations
 import io
 import logging
 import os
+import random
 from typing import Any, Callable, Iterable, Iterator, List, Optional, Tuple, Union
 
 import torch.utils.data
 
 from . import _worker_share
 from ._dataset_common import _DatasetBase
-from ._oss_bucket_iterable import Entry, identity, list_prefix, manifest_entries, objects_entries
+from ._oss_bucket_iterable import Entry, TarSource, identity, list_prefix, manifest_entries, objects_entries
 from ._oss_client import OssClient
 from ._oss_connector import DataObject
 
@@ -47,10 +48,14 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
                  transform: Callable[[DataObject], Any] = identity,
                  cred_provider: Any = None, from_tar: bool = False,
                  shuffle: bool = False, shuffle_chunk_size: int = 1000, region: str = "",
-                 shard_by_rank: bool = False) -> None:
+                 shard_by_rank: bool = False, seed: Optional[int] = None) -> None:
         self._init_common(endpoint, cred_path, config_path, transform, cred_provider, region)
-        if from_tar:
-            raise NotImplementedError("tar datasets (from_tar) are not available yet")
+        if from_tar and not isinstance(get_dataset_objects, TarSource):
+            raise ValueError("from_tar=True needs a TarSource; use OssIterableDataset.from_tar")
+        if shuffle_chunk_size < 1:
+            raise ValueError("shuffle_chunk_size must be at least 1")
+        self._tar = get_dataset_objects if from_tar else None
+        self._shuffle, self._chunk_size, self._seed = shuffle, shuffle_chunk_size, seed
         self._get_dataset_objects = get_dataset_objects
         self._shard_by_rank = shard_by_rank
         self._epoch = 0
@@ -79,6 +84,42 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
         return cls(endpoint, cred_path, config_path, _FromManifest(manifest_file_path, manifest_parser, oss_base_uri),
                    transform=transform, cred_provider=cred_provider, region=region, shard_by_rank=shard_by_rank)
 
+    @classmethod
+    def from_tar(cls, tar_uri: str, tar_index_uri: str, endpoint: str, *, cred_path: str = "", cred_provider: Any = None,
+                 config_path: str = "", transform: Callable[[DataObject], Any] = identity, shuffle: bool = False,
+                 shuffle_chunk_size: int = 1000, region: str = "", seed: Optional[int] = None,
+                 shard_by_rank: bool = False) -> "OssIterableDataset":
+        """Members of a tar archive on OSS. The members are cut into chunks of
+        shuffle_chunk_size consecutive members (one ranged read each); with
+        shuffle the chunk order is shuffled, the same for the same seed
+        (default: the epoch's DataLoader seed). Workers and ranks take
+        disjoint sets of chunks."""
+        return cls(endpoint, cred_path, config_path, TarSource(tar_uri, tar_index_uri), transform=transform,
+                   cred_provider=cred_provider, from_tar=True, shuffle=shuffle, shuffle_chunk_size=shuffle_chunk_size,
+                   region=region, shard_by_rank=shard_by_rank, seed=seed)
+
+    def _tar_chunks(self, n: int, seed: Optional[int]) -> List[Tuple[int, int]]:
+        chunks = [(s, min(self._chunk_size, n - s)) for s in range(0, n, self._chunk_size)]
+        if self._shuffle:
+            base = self._seed if self._seed is not None else (seed if seed is not None else torch.initial_seed())
+            random.Random(f"{base}-{self._epoch}").shuffle(chunks)
+        return chunks
+
+    def _iterate_tar(self, client: OssClient, share: int, total: int, seed: Optional[int]) -> Iterator[Any]:
+        tar = client.open_tar(self._tar.bucket, self._tar.tar_key, self._tar.index_key)
+        mine = [c for i, c in enumerate(self._tar_chunks(len(tar.members), seed)) if i % total == share]
+        self._epoch += 1
+        return self._read_chunks(client, mine)
+
+    def _read_chunks(self, client: OssClient, chunks: List[Tuple[int, int]]) -> Iterator[Any]:
+        group = 8  # chunks fetched together: their ranged reads run in parallel
+        for g in range(0, len(chunks), group):
+            starts = [s for s, _ in chunks[g:g + group]]
+            sizes = [n for _, n in chunks[g:g + group]]
+            for obj in client.list_objects_from_tar(self._tar.bucket, self._tar.tar_key, self._tar.index_key,
+                                                    starts, sizes, include_errors=True):
+                yield self._transformed(obj)
+
     def _entries(self, client: OssClient, worker_id: int, num_workers: int, seed: Optional[int]) -> List[Entry]:
         if num_workers <= 1:
             return list(self._get_dataset_objects(client))
@@ -94,6 +135,8 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
         if not 0 <= rank < world:
             raise ValueError(f"rank {rank} is not within world size {world}")
         client = self._get_client(rank * num_workers + worker_id, world * num_workers)
+        if self._tar is not None:
+            return self._iterate_tar(client, rank * num_workers + worker_id, world * num_workers, seed)
         entries = self._entries(client, worker_id, num_workers, seed)
         self._epoch += 1  # in this process; workers advance in lockstep (persistent workers)
         return self._iterate(client, entries)

@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterable, List, Tuple, Union
 import torch.utils.data
 
 from ._dataset_common import _DatasetBase
-from ._oss_bucket_iterable import Entry, identity, list_prefix, manifest_entries, objects_entries
+from ._oss_bucket_iterable import Entry, identity, list_prefix, manifest_entries, objects_entries, tar_source
 from ._oss_client import OssClient
 from ._oss_connector import DataObject
 
@@ -35,8 +35,10 @@ class OssMapDataset(_DatasetBase, torch.utils.data.Dataset):
                  tar_uri: str = None, tar_index_uri: str = None,
                  cred_provider: Any = None, region: str = "") -> None:
         self._init_common(endpoint, cred_path, config_path, transform, cred_provider, region)
+        self._tar = None
         if tar_uri is not None or tar_index_uri is not None:
-            raise NotImplementedError("tar datasets (from_tar) are not available yet")
+            self._tar = tar_source(tar_uri, tar_index_uri)
+            get_dataset_objects = self._tar.entries
         start = time.monotonic()
         log.info("OssMapDataset init, uuid: %s, endpoint: %s", self._uuid, endpoint)
         self._bucket_objects: List[Entry] = list(get_dataset_objects(self._get_client()))
@@ -67,14 +69,30 @@ class OssMapDataset(_DatasetBase, torch.utils.data.Dataset):
                    lambda client: manifest_entries(client, manifest_file_path, manifest_parser, oss_base_uri),
                    transform=transform, cred_provider=cred_provider, region=region)
 
+    @classmethod
+    def from_tar(cls, tar_uri: str, tar_index_uri: str, endpoint: str, *, cred_path: str = "", cred_provider: Any = None,
+                 config_path: str = "", transform: Callable[[DataObject], Any] = identity,
+                 region: str = "") -> "OssMapDataset":
+        """Members of a tar archive on OSS, read through its index (made by
+        generate_tar_archive); a batch of consecutive members is one ranged read."""
+        return cls(endpoint, cred_path, config_path, None, transform=transform, tar_uri=tar_uri,
+                   tar_index_uri=tar_index_uri, cred_provider=cred_provider, region=region)
+
     def __len__(self) -> int:
         return len(self._bucket_objects)
 
     def __getitem__(self, i: int) -> Any:
         bucket, key, size, label = self._bucket_objects[i]  # IndexError ends `for x in ds`
+        if self._tar is not None:
+            return self.__getitems__([i])[0]
         return self._transformed(self._get_client().get_object(bucket, key, size, label=label))
 
     def __getitems__(self, indices: List[int]) -> List[Any]:
+        if self._tar is not None:
+            n = len(self._bucket_objects)
+            positions = [i + n if i < 0 else i for i in indices]
+            objs = self._tar.read(self._get_client(), positions)
+            return [self._transformed(o) for o in objs]
         entries = [self._bucket_objects[i] for i in indices]
         objs = self._get_client().list_objects_from_uris(entries, prefetch=True, include_errors=True)
         # a list, in index order: the default collate indexes into it
