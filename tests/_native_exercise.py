@@ -34,6 +34,19 @@ def exercise(options, bucket, tag):
     aborted = c.open_writer(bucket, base + "gone")
     aborted.write(b"x" * 10)
     aborted.abort()
+    import io
+    import tarfile
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tf:
+        for i in range(3):
+            info = tarfile.TarInfo(f"m{i}")
+            info.size = i + 1
+            tf.addfile(info, io.BytesIO(b"x" * (i + 1)))
+    c.put(bucket, base + "t.tar", raw.getvalue())
+    index = c.tar_index_build(bucket, base + "t.tar")
+    tar = c.open_tar(bucket, base + "t.tar", index)
+    out["tar"] = ([m["name"] for m in tar.members], tar.read([2, 0, 1]))
+    c.remove(bucket, base + "t.tar")
     c.rename(bucket, base + "a", bucket, base + "c")
     c.remove(bucket, base + "c")
     out["after"] = [o["key"][len(base):] for o in c.list(bucket, base)]

@@ -24,6 +24,7 @@ EXPECTED = {
     "batch": [b"alpha", "OssNotFoundError"],
     "prefetch": [("a", b"alpha"), ("b", b"bravo!")],
     "writer_reader": (1536000, True),
+    "tar": (["m0", "m1", "m2"], [b"xxx", b"x", b"xx"]),
     "after": ["b", "w"],
     "pid_ok": True,
 }
