@@ -53,7 +53,7 @@ class OssClient:
         self._uuid = str(uuid) if uuid else str(_uuid.uuid4())
         self._id, self._total = id, total
         self._cred_provider = cred_provider
-        self._region = region or ""
+        self._region = region or ""  # None and "" both mean "infer"
         self._native = _native.NativeClient(
             {"endpoint": endpoint, "cred_path": self._cred_path, "config_path": self._config_path, "region": self._region},
             cred_provider)

@@ -29,10 +29,9 @@ class OssCheckpoint:
 
     def __init__(self, endpoint: str, cred_path: str = "", config_path: str = "", cred_provider: Any = None,
                  region: str = "") -> None:
-        if not endpoint:
-            raise ValueError("endpoint must be non-empty")
         self._endpoint = endpoint
-        self._client = OssClient(endpoint, cred_path or "", config_path or "", cred_provider=cred_provider, region=region)
+        # OssClient checks the endpoint ("endpoint must be non-empty") and normalises the rest
+        self._client = OssClient(endpoint, cred_path, config_path, cred_provider=cred_provider, region=region)
         self._executor = None
         self._lock = threading.Lock()
 
@@ -43,10 +42,7 @@ class OssCheckpoint:
 
     def writer(self, oss_uri: str) -> DataObject:
         """A write-only file object; close() (or leaving ``with``) commits."""
-        bucket, key = parse_oss_uri(oss_uri)
-        if not key:
-            raise ValueError(f"checkpoint URI {oss_uri!r} names no object")
-        return self._client.put_object(bucket, key)
+        return self._client.put_object(*_object_uri(oss_uri))
 
     def save(self, obj: Any, oss_uri: str) -> None:
         """torch.save(obj) to oss_uri (committed when this returns)."""
@@ -69,15 +65,20 @@ class OssCheckpoint:
         raises what the save raised; ``.done()`` polls. Saves are uploaded one
         after another, in call order.
         """
-        bucket, key = parse_oss_uri(oss_uri)  # fail fast on a bad URI, before copying anything
-        if not key:
-            raise ValueError(f"checkpoint URI {oss_uri!r} names no object")
+        _object_uri(oss_uri)  # fail fast on a bad URI, before copying anything
         snapshot = _snapshot(obj)
         with self._lock:
             if self._executor is None:
                 self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="oss-async-save")
             return self._executor.submit(self.save, snapshot, oss_uri)
 
+
+
+def _object_uri(oss_uri: str):
+    bucket, key = parse_oss_uri(oss_uri)
+    if not key:
+        raise ValueError(f"checkpoint URI {oss_uri!r} names no object")
+    return bucket, key
 
 
 def _snapshot(obj: Any) -> Any:

@@ -57,11 +57,9 @@ class OssDCPFileSystem(FileSystemBase):
 
     def __init__(self, endpoint: str, cred_path: str = "", config_path: str = "", cred_provider: Any = None,
                  region: str = "") -> None:
-        if not endpoint:
-            raise ValueError("endpoint must be non-empty")
         self._endpoint = endpoint
-        self._client = OssClient(endpoint, cred_path or "", config_path or "", cred_provider=cred_provider,
-                                 region=region or "")
+        # OssClient checks the endpoint ("endpoint must be non-empty") and normalises the rest
+        self._client = OssClient(endpoint, cred_path, config_path, cred_provider=cred_provider, region=region)
         self._path: _PathLike = ""
 
     def __repr__(self) -> str:

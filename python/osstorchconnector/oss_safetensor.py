@@ -199,10 +199,9 @@ class OssSafetensor:
 
     def __init__(self, endpoint: str, cred_path: str = "", config_path: str = "", cred_provider: Any = None,
                  region: str = "") -> None:
-        if not endpoint:
-            raise ValueError("endpoint must be non-empty")
         self._endpoint = endpoint
-        self._client = OssClient(endpoint, cred_path or "", config_path or "", cred_provider=cred_provider, region=region)
+        # OssClient checks the endpoint ("endpoint must be non-empty") and normalises the rest
+        self._client = OssClient(endpoint, cred_path, config_path, cred_provider=cred_provider, region=region)
 
     def safe_open(self, oss_uri: str, device: Union[str, int] = "cpu") -> oss_safe_open:
         """Open an object for reading (FileNotFoundError if it does not exist)."""
