@@ -53,6 +53,11 @@ const char *ost_build_flavor(void);
  * *bucket and *key (both released with ost_free). */
 ost_status ost_parse_uri(const char *uri, char **bucket, char **key, char **err);
 
+/* The library's own footprint as a JSON object: goroutines, heap_alloc,
+ * heap_sys, sys (bytes), num_gc, handles (live handles of every kind),
+ * go_max_procs. For soak runs and leak tests. Release with ost_free. */
+char *ost_runtime_stats(void);
+
 /* Release memory returned by any function of this library. NULL is fine. */
 void ost_free(void *p);
 

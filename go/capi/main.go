@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -160,6 +161,30 @@ func ost_version() *C.char { return versionC }
 
 //export ost_build_flavor
 func ost_build_flavor() *C.char { return flavorC }
+
+// ost_runtime_stats reports the library's own footprint (goroutines, Go heap,
+// live handles) as JSON, so that soak runs and leak tests can see growth that
+// the process RSS would hide or blur.
+//
+//export ost_runtime_stats
+func ost_runtime_stats() *C.char {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	handleMu.Lock()
+	live := len(handles)
+	handleMu.Unlock()
+	raw, _ := jsonAPI.Marshal(map[string]any{
+		"goroutines":   runtime.NumGoroutine(),
+		"heap_alloc":   ms.HeapAlloc,
+		"heap_sys":     ms.HeapSys,
+		"sys":          ms.Sys,
+		"num_gc":       ms.NumGC,
+		"handles":      live,
+		"go_max_procs": runtime.GOMAXPROCS(0),
+	})
+	p, _ := cBytes(raw)
+	return p
+}
 
 //export ost_free
 func ost_free(p unsafe.Pointer) { C.free(p) }

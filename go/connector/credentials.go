@@ -2,6 +2,8 @@ package connector
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"os"
 	"strings"
 	"sync"
@@ -29,6 +31,13 @@ func readCredFile(path string) (credentials.Credentials, error) {
 	if err != nil {
 		return credentials.Credentials{}, wrap("ReadCredentials", "", "", err)
 	}
+	return parseCredentials(raw, path)
+}
+
+// parseCredentials validates the contents of a credentials file; path only
+// names the file in error messages. It is apart from readCredFile so that the
+// parser can be fuzzed without touching the file system.
+func parseCredentials(raw []byte, path string) (credentials.Credentials, error) {
 	var f credFile
 	if err := jsonAPI.Unmarshal(raw, &f); err != nil {
 		return credentials.Credentials{}, invalidf("credentials file %s is not valid JSON: %s", path, syntaxOnly(err))
@@ -101,11 +110,37 @@ func credentialsProvider(o Options) (credentials.CredentialsProvider, error) {
 // fileProvider reads a credentials file and reads it again whenever it
 // changes (mtime, size or inode) or the credentials it gave have expired.
 func fileProvider(path string) (credentials.CredentialsProvider, error) {
+	warnIfShared(path)
 	f := &fileCredentials{path: path}
 	if _, err := f.GetCredentials(context.Background()); err != nil { // fail at construction, not at the first request
 		return nil, err
 	}
 	return f, nil
+}
+
+// credWarnOut is where the permission warning goes (a variable for tests).
+var (
+	credWarnOut  io.Writer = os.Stderr
+	credWarnMu   sync.Mutex
+	credWarnSeen = map[string]bool{}
+)
+
+// warnIfShared says once per file and process, on stderr where a user sees
+// it (the connector log may be a file nobody reads), that a credentials file
+// other users can read leaks the secret, as ssh does for private keys. It only
+// warns: refusing would break jobs whose mounts force the mode.
+func warnIfShared(path string) {
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm()&0o077 == 0 {
+		return
+	}
+	credWarnMu.Lock()
+	defer credWarnMu.Unlock()
+	if credWarnSeen[path] {
+		return
+	}
+	credWarnSeen[path] = true
+	fmt.Fprintf(credWarnOut, "osstorchconnector: WARNING: credentials file %s is accessible by group or others (mode %04o); restrict it with chmod 600\n", path, fi.Mode().Perm())
 }
 
 type fileStamp struct {

@@ -51,6 +51,7 @@ _SIGNATURES = {
     "ost_version": (_cp, []),
     "ost_build_flavor": (_cp, []),
     "ost_free": (None, [_vp]),
+    "ost_runtime_stats": (_vp, []),
     "ost_client_new": (_i32, [_cp, _P(_u64), _charpp]),
     "ost_client_free": (_i32, [_u64]),
     "ost_client_config": (_i32, [_u64, _charpp, _charpp]),
@@ -265,6 +266,13 @@ def version() -> str:
 
 def build_flavor() -> str:
     return lib().ost_build_flavor().decode()
+
+
+def runtime_stats() -> dict:
+    """The core's goroutines, Go heap and live handles (for soak runs and
+    leak checks)."""
+    l = lib()
+    return json.loads(_take(l, ctypes.c_void_p(l.ost_runtime_stats())))
 
 
 def _take(l: ctypes.CDLL, p: ctypes.c_void_p, n: Optional[int] = None) -> bytes:
