@@ -263,3 +263,13 @@ def test_unwritable_log_paths_fall_back_to_stderr_with_one_warning(oss_module, t
     assert out.stdout.strip() == "ok", out.stderr
     warnings = [l for l in out.stderr.splitlines() if "cannot write log file" in l]
     assert len(warnings) == 2 and "/proc/forbidden/connector.log" in warnings[0], out.stderr
+
+
+def test_connection_timeouts_say_etimedout_and_keep_it_when_pickled():
+    import errno
+    import pickle
+    from osstorchconnector.errors import OssConnectionError
+    e = OssConnectionError("GetObject oss://b/k: read tcp 1->2: i/o timeout", op="GetObject", bucket="b", key="k", kind="network")
+    assert e.errno == errno.ETIMEDOUT
+    assert pickle.loads(pickle.dumps(e)).errno == errno.ETIMEDOUT
+    assert OssConnectionError("connection reset by peer").errno == errno.ECONNRESET

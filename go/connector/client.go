@@ -63,6 +63,7 @@ func NewClient(o Options) (*Client, error) {
 			// Go would add Accept-Encoding: gzip to un-ranged GETs and silently
 			// decompress objects stored with Content-Encoding: gzip.
 			t.DisableCompression = true
+			t.DialContext = refreshDeadlines(t.DialContext, rw)
 		})
 	hc.Transport = &auditTransport{next: hc.Transport, audit: lg.audit, threshold: time.Duration(cfg.AuditThresholdMs) * time.Millisecond}
 

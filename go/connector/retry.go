@@ -3,6 +3,7 @@ package connector
 import (
 	"context"
 	"errors"
+	"net"
 	"strconv"
 	"time"
 
@@ -25,6 +26,24 @@ func newRetryer(maxAttempts int) retry.Retryer {
 
 // maxQoSDelay caps what a server may ask us to wait per attempt.
 const maxQoSDelay = 30 * time.Second
+
+// IsErrorRetryable adds network timeouts however deeply they are wrapped.
+// The SDK only recognises a timeout that is the direct cause of a *url.Error;
+// net/http wraps a failed request write in its own type first, so a write
+// that timed out was treated as final.
+func (r qosRetryer) IsErrorRetryable(err error) bool {
+	if r.Standard.IsErrorRetryable(err) {
+		return true
+	}
+	// errors.As would stop at the *url.Error, itself a net.Error whose
+	// Timeout looks one level down only: ask every error in the chain.
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if ne, ok := e.(net.Error); ok && ne.Timeout() {
+			return true
+		}
+	}
+	return false
+}
 
 func (r qosRetryer) RetryDelay(attempt int, err error) (time.Duration, error) {
 	d, derr := r.Standard.RetryDelay(attempt, err)

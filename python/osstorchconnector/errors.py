@@ -72,6 +72,11 @@ class OssConnectionError(OssError, ConnectionError):
     """The connection failed, timed out, or the data did not pass its integrity check."""
     default_errno = _errno.ECONNRESET
 
+    def __init__(self, message: str, **details) -> None:
+        super().__init__(message, **details)
+        if "timeout" in message.lower():  # say ETIMEDOUT, not "reset by peer", for a stalled server
+            self.errno = _errno.ETIMEDOUT
+
 
 class OssInvalidArgumentError(OssError, ValueError):
     """A bad argument or configuration value."""
