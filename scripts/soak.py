@@ -110,6 +110,8 @@ class Sampler(threading.Thread):
                 "rss_workers_mib": sum(rss_kib(p) for p in self.workers) / 1024,
                 "fds_workers": sum(fds(p) for p in self.workers),
                 "rss_server_mib": rss_kib(self.server_pid) / 1024,
+                # other work on this shared machine moves throughput: keep it beside the curves
+                "loadavg_1m": os.getloadavg()[0],
             })
 
 
@@ -252,7 +254,12 @@ def plot(report, path) -> None:
         pts = [(x["end_t"] / 60, x["objects_per_s"]) for x in ep if x["kind"] == kind]
         if pts:
             ax[0][0].plot(*zip(*pts), marker=marker, label=kind)
-    ax[0][0].set_title("throughput per epoch (objects/s)")
+    ax[0][0].set_title("throughput per epoch (objects/s); load average on the right")
+    if s and "loadavg_1m" in s[0]:
+        la = ax[0][0].twinx()
+        la.plot(t, [x["loadavg_1m"] for x in s], color="grey", alpha=0.4, linewidth=1)
+        la.set_ylabel("1-min load average (2 cores)")
+        la.set_ylim(bottom=0)
     ax[0][0].set_ylim(bottom=0)
     ax[0][0].legend()
     for name, label in (("rss_main_mib", "main"), ("rss_workers_mib", "2 workers"), ("rss_server_mib", "server")):
