@@ -1,6 +1,7 @@
 package connector
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"sort"
@@ -103,19 +104,37 @@ var configSchema = map[string]field{
 	"connectTimeoutMs": {"int"}, "readWriteTimeoutMs": {"int"}, "auditThresholdMs": {"int"},
 }
 
+// configJSON decodes config.json. Numbers stay json.Number, so that an
+// integer field is checked exactly (1e2 and 1.0 are not integers to the struct
+// decoder, and a float64 cannot hold every int64). Keys are case-sensitive, as
+// the schema is.
+var configJSON = jsoniter.Config{EscapeHTML: true, SortMapKeys: true, ValidateJsonRawMessage: true,
+	UseNumber: true, CaseSensitive: true}.Froze()
+
 // ParseConfig parses config.json. A value of the wrong type is an error that
 // names the field; unknown keys are returned as warnings.
 func ParseConfig(raw []byte) (Config, []string, error) {
 	var top map[string]any
-	if err := jsonAPI.Unmarshal(raw, &top); err != nil {
+	if !json.Valid(raw) { // the UseNumber decoder alone takes "-" for a number
+		var v any
+		return Config{}, nil, invalidf("config.json is not a JSON object: %s", syntaxOnly(json.Unmarshal(raw, &v)))
+	}
+	if err := configJSON.Unmarshal(raw, &top); err != nil {
 		return Config{}, nil, invalidf("config.json is not a JSON object: %s", syntaxOnly(err))
 	}
 	var warnings []string
 	if err := checkSchema("", top, &warnings); err != nil {
 		return Config{}, nil, err
 	}
+	// Fill the struct from the checked object, not from raw: an unknown key is
+	// then really ignored (the struct decoder would match it to a field
+	// case-insensitively, or fail on a value it cannot skip, such as 1e700).
+	clean, err := configJSON.Marshal(top)
+	if err != nil {
+		return Config{}, nil, invalidf("config.json: %s", syntaxOnly(err))
+	}
 	var c Config
-	if err := jsoniter.ConfigCompatibleWithStandardLibrary.Unmarshal(raw, &c); err != nil {
+	if err := configJSON.Unmarshal(clean, &c); err != nil {
 		return Config{}, nil, invalidf("config.json: %s", syntaxOnly(err))
 	}
 	if c.LogLevel < 0 || c.LogLevel > 3 {
@@ -126,6 +145,9 @@ func ParseConfig(raw []byte) (Config, []string, error) {
 	return c, warnings, nil
 }
 
+// checkSchema checks obj against configSchema. It drops unknown keys from obj
+// (after a warning) and leaves integers as int64, so that obj can be encoded
+// again and decoded into Config.
 func checkSchema(prefix string, obj map[string]any, warnings *[]string) error {
 	for k, v := range obj {
 		name := k
@@ -135,13 +157,17 @@ func checkSchema(prefix string, obj map[string]any, warnings *[]string) error {
 		f, known := configSchema[name]
 		if !known {
 			*warnings = append(*warnings, fmt.Sprintf("config.json: unknown key %q ignored", name))
+			delete(obj, k)
 			continue
 		}
 		ok := false
 		switch f.kind {
 		case "int":
-			n, isNum := v.(float64)
-			ok = isNum && n == float64(int64(n)) && n >= 0
+			n, isNum := v.(json.Number)
+			i, err := n.Int64()
+			if ok = isNum && err == nil && i >= 0; ok {
+				obj[k] = i
+			}
 		case "bool":
 			_, ok = v.(bool)
 		case "string":
@@ -168,7 +194,7 @@ func jsonType(v any) string {
 		return "null"
 	case bool:
 		return "a boolean"
-	case float64:
+	case json.Number:
 		return fmt.Sprintf("the number %v", x)
 	case string:
 		return "a string"

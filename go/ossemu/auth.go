@@ -178,13 +178,15 @@ func canonicalURIV4(bucket, key string) string {
 	return v4Escape("/"+bucket+"/"+key, true)
 }
 
+// canonicalQueryV4 is the canonical query of a request signed in its
+// Authorization header, which signs every query parameter. (Only a presigned
+// URL leaves out x-oss-signature, the parameter that carries its signature;
+// leaving it out here made the SDK's signature of a request with such a
+// parameter fail.)
 func canonicalQueryV4(raw string) string {
 	vals, _ := url.ParseQuery(raw)
 	var items [][2]string
 	for k, vs := range vals {
-		if k == "x-oss-signature" {
-			continue
-		}
 		for _, v := range vs {
 			items = append(items, [2]string{v4Escape(k, false), v4Escape(v, false)})
 		}
