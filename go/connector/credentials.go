@@ -2,6 +2,8 @@ package connector
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -40,7 +42,7 @@ func readCredFile(path string) (credentials.Credentials, error) {
 func parseCredentials(raw []byte, path string) (credentials.Credentials, error) {
 	var f credFile
 	if err := jsonAPI.Unmarshal(raw, &f); err != nil {
-		return credentials.Credentials{}, invalidf("credentials file %s is not valid JSON: %s", path, syntaxOnly(err))
+		return credentials.Credentials{}, invalidf("credentials file %s %s", path, credSyntaxProblem(raw))
 	}
 	if f.AccessKeyID == "" || f.AccessKeySecret == "" {
 		return credentials.Credentials{}, invalidf("credentials file %s must contain AccessKeyId and AccessKeySecret", path)
@@ -54,6 +56,25 @@ func parseCredentials(raw []byte, path string) (credentials.Credentials, error) 
 		c.Expires = &t
 	}
 	return c, nil
+}
+
+// credSyntaxProblem says what is wrong with a credentials file that does not
+// decode, without a single byte of its content: decoders quote the text they
+// choke on (strconv's "parsing \"...\"", "found x"), and in this file that
+// text may be the secret itself (found by FuzzCredentialsFile).
+func credSyntaxProblem(raw []byte) string {
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return fmt.Sprintf("is not valid JSON (syntax error at byte %d)", se.Offset)
+		}
+		return "is not valid JSON"
+	}
+	if _, ok := v.(map[string]any); !ok {
+		return "is not a JSON object"
+	}
+	return "has a value of the wrong type (AccessKeyId, AccessKeySecret, SecurityToken and Expiration are strings)"
 }
 
 // syntaxOnly keeps a JSON error message from quoting file content (which may
