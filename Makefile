@@ -9,7 +9,7 @@ export UV_CACHE_DIR ?= $(HOME)/.cache/uv
 export UV_LINK_MODE ?= copy
 GO_TEST_FLAGS ?= -race -count=1 -timeout 15m
 
-.PHONY: all build venv install demo test test-go test-py bench wheel clean
+.PHONY: all build venv install demo test test-go test-py test-faults bench bench-install wheel clean fuzz fuzz-short
 
 all: build
 
@@ -35,18 +35,48 @@ demo: install
 test-go:
 	go vet ./...
 	go test $(GO_TEST_FLAGS) ./...
+	bash scripts/fuzz.sh --go-only $(FUZZ_SHORT)
 
 test-py: install
 	$(VPY) -m pytest tests
 
 test: test-go test-py
 
-# The raw limit: the Go core's concurrent GET loop (no Python) against an
-# in-process local server with 30 ms first-byte latency. The full suite of
-# side-by-side benchmarks is still to come.
-bench:
-	go run ./go/cmd/rawget --emulate --objects 4000 --size 102400 --latency-ms 30 --concurrency 24
-	go run ./go/cmd/rawget --emulate --objects 4000 --size 102400 --latency-ms 30 --concurrency 64
+# The full fault matrix (issue #8): every fault against datasets with DataLoader
+# workers, checkpoints and tar shards, with more objects, repetitions and worker
+# configurations than the bounded run in `make test`. Prints the table and
+# writes it as markdown to build/fault-table.md.
+test-faults: install
+	OSSTORCH_FAULTS_FULL=1 $(VPY) -m pytest tests/test_faults.py -s
+
+# Fuzzing (go test -fuzz, and atheris for the manifest parser): FUZZTIME per
+# target, one target after another, then a summary table. FUZZ_FLAGS may add
+# --save-corpus (keep what was found in testdata/fuzz) or target names.
+# fuzz-short is the brief run CI does (test-go runs its Go part).
+FUZZTIME ?= 10m
+FUZZ_SHORT ?= 5s
+FUZZ_FLAGS ?=
+
+fuzz:
+	bash scripts/fuzz.sh $(FUZZ_FLAGS) $(FUZZTIME)
+
+fuzz-short:
+	bash scripts/fuzz.sh $(FUZZ_FLAGS) $(FUZZ_SHORT)
+
+# The benchmark suite (scripts/bench/run.py): D1 small objects, C1
+# checkpoints, L1 listing, M1 memory, ours against the seed's oss2 dataset,
+# the plain v2 SDK, upstream 1.2.3 (its own .venv-upstream) and the raw and
+# memory limits, behind 35 ms of emulated OSS latency. Writes
+# bench/results/latest.{json,md} and PNGs; the full run (30-35 minutes)
+# also updates README's Performance section. BENCH_QUICK=1: a few minutes on
+# small data. BENCH_ARGS passes more flags (--only d1, --no-upstream, ...).
+BENCH_QUICK ?=
+BENCH_ARGS ?=
+bench-install: venv
+	$(UV) pip install -q --python $(VPY) --reinstall-package osstorchconnector ".[test,demo,bench]"
+
+bench: bench-install
+	$(VPY) scripts/bench/run.py $(if $(BENCH_QUICK),--quick) $(BENCH_ARGS)
 
 # A wheel that installs and works without Go.
 wheel: venv

@@ -91,6 +91,15 @@ func (r *Reader) fetchChunk(i int64, dst []byte) error {
 func (r *Reader) recordCRC(i int64, sum uint64) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if prev, seen := r.crcs[i]; seen {
+		// A chunk read twice must read the same: if not, one copy was corrupt
+		// and the first may already be with the caller, so keeping either sum
+		// could let the combined check pass over bytes already handed out.
+		if prev != sum && r.err == nil {
+			r.err = wrap("GetObject", r.bucket, r.key, fmt.Errorf("%w: chunk %d read twice with different crc64 (%d, %d)", ErrIntegrity, i, prev, sum))
+		}
+		return r.err
+	}
 	r.crcs[i] = sum
 	if r.verified || !r.hasCRC || int64(len(r.crcs)) < r.nChunks() {
 		return r.err

@@ -200,7 +200,11 @@ class DataObject:
             raise ValueError("write to closed DataObject")
         if self._writer is None:
             raise io.UnsupportedOperation("DataObject is read-only")
-        return self._writer.write(data)
+        try:
+            return self._writer.write(data)
+        except Exception as e:
+            self._exc = e  # the upload failed: __exit__ reports this, not what it caused
+            raise
 
     def flush(self) -> int:
         if self._closed and self._writer is not None:
@@ -231,6 +235,11 @@ class DataObject:
     def __exit__(self, exc_type, exc_val, exc_tb) -> None:
         if exc_type is not None and self._writer is not None:
             self.abort()
+            failed = self._exc
+            if failed is not None and exc_val is not failed and exc_val.__context__ is failed:
+                # torch.save, unwinding after write() raised, writes its zip end record anyway and
+                # fails with its own RuntimeError ("unexpected pos ..."), which hides the cause
+                raise failed from None
         else:
             self.close()
 

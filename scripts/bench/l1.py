@@ -1,0 +1,62 @@
+"""L1, listing: every key of a large prefix with FastList (concurrent split
+key ranges), with sequential 1,000-key pages (our client, FastList off),
+and with oss2's ObjectIteratorV2. Keys are laid out like a dataset:
+l1/<dir>/<n>, 1,000 per directory."""
+from __future__ import annotations
+
+import pathlib
+from typing import Any, Dict, List, Optional
+
+import common
+from common import Profile, log, record
+
+SYSTEMS = ["fastlist", "sequential", "oss2"]
+LIST_CONCURRENCY = 16  # datasetConfig.listConcurrency (default)
+
+
+def run(profile: Profile, tools: Dict[str, str], scratch: pathlib.Path, hosts: Dict[str, Optional[common.Host]],
+        notes: List[str]) -> List[Dict[str, Any]]:
+    n = profile.l1_keys
+    samples: Dict[str, List[Dict[str, Any]]] = {}
+    with common.BenchServer(tools["benchserver"]) as srv:
+        filled = srv.fill(n, "l1/%04d/%08d", per_dir=1000, size=16)
+        log(f"L1: stored {filled['objects']} keys in {filled['seconds']:.1f} s (server RSS {srv.rss() / (1 << 30):.1f} GiB)")
+        srv.srv.put_object(common.BUCKET, "warm/x", b"x")
+        srv.realism_on()
+        env = srv.connection_env()
+        env["BENCH_CONFIG_PATH"] = common.write_config(scratch / "config.json", scratch)
+        env["BENCH_FASTLIST_CONFIG"] = common.write_config(
+            scratch / "config-fastlist.json", scratch,
+            datasetConfig={"enableFastList": True, "listConcurrency": LIST_CONCURRENCY})
+        for rep in range(profile.l1_repeats):
+            for system in SYSTEMS:
+                if system == "oss2" and rep >= 1:  # ~1,000 pages parsed in Python: once
+                    continue
+                srv.srv.reset_stats()
+                out = srv.run_on(hosts["ours"], "l1", {"system": system, "expect": n}, env, timeout=1200)
+                if "error" not in out:
+                    st = srv.stats()
+                    out["requests"] = sum(st["requests"].get("ListObjectsV2", {}).values())
+                    out["peak_concurrent"] = st.get("peak_concurrent")
+                samples.setdefault(system, []).append(out)
+                if "error" in out:
+                    log(f"  {system:<10} rep {rep + 1}: FAILED {out['error']} {out.get('detail', '')[-800:]}")
+                else:
+                    log(f"  {system:<10} rep {rep + 1}: {out['keys']} keys in {out['seconds']:.2f} s "
+                        f"({out['keys_per_s']:.0f} keys/s, {out['requests']} list requests, "
+                        f"{out['peak_concurrent']} at once)")
+    recs = []
+    for system, outs in samples.items():
+        ok = [o for o in outs if "error" not in o]
+        for o in outs:
+            if "error" in o:
+                notes.append(f"L1 {system} failed: {o['error']}")
+                break
+        if not ok:
+            continue
+        params = {"keys": n, "page_size": 1000, "list_requests": ok[0]["requests"]}
+        if system == "fastlist":
+            params["list_concurrency"] = LIST_CONCURRENCY
+        recs.append(record("L1", system, params, "throughput", [o["keys_per_s"] for o in ok], "keys/s"))
+        recs.append(record("L1", system, params, "time", [o["seconds"] for o in ok], "s"))
+    return recs
