@@ -1,5 +1,6 @@
 """Turns the records of a run into bench/results/latest.md and the PNG
-plots, and puts latest.md's tables into the README's Performance section.
+plots, and puts the headline and the main tables into the README's
+Performance section.
 
     python scripts/bench/report.py                # re-render from bench/results/latest.json
     python scripts/bench/report.py --readme       # ... and update README.md
@@ -19,8 +20,9 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import common
 
-# mean first-byte latency of common.REALISM: uniform 20-50 ms, plus 120 ms for 2 % of GETs
-MEAN_LATENCY_S = 0.035 + 0.02 * 0.120
+# mean first-byte latency of a GET under common.REALISM (uniform spread plus the held tail)
+_R = common.REALISM
+MEAN_LATENCY_S = (_R["latency_ms"] + _R["latency_jitter_ms"] / 2 + _R["stall_rate"] * _R["stall_ms"]) / 1e3
 README_START = "<!-- bench:start -->"
 README_END = "<!-- bench:end -->"
 
