@@ -109,6 +109,34 @@ class System:
         return torch.load(os.path.join(self.tmp, key.replace("/", "_")), mmap=False)
 
 
+class GoHeapSampler:
+    """Peak Go heap of our core while it runs (ours only): the writer's
+    bound is on the bytes of parts in flight, which live in the Go heap;
+    RSS also counts garbage between collections and freed memory the Go
+    runtime has not returned to the OS yet. (Each sample stops the Go
+    world for microseconds.)"""
+
+    def __init__(self, period: float = 0.05) -> None:
+        import threading
+        from osstorchconnector import _native
+        self._stats, self.period = _native.runtime_stats, period
+        self.alloc = self.sys = 0
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self) -> None:
+        while True:
+            st = self._stats()
+            self.alloc, self.sys = max(self.alloc, st["heap_alloc"]), max(self.sys, st["heap_sys"])
+            if self._stop.wait(self.period):
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._t.join()
+
+
 def run_case(system: str, gib: float = 2.0) -> dict:
     env = os.environ
     sd = state_dict(gib)
@@ -122,10 +150,13 @@ def run_case(system: str, gib: float = 2.0) -> dict:
         s.load("c1/warmup.pt")
         setup_rss = rss() - before
         mem = MemorySampler(tree=False).start()
+        heap = GoHeapSampler() if system == "ours" else None
         c0, t0 = cpu(), time.monotonic()
         s.save(sd)
         save_s, save_cpu = time.monotonic() - t0, cpu() - c0
         mem.stop()
+        if heap:
+            heap.stop()
         save_growth = mem.peak_growth
         mem = MemorySampler(tree=False).start()
         c0, t0 = cpu(), time.monotonic()
@@ -139,7 +170,8 @@ def run_case(system: str, gib: float = 2.0) -> dict:
     return {"system": system, "bytes": size, "save_s": save_s, "load_s": load_s,
             "save_gb_s": size / save_s / 1e9, "load_gb_s": size / load_s / 1e9,
             "save_peak_rss_growth": save_growth, "load_peak_rss_growth_beyond_tensors": load_growth,
-            "save_cpu_s": save_cpu, "load_cpu_s": load_cpu, "setup_rss": setup_rss, "exact": bool(exact)}
+            "save_cpu_s": save_cpu, "load_cpu_s": load_cpu, "setup_rss": setup_rss, "exact": bool(exact),
+            "save_go_heap_alloc_peak": heap.alloc if heap else None, "save_go_heap_sys_peak": heap.sys if heap else None}
 
 
 def main() -> None:

@@ -365,18 +365,31 @@ def analysis(recs: List[Dict[str, Any]], workers: List[int]) -> List[str]:
                    "(it hashes every upload with MD5 and CRC-64 and copies it into memory; real OSS does that on "
                    "its own machines). Client CPU alone bounds the ratio to memory at about "
                    f"{mcpu['value'] / ccpu['value'] * cores:.2f}x with {cores} cores fully used.")
+    m1s = find(recs, "M1", "ours", "peak_rss_growth", op="save", during="C1")
+    heap = find(recs, "M1", "ours", "go_heap_alloc_peak", op="save", during="C1")
+    if m1s and m1s["params"].get("bound_mib") and m1s["max"] > m1s["params"]["bound_mib"]:
+        out.append(f"M1, C1 save: the writer's RSS grew {m1s['value']:,.0f} MiB, above the "
+                   f"{m1s['params']['bound_mib']:,.0f} MiB that {m1s['params']['bound']} allows"
+                   + (f"; the Go heap itself peaked at {heap['value']:,.0f} MiB allocated" if heap else "")
+                   + ". The config bounds the bytes of parts in flight; what comes on top is most likely part "
+                   "buffers that are done but not yet collected and freed heap the Go runtime has not returned to "
+                   "the OS.")
     fl = find(recs, "L1", "fastlist", "time")
     sq = find(recs, "L1", "sequential", "time")
     if fl and sq:
         n_fl, n_sq = fl["params"].get("list_requests"), sq["params"].get("list_requests")
         out.append(f"L1: FastList made {n_fl:,} list requests for the {n_sq:,} pages of the sequential listing"
-                   + (" — its split of the remaining key range at the byte-wise midpoint lands far above keys that "
-                      "share a long prefix and use a narrow alphabet (digits), so most splits list empty ranges and "
-                      "few requests run at once." if n_fl and n_sq and n_fl > 1.5 * n_sq else "."))
+                   + (" and ran no faster: every split hands off the range above the byte-wise midpoint of the "
+                      "last key and prefix + 0xFF, which for ASCII keys is always above every key, so each split lists "
+                      "an empty range and one worker lists everything (go/connector/list.go: the split closure reads "
+                      "the worker's original upper bound, not the one lowered by the previous split)."
+                      if n_fl and n_sq and n_fl > 1.5 * n_sq else "."))
     return out
 
 
 def _times(n: Any) -> str:
+    if not n:
+        return "(not recorded)"
     return {1: "once", 2: "twice"}.get(n, f"{n} times")
 
 
@@ -388,7 +401,8 @@ def _m1_case(x: Dict[str, Any]) -> str:
     p = x["params"]
     if p.get("during") == "D1":
         return f"{_tf(p.get('transform'))}, {p.get('workers')} workers"
-    return f"{p.get('op')}, {p.get('state_dict_gib')} GiB"
+    what = {"go_heap_alloc_peak": " (Go heap allocated, not RSS)", "go_heap_sys_peak": " (Go heap obtained from the OS)"}
+    return f"{p.get('op')}, {p.get('state_dict_gib')} GiB{what.get(x['metric'], '')}"
 
 
 # ---------------------------------------------------------------- plots
