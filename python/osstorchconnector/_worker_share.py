@@ -96,9 +96,12 @@ def _finish(value, done: str, num_workers: int, files) -> T:
     fd = os.open(done, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600)
     try:
         os.write(fd, b"x")  # one byte per worker; O_APPEND keeps them apart
+        # the size through our descriptor: by its path, the file may already be gone (another worker
+        # wrote the last byte between our write and our look, and removed the files)
+        complete = os.fstat(fd).st_size >= num_workers
     finally:
         os.close(fd)
-    if os.path.getsize(done) >= num_workers:
+    if complete:
         for p in files:
             try:
                 os.unlink(p)

@@ -128,6 +128,13 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
         return _worker_share.shared(key, num_workers, lambda: list(self._get_dataset_objects(client)))
 
     def __iter__(self) -> Iterator[Any]:
+        # A generator: whatever fails here (a bad URI, credentials, the listing) raises from the first
+        # next(), not from iter(). torch's DataLoader worker reports an exception from iter(dataset)
+        # once and then answers every later request with UnboundLocalError('fetcher'), so the epoch
+        # never ends for a loop that goes on after an error; from next(), the worker's share just ends.
+        yield from self._epoch_iter()
+
+    def _epoch_iter(self) -> Iterator[Any]:
         info = torch.utils.data.get_worker_info()
         worker_id, num_workers = (info.id, info.num_workers) if info is not None else (0, 1)
         seed = info.seed - info.id if info is not None else None
