@@ -17,7 +17,7 @@ import sys
 import tempfile
 
 import pytest
-import torch  # noqa: F401  (imported here, before the runner is forked: the runner inherits it)
+import torch  # imported here, before the runner is forked: the runner inherits it
 
 sys.path.insert(0, os.path.dirname(__file__))
 import _fault_matrix as M  # noqa: E402
@@ -37,6 +37,10 @@ def matrix():
     only = os.environ.get("OSSTORCH_FAULTS_ONLY")
     if only:
         cases = [c for c in cases if only in c.id or c.fault == M.F_CANARY]
+    # Warm torch's OpenMP pool in this process before the runners are forked,
+    # as earlier tests of a full run do: the runners must cope with that.
+    big = torch.ones(1 << 22)
+    assert torch.equal(big, big.clone())
     results = M.run_matrix(cases, art)
     text = M.table(results)
     print("\n" + text)
