@@ -9,7 +9,7 @@ export UV_CACHE_DIR ?= $(HOME)/.cache/uv
 export UV_LINK_MODE ?= copy
 GO_TEST_FLAGS ?= -race -count=1 -timeout 15m
 
-.PHONY: all build venv install demo test test-go test-py test-faults bench bench-install wheel clean fuzz fuzz-short
+.PHONY: all build venv install demo test test-go test-py test-faults bench wheel clean fuzz fuzz-short
 
 all: build
 
@@ -26,8 +26,10 @@ $(VENV)/.uv:
 venv: $(VENV)/.uv
 
 # Install the package (building its Go core) with test and demo extras.
+# EXTRAS: the package's optional dependency groups to install with it.
+EXTRAS ?= test,demo
 install: venv
-	$(UV) pip install -q --python $(VPY) --reinstall-package osstorchconnector ".[test,demo]"
+	$(UV) pip install -q --python $(VPY) --reinstall-package osstorchconnector ".[$(EXTRAS)]"
 
 demo: install
 	$(VPY) scripts/demo.py
@@ -72,10 +74,8 @@ fuzz-short:
 # small data. BENCH_ARGS passes more flags (--only d1, --no-upstream, ...).
 BENCH_QUICK ?=
 BENCH_ARGS ?=
-bench-install: venv
-	$(UV) pip install -q --python $(VPY) --reinstall-package osstorchconnector ".[test,demo,bench]"
-
-bench: bench-install
+bench:
+	$(MAKE) install EXTRAS=test,demo,bench
 	$(VPY) scripts/bench/run.py $(if $(BENCH_QUICK),--quick) $(BENCH_ARGS)
 
 # A wheel that installs and works without Go.

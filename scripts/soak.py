@@ -144,7 +144,6 @@ def main(argv=None) -> int:
     ap.add_argument("--sample-seconds", type=float, default=5.0)
     args = ap.parse_args(argv)
 
-    import torch
     from torch.utils.data import DataLoader
     from osstorchconnector import OssIterableDataset, OssMapDataset
     from osstorchconnector.testing import LocalOssServer

@@ -1,10 +1,34 @@
 package ossemu
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"strings"
 )
+
+// putDirect stores body as bucket/key the way an upload would (ETag, CRC-64,
+// sorted key index), without a signature or an HTTP round trip. On failure it
+// returns the status to answer with.
+func (s *Server) putDirect(bucketName, key string, body io.Reader, h http.Header) (*object, int, error) {
+	b := s.store.bucket(bucketName)
+	if b == nil || key == "" {
+		return nil, 404, errors.New("no such bucket, or empty key")
+	}
+	st, err := s.store.newStaging()
+	if err != nil {
+		return nil, 500, err
+	}
+	if _, err := io.Copy(st, body); err != nil {
+		st.abort()
+		return nil, 400, err
+	}
+	o := &object{Key: key, Type: "Normal", ETag: st.md5Hex(), ContentType: contentTypeFor(h, key), Meta: userMeta(h)}
+	if err := s.store.commit(b, o, st); err != nil {
+		return nil, 500, err
+	}
+	return o, 200, nil
+}
 
 // adminPrefix is where the stats and fault endpoints live when Options.Admin
 // is set. Bucket names cannot contain '_', so it never shadows a bucket.
@@ -21,6 +45,8 @@ const adminPrefix = "/_ossemu/"
 //	PUT  /_ossemu/buckets/NAME   create a bucket
 //	PUT  /_ossemu/objects/BUCKET/KEY   store the body as an object (no signature:
 //	                                   for test set-up from any language)
+//	POST /_ossemu/fill?bucket=B&count=N[&start=S][&key_format=F][&per_dir=M][&size=Z][&body_dir=DIR]
+//	                             store N objects in-process (see fill.go)
 func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimPrefix(r.URL.Path, adminPrefix)
 	reply := func(status int, v any) {
@@ -75,28 +101,28 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		reply(200, map[string]string{"created": strings.TrimPrefix(path, "buckets/")})
 	case strings.HasPrefix(path, "objects/") && r.Method == http.MethodPut:
 		bucketName, key, _ := strings.Cut(strings.TrimPrefix(path, "objects/"), "/")
-		b := s.store.bucket(bucketName)
-		if b == nil || key == "" {
-			fail(404, "no such bucket, or empty key")
-			return
-		}
-		st, err := s.store.newStaging()
+		o, status, err := s.putDirect(bucketName, key, r.Body, r.Header)
 		if err != nil {
-			fail(500, err.Error())
-			return
-		}
-		if _, err := io.Copy(st, r.Body); err != nil {
-			st.abort()
-			fail(400, err.Error())
-			return
-		}
-		o := &object{Key: key, Type: "Normal", ETag: st.md5Hex(), ContentType: contentTypeFor(r.Header, key), Meta: userMeta(r.Header)}
-		if err := s.store.commit(b, o, st); err != nil {
-			fail(500, err.Error())
+			fail(status, err.Error())
 			return
 		}
 		reply(200, map[string]any{"key": key, "size": o.Size, "etag": o.ETag})
+	case path == "fill" && r.Method == http.MethodPost:
+		res, status, err := s.fillFromQuery(r.URL.Query())
+		if err != nil {
+			fail(status, err.Error())
+			return
+		}
+		reply(200, res)
 	default:
 		fail(404, "unknown admin endpoint "+r.Method+" "+r.URL.Path)
 	}
+}
+
+// Put stores body as bucket/key exactly as an upload would, without a
+// signature or a round trip: for tests and tools that seed a server they run
+// in process.
+func (s *Server) Put(bucket, key string, body io.Reader) error {
+	_, _, err := s.putDirect(bucket, key, body, http.Header{})
+	return err
 }

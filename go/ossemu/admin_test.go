@@ -1,9 +1,13 @@
 package ossemu
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -35,6 +39,7 @@ func TestAdminDisabled(t *testing.T) {
 			{"GET", "/_ossemu/faults", ""},
 			{"PUT", "/_ossemu/faults", `{"error_rate_500": 1}`},
 			{"PUT", "/_ossemu/buckets/made-by-admin", ""},
+			{"POST", "/_ossemu/fill?bucket=" + testBucket + "&count=3&size=10", ""},
 		} {
 			status, body := adminDo(t, r.method, u+r.path, r.body)
 			// Without the admin endpoint the path is an ordinary (and invalid)
@@ -46,6 +51,9 @@ func TestAdminDisabled(t *testing.T) {
 		}
 		if f := srv.Faults(); f.ErrorRate500 != 0 {
 			t.Fatal("faults changed through a disabled admin endpoint")
+		}
+		if n := srv.Stats().Objects; n != 0 {
+			t.Fatalf("%d objects stored through a disabled admin endpoint", n)
 		}
 		if srv.store.bucket("made-by-admin") != nil {
 			t.Fatal("bucket created through a disabled admin endpoint")
@@ -119,5 +127,35 @@ func TestAdminEnabled(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 403 {
 		t.Fatalf("virtual-hosted admin path: %d", resp.StatusCode)
+	}
+}
+
+func TestAdminFillStoresObjectsAsUploadsWould(t *testing.T) {
+	t.Parallel()
+	_, u := newTestServer(t, nil)
+	dir := t.TempDir()
+	for i, body := range []string{"first body", "second"} {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%d.bin", i)), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	status, body := adminDo(t, "POST", u+"/_ossemu/fill?bucket="+testBucket+"&count=5&start=10&key_format="+url.QueryEscape("d%02d/k%04d")+"&per_dir=2&body_dir="+url.QueryEscape(dir), "")
+	if status != 200 || !strings.Contains(body, `"objects":5`) {
+		t.Fatalf("fill: %d %s", status, body)
+	}
+	c := newClient(u, noRetry)
+	// object i gets file i mod 2 and key d<i/2>/k<i>
+	for i, want := range map[int]string{10: "first body", 11: "second", 14: "first body"} {
+		if got := string(mustGet(t, c, testBucket, fmt.Sprintf("d%02d/k%04d", i/2, i))); got != want {
+			t.Fatalf("object %d: %q, want %q", i, got, want)
+		}
+	}
+	for _, q := range []string{"count=0", "count=2&bucket=no-such-bucket&size=1", "count=x"} {
+		if !strings.Contains(q, "bucket=") {
+			q += "&bucket=" + testBucket
+		}
+		if status, body := adminDo(t, "POST", u+"/_ossemu/fill?"+q, ""); status < 400 || !strings.Contains(body, "error") {
+			t.Fatalf("fill?%s: %d %s", q, status, body)
+		}
 	}
 }

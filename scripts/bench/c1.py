@@ -23,7 +23,7 @@ def run(profile: Profile, tools: Dict[str, str], scratch: pathlib.Path, hosts: D
         notes: List[str]) -> List[Dict[str, Any]]:
     samples: Dict[str, List[Dict[str, Any]]] = {}
     log(f"C1: state dict of {profile.c1_gib} GiB")
-    with common.BenchServer(tools["benchserver"]) as srv:
+    with common.BenchServer() as srv:
         srv.realism_on()
         env = srv.connection_env()
         env["BENCH_CONFIG_PATH"] = common.write_config(scratch / "config.json", scratch)
@@ -52,11 +52,7 @@ def run(profile: Profile, tools: Dict[str, str], scratch: pathlib.Path, hosts: D
                             f"+{out['load_peak_rss_growth_beyond_tensors'] / MIB:.0f} MiB beyond the tensors loading")
     recs = []
     for system, outs in samples.items():
-        ok = [o for o in outs if "error" not in o]
-        for o in outs:
-            if "error" in o:
-                notes.append(f"C1 {system} failed: {o['error']}")
-                break
+        ok = common.successes(outs, notes, f"C1 {system}")
         if not ok:
             continue
         params = {"state_dict_gib": round(ok[0]["bytes"] / (1 << 30), 3)}

@@ -23,7 +23,7 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
-from typing import Any, Dict, Iterable, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 BENCH_DIR = pathlib.Path(__file__).resolve().parent
@@ -128,37 +128,23 @@ def log(msg: str) -> None:
 # ---------------------------------------------------------------- Go helpers
 
 def build_go_tools(dest: pathlib.Path) -> Dict[str, str]:
-    """Build benchserver (ossemu with a bulk loader) and rawget (the raw
-    limit) once per run."""
+    """Build rawget (the raw limit) once per run."""
     dest.mkdir(parents=True, exist_ok=True)
-    out = {}
-    for name in ("benchserver", "rawget"):
-        path = dest / name
-        subprocess.run(["go", "build", "-o", str(path), f"./go/cmd/{name}"], cwd=REPO, check=True)
-        out[name] = str(path)
-    return out
+    path = dest / "rawget"
+    subprocess.run(["go", "build", "-o", str(path), "./go/cmd/rawget"], cwd=REPO, check=True)
+    return {"rawget": str(path)}
 
 
 class BenchServer:
-    """A LocalOssServer running benchserver (the same ossemu handler, plus
-    an in-process bulk fill), with the emulated network switched on after
-    the data is in."""
+    """The packaged local server (LocalOssServer), filled through its admin
+    bulk loader, with the emulated network switched on after the data is in."""
 
-    def __init__(self, benchserver: str) -> None:
+    def __init__(self) -> None:
         from osstorchconnector.testing import LocalOssServer
-        self._binary = benchserver
         self.srv = LocalOssServer(buckets=[BUCKET], region=REGION)
 
     def __enter__(self) -> "BenchServer":
-        old = os.environ.get("OSSEMU_BINARY")
-        os.environ["OSSEMU_BINARY"] = self._binary  # LocalOssServer's documented override
-        try:
-            self.srv.start()
-        finally:
-            if old is None:
-                os.environ.pop("OSSEMU_BINARY", None)
-            else:
-                os.environ["OSSEMU_BINARY"] = old
+        self.srv.start()
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -178,7 +164,7 @@ class BenchServer:
              "size": size}
         if body_dir:
             q["body_dir"] = body_dir
-        req = urllib.request.Request(self.endpoint + "/_bench/fill?" + urllib.parse.urlencode(q), method="POST")
+        req = urllib.request.Request(self.endpoint + "/_ossemu/fill?" + urllib.parse.urlencode(q), method="POST")
         with urllib.request.urlopen(req, timeout=1800) as r:
             return json.loads(r.read())
 
@@ -193,7 +179,8 @@ class BenchServer:
         return self.srv.stats()
 
     def rss(self) -> int:
-        return proc_rss(self.srv.pid) if self.srv.pid else 0
+        from measure import rss
+        return rss(self.srv.pid) if self.srv.pid else 0
 
     def run_on(self, host: "Host", scenario: str, args: Dict[str, Any], env: Dict[str, str],
                timeout: float) -> Dict[str, Any]:
@@ -212,15 +199,13 @@ class BenchServer:
                 "OSS_ACCESS_KEY_ID": self.srv.access_key_id, "OSS_ACCESS_KEY_SECRET": self.srv.access_key_secret}
 
 
-def proc_rss(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
+def successes(outs: List[Dict[str, Any]], notes: List[str], what: str) -> List[Dict[str, Any]]:
+    """The repeats that worked; the first failure, if any, becomes a note
+    (one broken system must not sink the suite, nor go unmentioned)."""
+    failed = next((o for o in outs if "error" in o), None)
+    if failed is not None:
+        notes.append(f"{what} failed: {failed['error']}")
+    return [o for o in outs if "error" not in o]
 
 
 # ---------------------------------------------------------------- measurement hosts

@@ -35,7 +35,7 @@ def run(profile: Profile, tools: Dict[str, str], scratch: pathlib.Path, hosts: D
     n = profile.d1_objects
     log(f"D1: {n} images of {min(sizes) // 1000}-{max(sizes) // 1000} KB (mean {mean_size / 1000:.0f} KB)")
     samples: Dict[tuple, List[Dict[str, Any]]] = {}
-    with common.BenchServer(tools["benchserver"]) as srv:
+    with common.BenchServer() as srv:
         filled = srv.fill(n, "d1/img-%07d.jpg", body_dir=str(scratch / "images"))
         log(f"D1: stored {filled['objects']} objects ({filled['bytes'] / MIB:.0f} MiB) in {filled['seconds']:.1f} s")
         index = ",".join(f"d1/img-{i:07d}.jpg:{i % imaging.VARIANTS}" for i in range(n))
@@ -120,13 +120,8 @@ def _log_sample(rep: int, system: str, workers: int, transform: str, out: Dict[s
 def _records(profile: Profile, samples: Dict[tuple, List[Dict[str, Any]]], mean_size: float,
              notes: List[str]) -> List[Dict[str, Any]]:
     recs = []
-    failures = set()
     for (system, workers, transform), outs in sorted(samples.items()):
-        ok = [o for o in outs if "error" not in o]
-        for o in outs:
-            if "error" in o and (system, workers, transform) not in failures:
-                failures.add((system, workers, transform))
-                notes.append(f"D1 {system} workers={workers} transform={transform} failed: {o['error']}")
+        ok = common.successes(outs, notes, f"D1 {system} workers={workers} transform={transform}")
         if not ok:
             continue
         params: Dict[str, Any] = {"workers": workers, "transform": transform, "batch_size": BATCH,

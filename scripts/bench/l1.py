@@ -18,7 +18,7 @@ def run(profile: Profile, tools: Dict[str, str], scratch: pathlib.Path, hosts: D
         notes: List[str]) -> List[Dict[str, Any]]:
     n = profile.l1_keys
     samples: Dict[str, List[Dict[str, Any]]] = {}
-    with common.BenchServer(tools["benchserver"]) as srv:
+    with common.BenchServer() as srv:
         filled = srv.fill(n, "l1/%04d/%08d", per_dir=1000, size=16)
         log(f"L1: stored {filled['objects']} keys in {filled['seconds']:.1f} s (server RSS {srv.rss() / (1 << 30):.1f} GiB)")
         srv.srv.put_object(common.BUCKET, "warm/x", b"x")
@@ -47,11 +47,7 @@ def run(profile: Profile, tools: Dict[str, str], scratch: pathlib.Path, hosts: D
                         f"{out['peak_concurrent']} at once)")
     recs = []
     for system, outs in samples.items():
-        ok = [o for o in outs if "error" not in o]
-        for o in outs:
-            if "error" in o:
-                notes.append(f"L1 {system} failed: {o['error']}")
-                break
+        ok = common.successes(outs, notes, f"L1 {system}")
         if not ok:
             continue
         params = {"keys": n, "page_size": 1000, "list_requests": ok[0]["requests"]}

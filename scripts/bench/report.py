@@ -173,50 +173,51 @@ def markdown(recs: List[Dict[str, Any]], meta: Dict[str, Any], notes: List[str],
     L.append("")
 
     # D1 detail
-    L.append("### D1: small objects (images/s, DataLoader batch 64)")
-    L.append("")
     d1meta = next((x["params"] for x in recs if x["scenario"] == "D1"), {})
-    L.append(f"{d1meta.get('dataset_objects', '?'):,} JPEGs of ~{d1meta.get('object_kb', '?')} KB. "
-             f"*No transform*: each sample is `obj.read()` (bytes), batches stay lists; *decode*: PIL decode + "
-             f"resize to 224x224 + uint8 tensor. The fast systems read all {d1meta.get('dataset_objects', '?'):,} "
-             f"images without a transform and the first {meta.get('d1_decode_objects', '?'):,} with decode (decode "
-             f"is CPU-bound, so a prefix gives the same rate); the sequential baselines read "
-             f"{meta.get('d1_slow_rounds', '?')} batch(es) per DataLoader process (at ~25 images/s per process, all "
-             "of them would take most of an hour). Rates count from the DataLoader iterator's creation, worker "
-             "start-up and (iterable datasets) the epoch's listing included.")
-    L.append("")
-    header = "| system | " + " | ".join(f"{_tf(tf)}, {w} workers" for tf in ("none", "decode") for w in workers) + " |"
-    L.append(header)
-    L.append("|---|" + "---|" * (2 * len(workers)))
-    for sys_ in ("raw", "ours-iter", "ours-map", "upstream-iter", "upstream-map", "oss2-seed", "ossv2"):
-        cells = []
-        for tf in ("none", "decode"):
-            for w in workers:
-                r = find(recs, "D1", sys_, "throughput", workers=w, **({} if sys_ == "raw" else {"transform": tf}))
-                cells.append("-" if (sys_ == "raw" and tf == "decode") else fmt_val(r))
-        if any(c not in ("n/a", "-") for c in cells):
-            L.append(f"| {LABELS[sys_]} | " + " | ".join(cells) + " |")
-    L.append("")
-    raw_c = {w: (find(recs, "D1", "raw", "throughput", workers=w) or {}).get("params", {}).get("concurrency") for w in workers}
-    L.append("Raw limit at the same requests in flight as the connectors: "
-             + ", ".join(f"{c} for {w} workers" for w, c in raw_c.items() if c) + " (24 per process).")
-    L.append("")
-    cpu_rows = []
-    for sys_ in ("raw", "ours-iter", "ours-map", "upstream-iter", "upstream-map"):
-        r = find(recs, "D1", sys_, "client_cpu", workers=max(workers) if workers else 0, transform="none") if sys_ != "raw" \
-            else find(recs, "D1", "raw", "client_cpu", workers=max(workers) if workers else 0)
-        s = find(recs, "D1", sys_, "server_cpu", workers=max(workers) if workers else 0, transform="none")
-        if r:
-            cpu_rows.append(f"| {LABELS[sys_]} | {fmt_val(r, 2)} | {fmt_val(s, 2) if s else '-'} |")
-    if cpu_rows and not brief:
-        L.append(f"CPU per image, no transform, {max(workers)} workers (client: the process and its workers; "
-                 "server: the emulated OSS on the same cores; systems that read the whole dataset — a bounded run "
-                 "also pays for batches its workers prefetched and never delivered):")
+    if d1meta:  # absent when the run skipped D1 (--only)
+        L.append("### D1: small objects (images/s, DataLoader batch 64)")
         L.append("")
-        L.append("| system | client ms/image | server ms/image |")
-        L.append("|---|---|---|")
-        L.extend(cpu_rows)
+        L.append(f"{d1meta.get('dataset_objects', '?'):,} JPEGs of ~{d1meta.get('object_kb', '?')} KB. "
+                 f"*No transform*: each sample is `obj.read()` (bytes), batches stay lists; *decode*: PIL decode + "
+                 f"resize to 224x224 + uint8 tensor. The fast systems read all {d1meta.get('dataset_objects', '?'):,} "
+                 f"images without a transform and the first {meta.get('d1_decode_objects', '?'):,} with decode (decode "
+                 f"is CPU-bound, so a prefix gives the same rate); the sequential baselines read "
+                 f"{meta.get('d1_slow_rounds', '?')} batch(es) per DataLoader process (at ~25 images/s per process, all "
+                 "of them would take most of an hour). Rates count from the DataLoader iterator's creation, worker "
+                 "start-up and (iterable datasets) the epoch's listing included.")
         L.append("")
+        header = "| system | " + " | ".join(f"{_tf(tf)}, {w} workers" for tf in ("none", "decode") for w in workers) + " |"
+        L.append(header)
+        L.append("|---|" + "---|" * (2 * len(workers)))
+        for sys_ in ("raw", "ours-iter", "ours-map", "upstream-iter", "upstream-map", "oss2-seed", "ossv2"):
+            cells = []
+            for tf in ("none", "decode"):
+                for w in workers:
+                    r = find(recs, "D1", sys_, "throughput", workers=w, **({} if sys_ == "raw" else {"transform": tf}))
+                    cells.append("-" if (sys_ == "raw" and tf == "decode") else fmt_val(r))
+            if any(c not in ("n/a", "-") for c in cells):
+                L.append(f"| {LABELS[sys_]} | " + " | ".join(cells) + " |")
+        L.append("")
+        raw_c = {w: (find(recs, "D1", "raw", "throughput", workers=w) or {}).get("params", {}).get("concurrency") for w in workers}
+        L.append("Raw limit at the same requests in flight as the connectors: "
+                 + ", ".join(f"{c} for {w} workers" for w, c in raw_c.items() if c) + " (24 per process).")
+        L.append("")
+        cpu_rows = []
+        for sys_ in ("raw", "ours-iter", "ours-map", "upstream-iter", "upstream-map"):
+            r = find(recs, "D1", sys_, "client_cpu", workers=max(workers) if workers else 0, transform="none") if sys_ != "raw" \
+                else find(recs, "D1", "raw", "client_cpu", workers=max(workers) if workers else 0)
+            s = find(recs, "D1", sys_, "server_cpu", workers=max(workers) if workers else 0, transform="none")
+            if r:
+                cpu_rows.append(f"| {LABELS[sys_]} | {fmt_val(r, 2)} | {fmt_val(s, 2) if s else '-'} |")
+        if cpu_rows and not brief:
+            L.append(f"CPU per image, no transform, {max(workers)} workers (client: the process and its workers; "
+                     "server: the emulated OSS on the same cores; systems that read the whole dataset — a bounded run "
+                     "also pays for batches its workers prefetched and never delivered):")
+            L.append("")
+            L.append("| system | client ms/image | server ms/image |")
+            L.append("|---|---|---|")
+            L.extend(cpu_rows)
+            L.append("")
 
     # C1 detail
     c1 = [x for x in recs if x["scenario"] == "C1" and x["metric"] == "throughput"]
