@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
+	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -19,90 +20,57 @@ func (c *Client) List(ctx context.Context, bucket, prefix string, fn func(Object
 	if c.cfg.DatasetConfig.EnableFastList {
 		return c.FastList(ctx, bucket, prefix, c.cfg.DatasetConfig.ListConcurrency, fn)
 	}
-	return c.listRange(ctx, bucket, prefix, "", "", false, func(o ObjectInfo, _ bool) (bool, error) { return true, fn(o) }, nil)
-}
-
-// listRange lists keys under prefix that are > after and, when upto != "",
-// <= upto. fn returns false to stop. onPage, if set, is told the last key of
-// every truncated page (FastList uses it to split the rest of the range).
-func (c *Client) listRange(ctx context.Context, bucket, prefix, after, upto string, _ bool,
-	fn func(ObjectInfo, bool) (bool, error), onPage func(last string) (newUpto string)) error {
-	req := &oss.ListObjectsV2Request{Bucket: oss.Ptr(bucket), Prefix: oss.Ptr(prefix), MaxKeys: listPageSize}
-	if after != "" {
-		req.StartAfter = oss.Ptr(after)
-	}
-	p := c.oss.NewListObjectsV2Paginator(req)
+	p := c.oss.NewListObjectsV2Paginator(&oss.ListObjectsV2Request{
+		Bucket: oss.Ptr(bucket), Prefix: oss.Ptr(prefix), MaxKeys: listPageSize})
 	for p.HasNext() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
 			return wrap("ListObjectsV2", bucket, prefix, err)
 		}
 		for _, o := range page.Contents {
-			k := oss.ToString(o.Key)
-			if upto != "" && k > upto {
-				return nil
-			}
-			more, err := fn(ObjectInfo{Key: k, Size: o.Size, ETag: oss.ToString(o.ETag)}, false)
-			if err != nil || !more {
+			if err := fn(objectInfo(o)); err != nil {
 				return err
 			}
-		}
-		if page.IsTruncated && onPage != nil && len(page.Contents) > 0 {
-			upto = onPage(oss.ToString(page.Contents[len(page.Contents)-1].Key))
 		}
 	}
 	return nil
 }
 
-// FastList lists prefix with up to concurrency requests in flight. Each
-// worker owns a key range; whenever a worker's page comes back full and a
-// request slot is free, it hands the upper half of its remaining range
-// (split at the byte-wise midpoint) to a new worker. Dense ranges thus split
-// until every slot is busy; empty halves cost one request. The same keys as
-// List are returned, in key order.
+func objectInfo(o oss.ObjectProperties) ObjectInfo {
+	return ObjectInfo{Key: oss.ToString(o.Key), Size: o.Size, ETag: oss.ToString(o.ETag)}
+}
+
+// FastList lists prefix with up to concurrency requests in flight and calls
+// fn for the same keys as List, in key order, once all are in.
+//
+// OSS lists only forwards from a key, so the key space is cut into ranges,
+// each listed page by page by its own worker. Whenever a worker's page comes
+// back full and a request slot is free, a splitter looks for a cut in the part
+// of that range not yet listed: it bisects (listed, upper bound] at byte-wise
+// midpoints, asking for the first key after each candidate (one MaxKeys=1
+// request). A candidate with keys above it becomes the cut, and the splitter
+// goes on as the worker of the upper part; a candidate with none above it
+// lowers the bound. Real key sets use few byte values ("train/000123.jpg"),
+// so the plain midpoint of the last key and the end of the range almost
+// always lies above every key; without the probes each split would hand out
+// an empty range and the listing would stay sequential.
 func (c *Client) FastList(ctx context.Context, bucket, prefix string, concurrency int, fn func(ObjectInfo) error) error {
 	if concurrency < 2 {
-		return c.listRange(ctx, bucket, prefix, "", "", false, func(o ObjectInfo, _ bool) (bool, error) { return true, fn(o) }, nil)
+		return c.List(ctx, bucket, prefix, fn)
 	}
-	var (
-		mu     sync.Mutex
-		chunks [][]ObjectInfo
-	)
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(concurrency)
-	ceiling := prefix + "\xff" // above every key under prefix (no UTF-8 byte is 0xff)
-	var worker func(after, upto string) func() error
-	worker = func(after, upto string) func() error {
-		return func() error {
-			var got []ObjectInfo
-			err := c.listRange(gctx, bucket, prefix, after, upto, false, func(o ObjectInfo, _ bool) (bool, error) {
-				got = append(got, o)
-				return true, nil
-			}, func(last string) string {
-				hi := upto
-				if hi == "" {
-					hi = ceiling
-				}
-				mid := midpoint(last, hi)
-				// Hand (mid, upto] to a new worker if a request slot is free;
-				// never wait for one (all workers waiting would deadlock).
-				if mid > last && mid < hi && g.TryGo(worker(mid, upto)) {
-					return mid
-				}
-				return upto
-			})
-			mu.Lock()
-			chunks = append(chunks, got)
-			mu.Unlock()
-			return err
-		}
-	}
-	g.Go(worker("", ""))
-	if err := g.Wait(); err != nil {
+	l := &fastLister{c: c, bucket: bucket, prefix: prefix}
+	l.g, l.ctx = errgroup.WithContext(ctx)
+	l.g.SetLimit(concurrency)
+	l.g.Go(l.worker(&keyRange{}))
+	err := l.g.Wait()
+	l.c.log.Debug("FastList", zap.String("bucket", bucket), zap.String("prefix", prefix),
+		zap.Int("pages", l.pages), zap.Int("probes", l.probes), zap.Int("splits", l.splits),
+		zap.Int("fruitlessSplitters", l.misses), zap.Error(err))
+	if err != nil {
 		return err
 	}
 	var all []ObjectInfo
-	for _, ch := range chunks {
+	for _, ch := range l.chunks {
 		all = append(all, ch...)
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].Key < all[j].Key })
@@ -112,6 +80,171 @@ func (c *Client) FastList(ctx context.Context, bucket, prefix string, concurrenc
 		}
 	}
 	return nil
+}
+
+// maxSplitProbes bounds one splitter's requests: 8 probes narrow one byte
+// position; 24 reach three bytes past the listed key, enough for numbered
+// keys up to the millions.
+const maxSplitProbes = 24
+
+// keyRange is one worker's share: keys > claimed and <= upto ("" = no bound).
+// The fields are guarded by fastLister.mu.
+type keyRange struct {
+	claimed string // the worker has listed (or holds a page of) every key <= claimed
+	upto    string // the range's upper end; a splitter lowers it
+	hint    string // no key lies above hint in this range ("" = unknown)
+	done    bool
+	// one splitter at a time per range; a range that twice found no cut is
+	// left alone (what is left of it is too small to be worth the probes)
+	splitting bool
+	misses    int
+}
+
+type fastLister struct {
+	c              *Client
+	bucket, prefix string
+	ctx            context.Context
+	g              *errgroup.Group
+
+	mu     sync.Mutex
+	chunks [][]ObjectInfo
+	// what the listing cost, for the log line at the end
+	pages, probes, splits, misses int
+}
+
+func (l *fastLister) worker(r *keyRange) func() error {
+	return func() error {
+		l.mu.Lock()
+		req := &oss.ListObjectsV2Request{Bucket: oss.Ptr(l.bucket), Prefix: oss.Ptr(l.prefix), MaxKeys: listPageSize}
+		if r.claimed != "" {
+			req.StartAfter = oss.Ptr(r.claimed)
+		}
+		l.mu.Unlock()
+		var got []ObjectInfo
+		defer func() {
+			l.mu.Lock()
+			r.done = true
+			l.chunks = append(l.chunks, got)
+			l.mu.Unlock()
+		}()
+		p := l.c.oss.NewListObjectsV2Paginator(req)
+		for p.HasNext() {
+			page, err := p.NextPage(l.ctx)
+			if err != nil {
+				return wrap("ListObjectsV2", l.bucket, l.prefix, err)
+			}
+			// Claim the page up to the range's bound under the lock a
+			// splitter cuts under: a cut is only made above what is claimed.
+			l.mu.Lock()
+			l.pages++
+			n := len(page.Contents)
+			if r.upto != "" {
+				n = sort.Search(n, func(i int) bool { return oss.ToString(page.Contents[i].Key) > r.upto })
+			}
+			if n > 0 {
+				r.claimed = oss.ToString(page.Contents[n-1].Key)
+			}
+			l.mu.Unlock()
+			for _, o := range page.Contents[:n] {
+				got = append(got, objectInfo(o))
+			}
+			if n < len(page.Contents) || !page.IsTruncated {
+				return nil
+			}
+			l.maybeSplit(r)
+		}
+		return nil
+	}
+}
+
+// maybeSplit starts a splitter for r if none runs and a request slot is free;
+// it never waits for a slot (every worker waiting would deadlock).
+func (l *fastLister) maybeSplit(r *keyRange) {
+	l.mu.Lock()
+	if r.splitting || r.done || r.misses >= 2 {
+		l.mu.Unlock()
+		return
+	}
+	r.splitting = true
+	l.mu.Unlock()
+	if !l.g.TryGo(l.splitter(r)) {
+		l.mu.Lock()
+		r.splitting = false
+		l.mu.Unlock()
+	}
+}
+
+func (l *fastLister) splitter(r *keyRange) func() error {
+	return func() error {
+		l.mu.Lock()
+		lo, hi := r.claimed, r.upto
+		if r.hint != "" && (hi == "" || r.hint < hi) {
+			hi = r.hint
+		}
+		l.mu.Unlock()
+		if hi == "" {
+			hi = l.prefix + "\xff" // above every key under prefix (no UTF-8 byte is 0xff)
+		}
+		for probe := 0; probe < maxSplitProbes; probe++ {
+			cut := midpoint(lo, hi)
+			if !(lo < cut && cut < hi) {
+				break
+			}
+			next, found, err := l.firstAfter(cut)
+			if err != nil {
+				l.release(r, false)
+				return err
+			}
+			l.mu.Lock()
+			l.probes++
+			if r.done {
+				r.splitting = false
+				l.mu.Unlock()
+				return nil
+			}
+			if !found || (r.upto != "" && next > r.upto) { // nothing in (cut, hi]: look lower
+				r.hint = cut
+				l.mu.Unlock()
+				hi = cut
+				continue
+			}
+			if r.claimed >= cut { // the worker got past the cut meanwhile: look higher
+				lo = r.claimed
+				l.mu.Unlock()
+				continue
+			}
+			upper := &keyRange{claimed: cut, upto: r.upto, hint: r.hint}
+			r.upto, r.hint, r.splitting = cut, "", false
+			l.splits++
+			l.mu.Unlock()
+			return l.worker(upper)() // this goroutine already holds a request slot
+		}
+		l.release(r, true)
+		return nil
+	}
+}
+
+func (l *fastLister) release(r *keyRange, missed bool) {
+	l.mu.Lock()
+	r.splitting = false
+	if missed {
+		r.misses++
+		l.misses++
+	}
+	l.mu.Unlock()
+}
+
+// firstAfter returns the first key under the prefix that sorts after key.
+func (l *fastLister) firstAfter(key string) (string, bool, error) {
+	res, err := l.c.oss.ListObjectsV2(l.ctx, &oss.ListObjectsV2Request{
+		Bucket: oss.Ptr(l.bucket), Prefix: oss.Ptr(l.prefix), StartAfter: oss.Ptr(key), MaxKeys: 1})
+	if err != nil {
+		return "", false, wrap("ListObjectsV2", l.bucket, l.prefix, err)
+	}
+	if len(res.Contents) == 0 {
+		return "", false, nil
+	}
+	return oss.ToString(res.Contents[0].Key), true, nil
 }
 
 // midpoint returns a string between a and b (a < b) in byte order, as if both
