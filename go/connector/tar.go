@@ -2,7 +2,11 @@ package connector
 
 import (
 	"context"
+	"fmt"
+	"hash/crc64"
 	"sort"
+
+	"go.uber.org/zap"
 
 	"osstorchconnector/go/tarindex"
 
@@ -52,6 +56,10 @@ func (c *Client) OpenTar(ctx context.Context, bucket, key string, ix *tarindex.I
 		return nil, invalidf("the index does not match oss://%s/%s (index: %d bytes, ETag %s; object: %d bytes, ETag %s)",
 			bucket, key, ix.TarSize, ix.TarETag, res.ContentLength, oss.ToString(res.ETag))
 	}
+	if !ix.HasCRC {
+		c.log.Warn("tar index has no member checksums (format version 1): members are not integrity-checked; "+
+			"rebuild the index to check them", zapKey(bucket, key))
+	}
 	return &TarArchive{c: c, bucket: bucket, key: key, Index: ix}, nil
 }
 
@@ -85,24 +93,63 @@ func (t *TarArchive) Read(ctx context.Context, indices []int) []Result {
 	g.SetLimit(t.c.cfg.DatasetConfig.PrefetchConcurrency)
 	for _, run := range runs {
 		g.Go(func() error {
-			first, last := indices[run[0]], indices[run[len(run)-1]]
-			off, n := t.Index.Span(first, last)
-			buf := make([]byte, n)
-			got, err := t.c.ReadRange(ctx, t.bucket, t.key, off, buf)
-			if err == nil && int64(got) != n {
-				err = invalidf("oss://%s/%s is shorter than its index says", t.bucket, t.key)
-			}
-			for _, pos := range run {
-				if err != nil {
-					out[pos].Err = err
-					continue
-				}
-				m := t.Index.Members[indices[pos]]
-				out[pos].Data = buf[m.Offset-off : m.Offset-off+m.Size : m.Offset-off+m.Size]
-			}
+			t.readRun(ctx, indices, run, out)
 			return nil
 		})
 	}
 	g.Wait()
 	return out
+}
+
+// readRun fetches one run of consecutive members with one ranged read and
+// checks each member against its CRC-64 in the index. OSS sends no checksum
+// for a range, so this is the only check those bytes get: a run with a
+// mismatch is read once more, and members that still mismatch fail with
+// ErrIntegrity.
+func (t *TarArchive) readRun(ctx context.Context, indices, run []int, out []Result) {
+	first, last := indices[run[0]], indices[run[len(run)-1]]
+	off, n := t.Index.Span(first, last)
+	var buf []byte
+	for attempt := 0; ; attempt++ {
+		buf = make([]byte, n)
+		got, err := t.c.ReadRange(ctx, t.bucket, t.key, off, buf)
+		if err == nil && int64(got) != n {
+			err = invalidf("oss://%s/%s is shorter than its index says", t.bucket, t.key)
+		}
+		if err != nil {
+			for _, pos := range run {
+				out[pos].Err = err
+			}
+			return
+		}
+		bad := ""
+		for _, pos := range run {
+			i := indices[pos]
+			if !t.Index.Check(i, t.member(buf, off, i)) {
+				bad = t.Index.Members[i].Name
+				break
+			}
+		}
+		if bad == "" || attempt == 1 || ctx.Err() != nil {
+			break
+		}
+		t.c.log.Warn("tar member CRC mismatch, reading again", zapKey(t.bucket, t.key), zap.String("member", bad))
+	}
+	for _, pos := range run {
+		i := indices[pos]
+		data := t.member(buf, off, i)
+		if !t.Index.Check(i, data) {
+			m := t.Index.Members[i]
+			out[pos].Err = wrap("GetObject", t.bucket, t.key, fmt.Errorf("%w: tar member %q (bytes %d+%d): crc64 %d, index says %d",
+				ErrIntegrity, m.Name, m.Offset, m.Size, crc64.Checksum(data, crcTable), m.CRC64))
+			continue
+		}
+		out[pos].Data = data
+	}
+}
+
+// member is member i's data within buf, which holds the tar from byte off.
+func (t *TarArchive) member(buf []byte, off int64, i int) []byte {
+	m := t.Index.Members[i]
+	return buf[m.Offset-off : m.Offset-off+m.Size : m.Offset-off+m.Size]
 }

@@ -4,12 +4,17 @@
 // Upstream's index format is not public; this one is ours, versioned:
 //
 //	magic   "OSTARIDX"            8 bytes
-//	version uint16 LE             1
+//	version uint16 LE             2 (1: members without crc64)
 //	tar size, count               uvarints
 //	tar etag                      uvarint length + bytes ("" if unknown)
 //	members, count times:         uvarint name length, name, uvarint data
-//	                              offset, uvarint size
+//	                              offset, uvarint size, crc64 of the
+//	                              member's data uint64 LE (version 2)
 //	crc                           CRC-64/XZ of everything above, uint64 LE
+//
+// Members are read with ranged GETs, and OSS returns no checksum for a range:
+// the per-member CRC-64 (the same polynomial OSS uses for whole objects) is
+// what lets a reader notice bytes damaged on the way.
 //
 // Only regular files are indexed, in archive order. A member's data is
 // [offset, offset+size) of the tar; the headers of the next member follow
@@ -30,8 +35,9 @@ import (
 // Magic starts every index.
 const Magic = "OSTARIDX"
 
-// Version is the format version written by Marshal.
-const Version = 1
+// Version is the format version Marshal writes for indexes with member
+// checksums; an index parsed from version 1 is written back as version 1.
+const Version = 2
 
 var crcTable = crc64.MakeTable(crc64.ECMA)
 
@@ -43,6 +49,7 @@ type Member struct {
 	Name   string
 	Offset int64 // of its data in the tar
 	Size   int64
+	CRC64  uint64 // of its data; meaningful when the index HasCRC
 }
 
 // Index describes an archive.
@@ -50,6 +57,13 @@ type Index struct {
 	TarSize int64
 	TarETag string
 	Members []Member
+	HasCRC  bool // members carry checksums (every index Build makes; version 2)
+}
+
+// Check reports whether data is member i's, by its CRC-64 (always true for
+// an index without checksums).
+func (ix *Index) Check(i int, data []byte) bool {
+	return !ix.HasCRC || crc64.Checksum(data, crcTable) == ix.Members[i].CRC64
 }
 
 type countingReader struct {
@@ -68,7 +82,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 func Build(r io.Reader) (*Index, error) {
 	cr := &countingReader{r: r}
 	tr := tar.NewReader(cr)
-	ix := &Index{}
+	ix := &Index{HasCRC: true}
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -81,7 +95,11 @@ func Build(r io.Reader) (*Index, error) {
 		// count is where this member's data starts.
 		start := cr.n
 		if h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeRegA {
-			ix.Members = append(ix.Members, Member{Name: h.Name, Offset: start, Size: h.Size})
+			sum := crc64.New(crcTable)
+			if _, err := io.Copy(sum, tr); err != nil {
+				return nil, fmt.Errorf("reading member %q at byte %d: %w", h.Name, cr.n, err)
+			}
+			ix.Members = append(ix.Members, Member{Name: h.Name, Offset: start, Size: h.Size, CRC64: sum.Sum64()})
 		}
 	}
 	io.Copy(io.Discard, cr) // trailing zero blocks count toward the size
@@ -93,7 +111,11 @@ func Build(r io.Reader) (*Index, error) {
 func (ix *Index) Marshal() []byte {
 	var b bytes.Buffer
 	b.WriteString(Magic)
-	binary.Write(&b, binary.LittleEndian, uint16(Version))
+	version := uint16(1)
+	if ix.HasCRC {
+		version = Version
+	}
+	binary.Write(&b, binary.LittleEndian, version)
 	uv := func(v uint64) {
 		var tmp [binary.MaxVarintLen64]byte
 		b.Write(tmp[:binary.PutUvarint(tmp[:], v)])
@@ -107,6 +129,9 @@ func (ix *Index) Marshal() []byte {
 		b.WriteString(m.Name)
 		uv(uint64(m.Offset))
 		uv(uint64(m.Size))
+		if ix.HasCRC {
+			binary.Write(&b, binary.LittleEndian, m.CRC64)
+		}
 	}
 	sum := crc64.Checksum(b.Bytes(), crcTable)
 	binary.Write(&b, binary.LittleEndian, sum)
@@ -126,8 +151,9 @@ func Parse(data []byte) (*Index, error) {
 	if crc64.Checksum(body, crcTable) != binary.LittleEndian.Uint64(tail) {
 		return nil, bad("checksum mismatch (truncated or modified)")
 	}
-	if v := binary.LittleEndian.Uint16(body[len(Magic):]); v != Version {
-		return nil, bad("unsupported version %d (this reader knows %d)", v, Version)
+	v := binary.LittleEndian.Uint16(body[len(Magic):])
+	if v != 1 && v != Version {
+		return nil, bad("unsupported version %d (this reader knows 1 and %d)", v, Version)
 	}
 	p := body[len(Magic)+2:]
 	uv := func(what string) (uint64, error) {
@@ -150,7 +176,7 @@ func Parse(data []byte) (*Index, error) {
 		p = p[n:]
 		return s, nil
 	}
-	ix := &Index{}
+	ix := &Index{HasCRC: v >= 2}
 	size, err := uv("tar size")
 	if err != nil {
 		return nil, err
@@ -185,7 +211,14 @@ func Parse(data []byte) (*Index, error) {
 			return nil, bad("member %d (%q) at [%d, +%d) is outside the tar or overlaps the previous one", i, name, off, sz)
 		}
 		prevEnd = off + sz
-		ix.Members = append(ix.Members, Member{Name: name, Offset: int64(off), Size: int64(sz)})
+		m := Member{Name: name, Offset: int64(off), Size: int64(sz)}
+		if ix.HasCRC {
+			if len(p) < 8 {
+				return nil, bad("truncated member crc64")
+			}
+			m.CRC64, p = binary.LittleEndian.Uint64(p), p[8:]
+		}
+		ix.Members = append(ix.Members, m)
 	}
 	if len(p) != 0 {
 		return nil, bad("%d unexpected bytes after the members", len(p))

@@ -3,8 +3,10 @@ package tarindex
 import (
 	"archive/tar"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc64"
 	"strings"
 	"testing"
 )
@@ -48,6 +50,14 @@ func TestBuildFindsEveryRegularFileInEveryFormat(t *testing.T) {
 			if m.Name != ns[i] || !bytes.Equal(raw[m.Offset:m.Offset+m.Size], contents[m.Name]) {
 				t.Fatalf("%v: member %d %q at %d+%d does not hold its bytes", f, i, m.Name, m.Offset, m.Size)
 			}
+			if !ix.HasCRC || m.CRC64 != crc64.Checksum(contents[m.Name], crcTable) || !ix.Check(i, contents[m.Name]) {
+				t.Fatalf("%v: member %d %q: crc64 %d is not its data's", f, i, m.Name, m.CRC64)
+			}
+			damaged := bytes.Clone(contents[m.Name])
+			damaged[len(damaged)/2] ^= 1
+			if ix.Check(i, damaged) {
+				t.Fatalf("%v: member %d: a flipped bit passes the check", f, i)
+			}
 		}
 		off, n := ix.Span(0, len(ix.Members)-1)
 		last := ix.Members[len(ix.Members)-1]
@@ -83,6 +93,29 @@ func TestMarshalParseRoundTripAndCorruption(t *testing.T) {
 	}
 }
 
+// Indexes written before members had checksums (version 1) still open; they
+// say so (HasCRC false), check nothing, and are written back unchanged.
+func TestVersion1IndexesStillParse(t *testing.T) {
+	raw, _ := makeTar(t, tar.FormatPAX, []string{"x", "y/z"})
+	ix, _ := Build(bytes.NewReader(raw))
+	ix.HasCRC = false
+	enc := ix.Marshal()
+	if v := binary.LittleEndian.Uint16(enc[len(Magic):]); v != 1 {
+		t.Fatalf("an index without checksums written as version %d", v)
+	}
+	back, err := Parse(enc)
+	if err != nil || back.HasCRC || len(back.Members) != 2 || back.Members[1].CRC64 != 0 {
+		t.Fatalf("version 1: %v %+v", err, back)
+	}
+	if !back.Check(0, []byte("anything")) || !bytes.Equal(back.Marshal(), enc) {
+		t.Fatal("version 1 index: Check refused or the round trip changed it")
+	}
+	ix.HasCRC = true
+	if v2 := ix.Marshal(); binary.LittleEndian.Uint16(v2[len(Magic):]) != Version || len(v2) != len(enc)+2*8 {
+		t.Fatalf("version 2: %d bytes vs %d for version 1", len(v2), len(enc))
+	}
+}
+
 func TestBuildRejectsANonTar(t *testing.T) {
 	if _, err := Build(strings.NewReader(strings.Repeat("garbage!", 200))); err == nil {
 		t.Fatal("garbage indexed")
@@ -101,6 +134,10 @@ func FuzzParse(f *testing.F) {
 	}()
 	f.Add(raw)
 	f.Add([]byte(Magic))
+	if ix, err := Parse(raw); err == nil { // the same index as version 1
+		ix.HasCRC = false
+		f.Add(ix.Marshal())
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ix, err := Parse(data)
 		if err != nil {
