@@ -273,3 +273,21 @@ def test_connection_timeouts_say_etimedout_and_keep_it_when_pickled():
     assert e.errno == errno.ETIMEDOUT
     assert pickle.loads(pickle.dumps(e)).errno == errno.ETIMEDOUT
     assert OssConnectionError("connection reset by peer").errno == errno.ECONNRESET
+
+
+def test_integrity_failures_say_eio_and_keep_it_when_pickled(local_oss_server):
+    """Bytes that fail their CRC-64 every time: an OssConnectionError flagged
+    by the core as an integrity failure, errno EIO (not ECONNRESET)."""
+    import errno
+    import pickle
+    from osstorchconnector.errors import OssConnectionError
+    srv = local_oss_server
+    c = _native.NativeClient(options(srv))
+    c.put(BUCKET, "flip", b"x" * 5000)
+    srv.set_faults(flip_rate=1.0, ops=["GetObject"])
+    with pytest.raises(OssConnectionError) as ei:
+        c.get(BUCKET, "flip")
+    srv.clear_faults()
+    e = ei.value
+    assert e.integrity and not e.timeout and e.errno == errno.EIO, (e.errno, str(e))
+    assert "integrity" in str(e) and pickle.loads(pickle.dumps(e)).errno == errno.EIO

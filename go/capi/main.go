@@ -14,6 +14,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"os"
 	"runtime"
 	"runtime/debug"
 	"sync"
@@ -110,6 +112,10 @@ type errorJSON struct {
 	Code      string `json:"code,omitempty"`
 	Status    int    `json:"status,omitempty"`
 	RequestID string `json:"request_id,omitempty"`
+	// Timeout: the server did not answer in time; Integrity: bytes failed
+	// their CRC-64 check. Both are KindNetwork; Python picks errno by them.
+	Timeout   bool `json:"timeout,omitempty"`
+	Integrity bool `json:"integrity,omitempty"`
 }
 
 func asConnectorError(err error) *connector.Error {
@@ -122,8 +128,11 @@ func asConnectorError(err error) *connector.Error {
 
 func toErrorJSON(err error) errorJSON {
 	ce := asConnectorError(err)
+	var ne net.Error
+	timeout := (errors.As(ce, &ne) && ne.Timeout()) || errors.Is(ce, context.DeadlineExceeded) || errors.Is(ce, os.ErrDeadlineExceeded)
 	return errorJSON{Kind: ce.Kind.String(), Message: ce.Error(), Op: ce.Op, Bucket: ce.Bucket,
-		Key: ce.Key, Code: ce.Code, Status: ce.Status, RequestID: ce.RequestID}
+		Key: ce.Key, Code: ce.Code, Status: ce.Status, RequestID: ce.RequestID,
+		Timeout: timeout, Integrity: errors.Is(ce, connector.ErrIntegrity)}
 }
 
 // fail writes err's details to *errOut (if not NULL) and returns its status.

@@ -36,12 +36,14 @@ class OssError(OSError):
 
     def __init__(self, message: str, *, code: Optional[str] = None, status: Optional[int] = None,
                  request_id: Optional[str] = None, op: Optional[str] = None, bucket: Optional[str] = None,
-                 key: Optional[str] = None, kind: Optional[str] = None) -> None:
+                 key: Optional[str] = None, kind: Optional[str] = None, timeout: bool = False,
+                 integrity: bool = False) -> None:
         super().__init__(message)
         self.errno = self.default_errno
         self.strerror = message
         self.code, self.status, self.request_id = code, status, request_id
         self.op, self.bucket, self.key, self.kind = op, bucket, key, kind
+        self.timeout, self.integrity = timeout, integrity
 
     def __str__(self) -> str:
         return self.strerror or ""
@@ -51,7 +53,8 @@ class OssError(OSError):
 
     def _details(self) -> dict:
         return {"code": self.code, "status": self.status, "request_id": self.request_id, "op": self.op,
-                "bucket": self.bucket, "key": self.key, "kind": self.kind}
+                "bucket": self.bucket, "key": self.key, "kind": self.kind, "timeout": self.timeout,
+                "integrity": self.integrity}
 
 
 def _rebuild(cls, message, details):
@@ -74,8 +77,12 @@ class OssConnectionError(OssError, ConnectionError):
 
     def __init__(self, message: str, **details) -> None:
         super().__init__(message, **details)
-        if "timeout" in message.lower():  # say ETIMEDOUT, not "reset by peer", for a stalled server
+        # say what happened, not "reset by peer": the core flags timeouts and failed CRC-64 checks (a
+        # timeout the SDK reports only in words is still recognised by them)
+        if self.timeout or "timeout" in message.lower():
             self.errno = _errno.ETIMEDOUT
+        elif self.integrity:
+            self.errno = _errno.EIO
 
 
 class OssInvalidArgumentError(OssError, ValueError):
@@ -109,4 +116,5 @@ def error_from_details(details: Mapping[str, Any]) -> OssError:
     return cls(str(details.get("message", "unknown error")), code=details.get("code") or None,
                status=details.get("status") or None, request_id=details.get("request_id") or None,
                op=details.get("op") or None, bucket=details.get("bucket") or None,
-               key=details.get("key") or None, kind=details.get("kind"))
+               key=details.get("key") or None, kind=details.get("kind"),
+               timeout=bool(details.get("timeout")), integrity=bool(details.get("integrity")))
