@@ -160,6 +160,41 @@ def test_other_failures_raise_runtime_error_with_errno(srv):
             ds[0]
 
 
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("workers", [0, 2])
+def test_an_iterable_dataset_goes_on_after_a_failed_object(workers):
+    """One object fails every read (its bytes never pass the CRC check) and
+    the transform raises for two others: the epoch raises once for each and
+    still delivers every other object, in and out of DataLoader workers, for a
+    loop that catches the errors and goes on. (When __iter__ was a generator,
+    the first raise ended the worker's share.)"""
+    with LocalOssServer([BUCKET]) as s2:
+        n = 40
+        for i in range(n):
+            s2.put_object(BUCKET, f"d/{i:03d}.bin", payload(i))
+        ds = OssIterableDataset.from_prefix(f"oss://{BUCKET}/d/", transform=H.key_and_bytes_refusing_3_and_21,
+                                            **kw(s2))
+        s2.set_faults(flip_rate=1.0, ops=["GetObject"], key_pattern="d/007.bin")
+        it = iter(DataLoader(ds, batch_size=None, num_workers=workers, collate_fn=H.no_collate,
+                             timeout=120 if workers else 0))
+        got, errors = {}, []
+        while True:
+            try:
+                key, data = next(it)
+            except StopIteration:
+                break
+            except (RuntimeError, ValueError) as e:
+                errors.append(str(e))
+                assert len(errors) < 10, errors
+                continue
+            got[key] = data
+        assert len(errors) == 3, errors
+        crc = [e for e in errors if "d/007.bin" in e]
+        assert len(crc) == 1 and "errno=5" in crc[0], errors
+        assert sum("transform refuses" in e for e in errors) == 2, errors
+        assert got == {f"/{BUCKET}/d/{i:03d}.bin": payload(i) for i in range(n) if i not in (3, 7, 21)}
+
+
 def test_seed_style_manifests_on_oss_and_local_multi_bucket(srv, tmp_path):
     srv.put_object("second-bucket", "img/b.bin", b"from the second bucket")
     lines = [json.dumps({"data": {"source": f"oss://{BUCKET}.oss-cn-wulanchabu.aliyuncs.com/ds/0003.bin"}}),

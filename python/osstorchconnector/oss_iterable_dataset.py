@@ -116,9 +116,8 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
         for g in range(0, len(chunks), group):
             starts = [s for s, _ in chunks[g:g + group]]
             sizes = [n for _, n in chunks[g:g + group]]
-            for obj in client.list_objects_from_tar(self._tar.bucket, self._tar.tar_key, self._tar.index_key,
-                                                    starts, sizes, include_errors=True):
-                yield self._transformed(obj)
+            yield from client.list_objects_from_tar(self._tar.bucket, self._tar.tar_key, self._tar.index_key,
+                                                    starts, sizes, include_errors=True)
 
     def _entries(self, client: OssClient, worker_id: int, num_workers: int, seed: Optional[int]) -> List[Entry]:
         if num_workers <= 1:
@@ -128,13 +127,11 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
         return _worker_share.shared(key, num_workers, lambda: list(self._get_dataset_objects(client)))
 
     def __iter__(self) -> Iterator[Any]:
-        # A generator: whatever fails here (a bad URI, credentials, the listing) raises from the first
-        # next(), not from iter(). torch's DataLoader worker reports an exception from iter(dataset)
-        # once and then answers every later request with UnboundLocalError('fetcher'), so the epoch
-        # never ends for a loop that goes on after an error; from next(), the worker's share just ends.
-        yield from self._epoch_iter()
+        return _EpochIterator(self)
 
-    def _epoch_iter(self) -> Iterator[Any]:
+    def _epoch_objects(self) -> Iterator[DataObject]:
+        """This worker's (and rank's) objects of the next epoch, untransformed;
+        failed ones as error objects."""
         info = torch.utils.data.get_worker_info()
         worker_id, num_workers = (info.id, info.num_workers) if info is not None else (0, 1)
         seed = info.seed - info.id if info is not None else None
@@ -148,10 +145,41 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
         self._epoch += 1  # in this process; workers advance in lockstep (persistent workers)
         return self._iterate(client, entries)
 
-    def _iterate(self, client: OssClient, entries: List[Entry]) -> Iterator[Any]:
+    def _iterate(self, client: OssClient, entries: List[Entry]) -> Iterator[DataObject]:
         # client._id / _total select this worker's (and rank's) share in the core
-        for obj in client._prefetch(entries, include_errors=True):
-            yield self._transformed(obj)
+        return client._prefetch(entries, include_errors=True)
+
+
+class _EpochIterator:
+    """What OssIterableDataset.__iter__ returns.
+
+    The epoch is set up (client, listing, share) in the first __next__, not in
+    iter(): torch's DataLoader worker reports an exception from iter(dataset)
+    once and then answers every later request with UnboundLocalError, so the
+    epoch would never end for a loop that goes on after an error. A failed
+    set-up raises once; then this worker's share is over.
+
+    An object that fails (or whose transform raises) raises from the __next__
+    that reached it, and the next __next__ goes on with the following object.
+    The worker hands the error to the main process and keeps pulling, so a
+    loop that catches errors loses only what failed, plus, with a batch_size,
+    the samples DataLoader had already collected into that batch. (A generator
+    would be finished by the raise: the rest of the worker's share, silently
+    gone. Upstream's is.)
+    """
+
+    def __init__(self, dataset: "OssIterableDataset") -> None:
+        self._dataset = dataset
+        self._objects: Optional[Iterator[DataObject]] = None
+
+    def __iter__(self) -> "_EpochIterator":
+        return self
+
+    def __next__(self) -> Any:
+        if self._objects is None:
+            self._objects = iter(())  # if the set-up raises, the next call ends the share
+            self._objects = self._dataset._epoch_objects()
+        return self._dataset._transformed(next(self._objects))
 
 
 class _FromPrefix:
