@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
-	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss/retry"
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss/transport"
 	jsoniter "github.com/json-iterator/go"
 	"go.uber.org/zap"
@@ -24,7 +23,7 @@ type Client struct {
 	region   string
 	log      *zap.Logger
 	audit    *zap.Logger
-	retryer  retry.Retryer
+	retryer  qosRetryer
 }
 
 // NewClient validates o, reads o.ConfigPath and builds a client. No request
@@ -71,7 +70,8 @@ func NewClient(o Options) (*Client, error) {
 	if cfg.LogLevel == 0 {
 		sdkLevel = oss.LogDebug
 	}
-	retryer := newRetryer(cfg.MaxAttempts)
+	skew := &clockSkew{}
+	retryer := newRetryer(cfg.MaxAttempts, skew)
 	ocfg := oss.LoadDefaultConfig().
 		WithCredentialsProvider(creds).
 		WithEndpoint(ep.URL).
@@ -86,7 +86,7 @@ func NewClient(o Options) (*Client, error) {
 	} else {
 		ocfg.WithSignatureVersion(oss.SignatureVersionV1)
 	}
-	return &Client{oss: oss.NewClient(ocfg), cfg: cfg, endpoint: ep, region: region, log: lg.log, audit: lg.audit, retryer: retryer}, nil
+	return &Client{oss: oss.NewClient(ocfg, withSkewCorrection(skew)), cfg: cfg, endpoint: ep, region: region, log: lg.log, audit: lg.audit, retryer: retryer}, nil
 }
 
 // Config returns the effective configuration.

@@ -638,3 +638,57 @@ func TestCompleteThatOutlivesTheClientTimeoutStillSucceeds(t *testing.T) {
 		t.Fatalf("content: %v", err)
 	}
 }
+
+// A loader that asks for more than the QPS limit, for longer than maxAttempts
+// throttled answers last, is slowed down to the limit: nothing fails. Other
+// failures still end a request after maxAttempts.
+func TestSustainedThrottlingSlowsDownInsteadOfFailing(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t, `,"maxAttempts":3,"datasetConfig":{"prefetchConcurrency":16}`)
+	var items []Item
+	for i := 0; i < 40; i++ {
+		k := fmt.Sprintf("t/%02d", i)
+		e.put(t, c, k, []byte(k))
+		items = append(items, Item{Bucket: tBucket, Key: k})
+	}
+	e.faults(t, ossemu.Faults{QPSLimit: 20, QoSDelayMs: 50, Ops: []string{"GetObject"}})
+	for i, r := range c.BatchGet(bg, items) {
+		if r.Err != nil || string(r.Data) != items[i].Key {
+			t.Fatalf("%s under a 20 qps limit: %v", items[i].Key, r.Err)
+		}
+	}
+	if st := e.srv.Stats(); st.Count("GetObject", 503) < 20 {
+		t.Fatalf("only %d throttled answers: the limit was not exceeded, the test proves nothing", st.Count("GetObject", 503))
+	}
+	// a plain 500 is a failure: 3 attempts, then the error
+	e.faults(t, ossemu.Faults{ErrorRate500: 1, Ops: []string{"GetObject"}})
+	e.srv.ResetStats()
+	if _, err := c.Get(bg, tBucket, "t/00"); err == nil {
+		t.Fatal("a GET that always gets 500 succeeded")
+	}
+	if n := e.srv.Stats().Count("GetObject", 0); n != 3 {
+		t.Fatalf("%d attempts against 500s with maxAttempts 3", n)
+	}
+}
+
+// The client follows the server's clock through RequestTimeTooSkewed answers,
+// also when the skew changes again (NTP fixes it, or it drifts the other
+// way): one refused request per change, none failed. With the SDK's own
+// correction the second change failed every request.
+func TestClockSkewIsCorrectedEachTimeItChanges(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t, `,"maxAttempts":2`)
+	e.put(t, c, "k", []byte("v"))
+	for _, skew := range []time.Duration{20 * time.Minute, 0, -20 * time.Minute, 35 * time.Minute, 0} {
+		e.faults(t, ossemu.Faults{ClockOffsetMs: skew.Milliseconds()})
+		e.srv.ResetStats()
+		for i := 0; i < 3; i++ {
+			if got, err := c.Get(bg, tBucket, "k"); err != nil || string(got) != "v" {
+				t.Fatalf("server clock %v, GET %d: %v", skew, i, err)
+			}
+		}
+		if n := e.srv.Stats().Count("GetObject", 403); n > 1 {
+			t.Fatalf("server clock %v: %d requests refused as skewed; one is needed to learn the offset", skew, n)
+		}
+	}
+}

@@ -52,7 +52,7 @@ type nothingWritten struct{ error }
 func (e nothingWritten) Unwrap() error { return e.error }
 
 func TestWrappedTimeoutsAreRetryable(t *testing.T) {
-	r := newRetryer(5)
+	r := newRetryer(5, nil)
 	timeout := &url.Error{Op: "Get", URL: "http://x/b/k", Err: nothingWritten{&net.OpError{Op: "write", Net: "tcp", Err: os.ErrDeadlineExceeded}}}
 	if !r.IsErrorRetryable(timeout) {
 		t.Fatal("a write timeout wrapped by net/http is not retried")

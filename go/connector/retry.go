@@ -13,25 +13,70 @@ import (
 
 // qosRetryer is the SDK's standard retryer (5xx, 429, throttling codes,
 // connection errors, CRC mismatches; full-jitter backoff) that also waits at
-// least as long as a throttled answer's x-oss-qos-delay-time asks.
-type qosRetryer struct{ *retry.Standard }
+// least as long as a throttled answer's x-oss-qos-delay-time asks, and gives
+// throttled answers a budget of their own.
+//
+// maxAttempts is meant for failures. An answer saying "too many requests,
+// come back in N ms" is OSS pacing a client that asks faster than its QPS
+// limit: counting it against 5 attempts made a loader that asks for more than
+// the limit for a few seconds fail samples instead of slowing down to it.
+// Other failures still end a request after maxAttempts attempts.
+type qosRetryer struct {
+	*retry.Standard
+	attempts int        // configured maxAttempts: the budget for everything but throttling
+	skew     *clockSkew // learns from RequestTimeTooSkewed answers, which are then retried
+}
 
-func newRetryer(maxAttempts int) retry.Retryer {
+// maxThrottledAttempts bounds one request's attempts while OSS keeps
+// throttling it. Each waits at least the delay OSS asks for and a backoff of
+// up to 10 s, so a request rides out minutes of a saturated QPS limit.
+const maxThrottledAttempts = 60
+
+func newRetryer(maxAttempts int, skew *clockSkew) qosRetryer {
 	return qosRetryer{retry.NewStandard(func(o *retry.RetryOptions) {
 		o.MaxAttempts = maxAttempts
 		o.BaseDelay = 100 * time.Millisecond
 		o.MaxBackoff = 10 * time.Second
-	})}
+	}), maxAttempts, skew}
+}
+
+// MaxAttempts is what the SDK's loop runs to; RetryDelay ends a request
+// sooner unless it is being throttled. maxAttempts 1 still means no retries.
+func (r qosRetryer) MaxAttempts() int {
+	if r.attempts <= 1 {
+		return r.attempts
+	}
+	return max(r.attempts, maxThrottledAttempts)
+}
+
+// throttled reports whether err is OSS pacing the client (spec: 503 with a
+// QPS or traffic limit code, x-oss-qos-delay-time; or 429) rather than failing.
+func throttled(err error) bool {
+	var se *oss.ServiceError
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code {
+	case "TotalQpsLimitExceeded", "PartitionQpsLimitted", "DownloadTrafficRateLimitExceeded",
+		"UploadTrafficRateLimitExceeded", "MetaOperationQpsLimitExceeded", "ActiveRequestLimitExceeded",
+		"CpuLimitExceeded":
+		return true
+	}
+	return se.StatusCode == 429 || qosDelay(err) > 0
 }
 
 // maxQoSDelay caps what a server may ask us to wait per attempt.
 const maxQoSDelay = 30 * time.Second
 
-// IsErrorRetryable adds network timeouts however deeply they are wrapped.
+// IsErrorRetryable adds network timeouts however deeply they are wrapped, and
+// clock-skew answers (after learning the offset from them).
 // The SDK only recognises a timeout that is the direct cause of a *url.Error;
 // net/http wraps a failed request write in its own type first, so a write
 // that timed out was treated as final.
 func (r qosRetryer) IsErrorRetryable(err error) bool {
+	if r.skew != nil && r.skew.observe(err) { // the next attempt is signed with the corrected time
+		return true
+	}
 	if r.Standard.IsErrorRetryable(err) {
 		return true
 	}
@@ -45,7 +90,14 @@ func (r qosRetryer) IsErrorRetryable(err error) bool {
 	return false
 }
 
+// errRetriesSpent ends the SDK's retry loop (it then returns the last error).
+var errRetriesSpent = errors.New("retries spent")
+
+// RetryDelay is asked before attempt number attempt (2, 3, ...).
 func (r qosRetryer) RetryDelay(attempt int, err error) (time.Duration, error) {
+	if attempt > r.attempts && !throttled(err) {
+		return 0, errRetriesSpent
+	}
 	d, derr := r.Standard.RetryDelay(attempt, err)
 	if q := qosDelay(err); q > d {
 		d = q
@@ -85,7 +137,7 @@ func (c *Client) retryBody(ctx context.Context, send func(opts func(*oss.Options
 		if attempt >= c.retryer.MaxAttempts() || !c.retryer.IsErrorRetryable(err) || ctx.Err() != nil {
 			return attempt, err
 		}
-		d, derr := c.retryer.RetryDelay(attempt, err)
+		d, derr := c.retryer.RetryDelay(attempt+1, err) // as the SDK asks: the number of the next attempt
 		if derr != nil {
 			return attempt, err
 		}
