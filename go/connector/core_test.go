@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"hash/crc64"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -690,5 +691,45 @@ func TestClockSkewIsCorrectedEachTimeItChanges(t *testing.T) {
 		if n := e.srv.Stats().Count("GetObject", 403); n > 1 {
 			t.Fatalf("server clock %v: %d requests refused as skewed; one is needed to learn the offset", skew, n)
 		}
+	}
+}
+
+// Every part buffer counts against the writer's budget (Concurrency x the
+// first part size): the one being filled, those in flight and idle ones kept
+// for reuse, also once parts have grown past the first size and old buffers
+// are too small. (Before, only parts in flight were counted: a checkpoint of
+// 2 GiB held 836 MiB against a 520 MiB bound.)
+func TestWriterBuffersStayWithinTheBudgetAsPartsGrow(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t, "")
+	e.faults(t, ossemu.Faults{LatencyMs: 5, Ops: []string{"UploadPart"}}) // keep parts in flight
+	const conc, base = 4, MinPartSize
+	w, err := c.NewWriter(bg, tBucket, "w/grown", WriterOptions{PartSize: base, Concurrency: conc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := growthDivisor*base + 12*base // parts grow over the last 12 MiB
+	chunk := pattern(300_001, 5)
+	var crc uint64
+	for n := 0; n < total; n += len(chunk) {
+		p := chunk[:min(len(chunk), total-n)]
+		crc = crc64.Update(crc, crcTable, p)
+		if _, err := w.Write(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if w.partSize() == base {
+		t.Fatal("parts never grew: the test proves nothing")
+	}
+	if w.peak > conc*base {
+		t.Fatalf("part buffers peaked at %d bytes, budget %d", w.peak, conc*base)
+	}
+	e.faults(t, ossemu.Faults{})
+	got, err := c.Get(bg, tBucket, "w/grown")
+	if err != nil || len(got) != total || crc64.Checksum(got, crcTable) != crc {
+		t.Fatalf("object: %v, %d bytes, want %d", err, len(got), total)
 	}
 }

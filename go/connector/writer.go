@@ -14,7 +14,6 @@ import (
 
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/sync/semaphore"
 )
 
 // OSS limits on multipart uploads.
@@ -54,12 +53,12 @@ type WriterOptions struct {
 
 // Writer streams an object to OSS. Small objects are sent with one PUT at
 // Close; larger ones as a multipart upload with up to Concurrency parts in
-// flight. Parts in flight are bounded in bytes, Concurrency x the first part
-// size, so that when parts grow fewer run at once and memory stays at most
-// (Concurrency+1) x the first part size (or one grown part plus the one
-// being filled, if a single part is larger than that). Write blocks while
-// the bound is reached. Nothing is visible until Close succeeds; on any
-// error, or Abort, the upload is aborted.
+// flight. Every part buffer the writer holds (the one being filled, those in
+// flight, idle ones kept for reuse) counts against one byte budget,
+// Concurrency x the first part size: when parts grow, fewer run at once, and
+// memory stays within the budget (or one part, if a single part is larger).
+// Write blocks while the budget is spent. Nothing is visible until Close
+// succeeds; on any error, or Abort, the upload is aborted.
 type Writer struct {
 	c        *Client
 	ctx      context.Context
@@ -75,11 +74,13 @@ type Writer struct {
 	uploadID string
 	g        *errgroup.Group
 	gctx     context.Context
-	inflight *semaphore.Weighted // bytes of parts being uploaded
-	capacity int64
-	free     chan []byte
+	capacity int64 // the byte budget for part buffers
 
 	mu    sync.Mutex
+	freed *sync.Cond // signalled when a buffer comes back or the writer fails
+	held  int64      // bytes (capacity) of every part buffer allocated and not dropped
+	peak  int64      // the most held at once (tests)
+	free  [][]byte   // buffers of uploaded parts, for reuse
 	parts []oss.UploadPart
 	crcs  map[int32][2]uint64 // part -> {crc, len}
 	state int                 // 0 open, 1 closed, 2 aborted
@@ -104,10 +105,14 @@ func (c *Client) NewWriter(ctx context.Context, bucket, key string, o WriterOpti
 	ctx, cancel := context.WithCancel(ctxOr(ctx))
 	g, gctx := errgroup.WithContext(ctx)
 	w := &Writer{c: c, ctx: ctx, cancel: cancel, bucket: bucket, key: key, base: o.PartSize, hint: o.SizeHint,
-		conc: o.Concurrency, g: g, gctx: gctx, capacity: int64(o.Concurrency) * o.PartSize,
-		free: make(chan []byte, o.Concurrency+1), crcs: map[int32][2]uint64{}}
-	w.inflight = semaphore.NewWeighted(w.capacity)
-	w.buf = w.newBuf()
+		conc: o.Concurrency, g: g, gctx: gctx, capacity: int64(o.Concurrency) * o.PartSize, crcs: map[int32][2]uint64{}}
+	w.freed = sync.NewCond(&w.mu)
+	context.AfterFunc(gctx, func() { // a failed part or a cancel: wake a Write waiting for a buffer
+		w.mu.Lock()
+		w.freed.Broadcast()
+		w.mu.Unlock()
+	})
+	w.buf, _ = w.newBuf() // the budget is untouched: this cannot wait
 	writerOpened()
 	return w, nil
 }
@@ -143,26 +148,55 @@ func writerClosed() {
 
 func (w *Writer) partSize() int64 { return PartSize(w.base, w.written, w.hint) }
 
-// newBuf returns an empty buffer with room for the next part, reusing one
-// an uploaded part gave back when it is large enough.
-func (w *Writer) newBuf() []byte {
+// newBuf returns an empty buffer with room for the next part: one an
+// uploaded part gave back if it is large enough, else a new one once the
+// budget has room (waiting for uploads to finish). Buffers too small for the
+// grown part size are dropped and leave the budget.
+func (w *Writer) newBuf() ([]byte, error) {
 	need := w.partSize()
-	for {
-		select {
-		case b := <-w.free:
-			if int64(cap(b)) >= need {
-				return b[:0]
-			}
-			continue // too small for the grown part size: let it go
-		default:
-		}
-		if need == w.base {
-			return make([]byte, 0, need)
-		}
+	size := need
+	if need != w.base {
 		// Growing parts: room for ~12 % more, so that a recycled buffer fits
 		// the next several parts (they grow by about 1 % each).
-		return make([]byte, 0, roundUp(need+need/8, 1<<20))
+		size = roundUp(need+need/8, 1<<20)
 	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for {
+		for len(w.free) > 0 {
+			b := w.free[len(w.free)-1]
+			w.free = w.free[:len(w.free)-1]
+			if int64(cap(b)) >= need {
+				return b[:0], nil
+			}
+			w.held -= int64(cap(b))
+		}
+		if w.held == 0 || w.held+size <= w.capacity {
+			w.held += size
+			w.peak = max(w.peak, w.held)
+			return make([]byte, 0, size), nil
+		}
+		if w.err != nil {
+			return nil, w.err
+		}
+		if err := context.Cause(w.gctx); err != nil {
+			return nil, err
+		}
+		w.freed.Wait()
+	}
+}
+
+// giveBack returns an uploaded part's buffer for reuse, or drops it from the
+// budget when it may still be read (an abandoned attempt of its upload).
+func (w *Writer) giveBack(b []byte, reusable bool) {
+	w.mu.Lock()
+	if reusable {
+		w.free = append(w.free, b)
+	} else {
+		w.held -= int64(cap(b))
+	}
+	w.freed.Broadcast()
+	w.mu.Unlock()
 }
 
 func (w *Writer) failed() error {
@@ -182,6 +216,7 @@ func (w *Writer) setErr(err error) {
 	if w.err == nil {
 		w.err = err
 	}
+	w.freed.Broadcast()
 	w.mu.Unlock()
 }
 
@@ -222,17 +257,16 @@ func (w *Writer) flushPart() error {
 		w.setErr(err)
 		return err
 	}
-	weight := min(int64(len(w.buf)), w.capacity)
-	if err := w.inflight.Acquire(w.gctx, weight); err != nil { // backpressure
-		return w.failedOr(context.Cause(w.gctx))
-	}
 	w.partNo++
 	num, data := w.partNo, w.buf
 	w.written += int64(len(data))
+	w.buf = nil
 	w.g.Go(func() error {
-		defer w.inflight.Release(weight)
 		var res *oss.UploadPartResult
-		attempts, err := w.c.retryBody(w.gctx, func(opt func(*oss.Options)) (err error) {
+		attempts := 0
+		defer func() { w.giveBack(data, attempts == 1) }() // an abandoned attempt may still be reading data
+		var err error
+		attempts, err = w.c.retryBody(w.gctx, func(opt func(*oss.Options)) (err error) {
 			res, err = w.c.oss.UploadPart(w.gctx, &oss.UploadPartRequest{Bucket: oss.Ptr(w.bucket), Key: oss.Ptr(w.key),
 				UploadId: oss.Ptr(w.uploadID), PartNumber: num, Body: bytes.NewReader(data), ContentLength: oss.Ptr(int64(len(data)))}, opt)
 			return err
@@ -242,19 +276,26 @@ func (w *Writer) flushPart() error {
 			w.setErr(err)
 			return err
 		}
+		// The SDK checked the part's CRC-64 against the one OSS computed
+		// (x-oss-hash-crc64ecma), so OSS's is the data's: no second pass.
+		crc, perr := uint64(0), error(nil)
+		if res.HashCRC64 != nil {
+			crc, perr = strconv.ParseUint(*res.HashCRC64, 10, 64)
+		}
+		if res.HashCRC64 == nil || perr != nil {
+			crc = crc64.Checksum(data, crcTable)
+		}
 		w.mu.Lock()
 		w.parts = append(w.parts, oss.UploadPart{PartNumber: num, ETag: res.ETag})
-		w.crcs[num] = [2]uint64{crc64.Checksum(data, crcTable), uint64(len(data))}
+		w.crcs[num] = [2]uint64{crc, uint64(len(data))}
 		w.mu.Unlock()
-		if attempts == 1 { // an abandoned attempt may still be reading data: never reuse it then
-			select {
-			case w.free <- data:
-			default:
-			}
-		}
 		return nil
 	})
-	w.buf = w.newBuf()
+	buf, err := w.newBuf() // backpressure: waits while the budget is spent
+	if err != nil {
+		return w.failedOr(err)
+	}
+	w.buf = buf
 	return nil
 }
 
