@@ -55,4 +55,10 @@ def run(profile: Profile, tools: Dict[str, str], scratch: pathlib.Path, hosts: D
             params["list_concurrency"] = LIST_CONCURRENCY
         recs.append(record("L1", system, params, "throughput", [o["keys_per_s"] for o in ok], "keys/s"))
         recs.append(record("L1", system, params, "time", [o["seconds"] for o in ok], "s"))
+        # CPU per 1,000 keys (one page's worth), client and emulated server: on 2 cores the listing is
+        # CPU-bound long before 16 requests in flight are
+        recs.append(record("L1", system, params, "client_cpu", [o["cpu_s"] / o["keys"] * 1e6 for o in ok],
+                           "ms/1000 keys"))
+        recs.append(record("L1", system, params, "server_cpu", [o["server_cpu_s"] / o["keys"] * 1e6 for o in ok],
+                           "ms/1000 keys"))
     return recs

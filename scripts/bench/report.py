@@ -139,6 +139,11 @@ def markdown(recs: List[Dict[str, Any]], meta: Dict[str, Any], notes: List[str],
                 else "One run of each case. ")
              + "Ratios compare two systems of the same run: ratio of medians (least-most favourable pairing of "
              "their repeats). Produced by `make bench`" + (" BENCH_QUICK=1" if prof == "quick" else "") + ".")
+    for sc, origin in sorted((meta.get("kept") or {}).items()):
+        L.append("")
+        L.append(f"> **{sc} is kept from an earlier run** ({origin.get('date', '?')}, commit "
+                 f"`{origin.get('commit', '?')}`): this run measured {', '.join(s.upper() for s in meta.get('scenarios', []))} "
+                 f"only. {sc}'s ratios compare systems of that run.")
     if prof == "quick":
         L.append("")
         L.append("> **Quick profile**: small data, few repeats — a smoke run of the suite, not figures to quote.")
@@ -379,12 +384,20 @@ def analysis(recs: List[Dict[str, Any]], workers: List[int]) -> List[str]:
     sq = find(recs, "L1", "sequential", "time")
     if fl and sq:
         n_fl, n_sq = fl["params"].get("list_requests"), sq["params"].get("list_requests")
-        out.append(f"L1: FastList made {n_fl:,} list requests for the {n_sq:,} pages of the sequential listing"
-                   + (" and ran no faster: every split hands off the range above the byte-wise midpoint of the "
-                      "last key and prefix + 0xFF, which for ASCII keys is always above every key, so each split lists "
-                      "an empty range and one worker lists everything (go/connector/list.go: the split closure reads "
-                      "the worker's original upper bound, not the one lowered by the previous split)."
-                      if n_fl and n_sq and n_fl > 1.5 * n_sq else "."))
+        text = (f"L1: FastList made {n_fl:,} list requests for the {n_sq:,} pages of the sequential listing "
+                f"(the rest are one-key probes that find where to split a range) and took {fl['value']:.2f} s "
+                f"against {sq['value']:.2f} s.")
+        fc, fs = find(recs, "L1", "fastlist", "client_cpu"), find(recs, "L1", "fastlist", "server_cpu")
+        if fc and fs:
+            per_page = fc["value"] + fs["value"]
+            ceiling = fl["params"]["keys"] / 1000 * per_page / 1000 / cores
+            text += (f" Each 1,000 keys cost {fc['value']:.0f} ms of client CPU (XML parsing in Go, the Python "
+                     f"list of entries) and {fs['value']:.0f} ms of the emulated server's (sorting out and writing "
+                     f"the XML page), all on the same {cores} cores: the whole listing cannot take less than "
+                     f"about {ceiling:.2f} s here however many requests are in flight, so the ratio to sequential "
+                     "pages is capped by CPU, not by latency; with OSS doing the server's part elsewhere and more "
+                     "cores the same code keeps 16 requests in flight.")
+        out.append(text)
     return out
 
 

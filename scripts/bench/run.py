@@ -58,6 +58,25 @@ def git_commit() -> str:
         return "?"
 
 
+def keep_previous(out: pathlib.Path, ran: set) -> tuple:
+    """The previous results' records of scenarios not in ran (M1 goes with
+    the scenario it was measured during), and for each kept scenario the run
+    it comes from. Ratios are recomputed from the records: each compares
+    systems of one run."""
+    try:
+        prev = json.loads((out / "latest.json").read_text())
+        prev_meta = json.loads((out / "latest.meta.json").read_text())
+    except (OSError, ValueError):
+        return [], {}
+    keep = [r for r in prev if r["unit"] != "x"
+            and (r["params"].get("during") if r["scenario"] == "M1" else r["scenario"]) not in ran]
+    origin = {}
+    for sc in sorted({r["scenario"] for r in keep if r["scenario"] != "M1"}):
+        origin[sc] = prev_meta.get("kept", {}).get(sc) or {
+            k: prev_meta.get(k) for k in ("date", "commit", "wall_min", "load_average_before", "load_average_after")}
+    return keep, origin
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description="osstorchconnector benchmark suite")
     ap.add_argument("--quick", action="store_true", help="small data, fewer repeats (about 3 minutes)")
@@ -68,6 +87,9 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=0,
                     help="override every fast case's repeats (the sequential baselines get at most 2)")
     ap.add_argument("--out", default=str(common.RESULTS))
+    ap.add_argument("--keep-others", action="store_true",
+                    help="keep the records of the scenarios not run now from the previous results in --out "
+                         "(the report names the run they come from)")
     a = ap.parse_args()
     common.sigterm_as_exit()
     profile = common.QUICK if a.quick else common.FULL
@@ -129,6 +151,9 @@ def main() -> int:
         "load_average_before": [round(x, 2) for x in load_before], "load_average_after": [round(x, 2) for x in load_after],
         "scenarios": only, "faults": common.REALISM,
     }
+    if a.keep_others:
+        kept, meta["kept"] = keep_previous(out, {s.upper() for s in only})
+        recs += kept
     if max(load_before[0], load_after[0]) > 1.5 * (os.cpu_count() or 1):
         notes.append(f"the machine was busy (load average {load_before[0]:.1f} before, {load_after[0]:.1f} after, "
                      f"{os.cpu_count()} CPUs): figures are noisy")
