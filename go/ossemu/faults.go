@@ -196,6 +196,41 @@ func (b *tokenBucket) wait(ctx context.Context, n float64) error {
 	return sleepCtx(ctx, d)
 }
 
+// pacer spreads one response body over time at rate bytes/s (0: no limit).
+// It keeps a schedule from the first byte and sleeps only when it is at
+// least minPaceSleep ahead of it: a timer wakes no sooner than about a
+// millisecond, so sleeping m/rate after every 32 KiB write (327 µs at 100
+// MB/s) sent bodies at about a quarter of the rate asked for.
+type pacer struct {
+	rate  float64
+	start time.Time
+	sent  int64
+	now   func() time.Time
+	sleep func(context.Context, time.Duration) error
+}
+
+const minPaceSleep = 2 * time.Millisecond
+
+func newPacer(rate int64) *pacer {
+	return &pacer{rate: float64(rate), now: time.Now, sleep: sleepCtx}
+}
+
+// wait is called before n more bytes are written.
+func (p *pacer) wait(ctx context.Context, n int64) error {
+	if p.rate <= 0 {
+		return nil
+	}
+	if p.start.IsZero() {
+		p.start = p.now()
+	}
+	p.sent += n
+	due := p.start.Add(time.Duration(float64(p.sent) / p.rate * float64(time.Second)))
+	if d := due.Sub(p.now()); d >= minPaceSleep {
+		return p.sleep(ctx, d)
+	}
+	return nil
+}
+
 func sleepCtx(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return nil

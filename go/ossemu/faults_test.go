@@ -2,6 +2,7 @@ package ossemu
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -528,5 +529,38 @@ func TestStats(t *testing.T) {
 	}
 	if want := settledStats(t, srv); fmt.Sprint(got) != fmt.Sprint(want) || got.PeakConcurrent != 2 || got.Count("GetObject", 200) != 1 {
 		t.Fatalf("stats endpoint %+v, want %+v", got, want)
+	}
+}
+
+// A body paced at rate r takes size/r: the pacer sleeps until the schedule
+// (few, longer sleeps, each at least a timer's resolution), not m/r after
+// every 32 KiB write, which a ~1 ms timer stretched to a quarter of r.
+func TestPacerKeepsToTheRateWithCoarseTimers(t *testing.T) {
+	var clock time.Time = time.Unix(1000, 0)
+	sleeps := 0
+	p := newPacer(100_000_000)
+	p.now = func() time.Time { return clock }
+	p.sleep = func(_ context.Context, d time.Duration) error {
+		sleeps++
+		clock = clock.Add(max(d, time.Millisecond)) // a timer never wakes sooner than ~1 ms
+		return nil
+	}
+	start := clock
+	const size = 8 << 20
+	for sent := 0; sent < size; sent += 32 << 10 {
+		if err := p.wait(context.Background(), 32<<10); err != nil {
+			t.Fatal(err)
+		}
+		clock = clock.Add(20 * time.Microsecond) // the write itself
+	}
+	want := time.Duration(float64(size) / 1e8 * float64(time.Second))
+	if got := clock.Sub(start); got < want-minPaceSleep || got > want+want/10 {
+		t.Fatalf("8 MiB at 100 MB/s took %v of simulated time, want about %v (%d sleeps)", got, want, sleeps)
+	}
+	if sleeps > int(want/minPaceSleep)+1 {
+		t.Fatalf("%d sleeps for %v: shorter than a timer can keep", sleeps, want)
+	}
+	if err := newPacer(0).wait(context.Background(), 1<<30); err != nil {
+		t.Fatal("no rate: no wait")
 	}
 }

@@ -477,6 +477,7 @@ func (rc *reqCtx) sendBody(src io.Reader, n int64) {
 	flusher, _ := rc.w.(http.Flusher)
 	buf := make([]byte, 32<<10)
 	var sent int64
+	pace := newPacer(p.perConn)
 	for sent < n {
 		limit := min(int64(len(buf)), n-sent)
 		for _, at := range []int64{p.resetAt, p.truncAt, p.stallAt} {
@@ -514,10 +515,8 @@ func (rc *reqCtx) sendBody(src io.Reader, n int64) {
 			if p.flipAt >= sent && p.flipAt < sent+int64(m) {
 				chunk[p.flipAt-sent] ^= 0xFF
 			}
-			if p.perConn > 0 {
-				if err := sleepCtx(ctx, time.Duration(float64(m)/float64(p.perConn)*float64(time.Second))); err != nil {
-					return
-				}
+			if err := pace.wait(ctx, int64(m)); err != nil {
+				return
 			}
 			if p.total != nil {
 				if err := p.total.wait(ctx, float64(m)); err != nil {
