@@ -733,3 +733,45 @@ func TestWriterBuffersStayWithinTheBudgetAsPartsGrow(t *testing.T) {
 		t.Fatalf("object: %v, %d bytes, want %d", err, len(got), total)
 	}
 }
+
+// torch.load reads a checkpoint as a zip: a record's 30-byte header, then its
+// data a few bytes further on. Such a forward skip (less than a chunk) still
+// counts as sequential: the chunks after the read are fetched ahead.
+func TestReaderReadsAheadOverSmallForwardSkips(t *testing.T) {
+	e := newEnv(t)
+	const chunk = 256 << 10
+	c := e.client(t, fmt.Sprintf(`,"readChunkSize":%d,"checkpointConfig":{"prefetchConcurrency":8}`, chunk))
+	data := pattern(12*chunk+100, 6)
+	e.put(t, c, "zip", data)
+	r, err := c.OpenReader(bg, tBucket, "zip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	e.srv.ResetStats()
+	hdr, rec := make([]byte, 30), make([]byte, chunk)
+	if _, err := r.ReadAt(hdr, 0); err != nil { // a header: chunk 0
+		t.Fatal(err)
+	}
+	if _, err := r.ReadAt(rec, 64); err != nil || !bytes.Equal(rec, data[64:64+chunk]) { // its data: chunks 0-1
+		t.Fatal(err)
+	}
+	// chunks 2..5 (half of the 8-chunk cache) are fetched ahead, without a read asking
+	deadline := time.Now().Add(10 * time.Second)
+	for e.srv.Stats().Count("GetObject", 0) < 6 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d GETs: nothing was read ahead", e.srv.Stats().Count("GetObject", 0))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := r.ReadAt(hdr, 11*chunk); err != nil { // elsewhere (one GET), so the next read is not sequential
+		t.Fatal(err)
+	}
+	got := make([]byte, 2*chunk)
+	if _, err := r.ReadAt(got, 2*chunk); err != nil || !bytes.Equal(got, data[2*chunk:4*chunk]) {
+		t.Fatalf("read after read-ahead: %v", err)
+	}
+	if n := e.srv.Stats().Count("GetObject", 0); n != 7 {
+		t.Fatalf("%d GETs for chunks 0-5 and 11, want 7: chunks read ahead were fetched again", n)
+	}
+}

@@ -63,7 +63,9 @@ func (c *Client) OpenReader(ctx context.Context, bucket, key string) (*Reader, e
 	r := &Reader{c: c, ctx: ctx, cancel: cancel, bucket: bucket, key: key, size: res.ContentLength,
 		etag: oss.ToString(res.ETag), chunk: c.cfg.ReadChunkSize, conc: c.cfg.CheckpointConfig.PrefetchConcurrency,
 		cache: map[int64]*chunkEntry{}, crcs: map[int64]uint64{}, lastEnd: -1}
-	r.capacity = max(2, min(r.conc, 8))
+	// the cache holds the read-ahead window: prefetchConcurrency chunks (the
+	// memory the configuration allows a reader)
+	r.capacity = max(2, r.conc)
 	if res.HashCRC64 != nil {
 		if v, perr := strconv.ParseUint(*res.HashCRC64, 10, 64); perr == nil {
 			r.crc, r.hasCRC = v, true
@@ -148,7 +150,9 @@ func (r *Reader) startLocked(i int64) *chunkEntry {
 	return e
 }
 
-// readahead starts fetching the chunks after i that are not cached yet.
+// readahead starts fetching the chunks after i that are not cached yet:
+// half the cache, so that what the next reads need is in flight or in while
+// the other half still holds chunks being copied out.
 func (r *Reader) readahead(i int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -184,7 +188,10 @@ func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 		cs, ce := i*r.chunk, i*r.chunk+r.chunkLen(i)
 		lo, hi := max(cs, off), min(ce, off+n)
 		dst := p[lo-off : hi-off]
-		if lo == cs && hi == ce { // the caller's buffer holds the whole chunk: fetch straight into it
+		r.mu.Lock()
+		_, inCache := r.cache[i] // read ahead already: copy it from there
+		r.mu.Unlock()
+		if lo == cs && hi == ce && !inCache { // the caller's buffer holds the whole chunk: fetch straight into it
 			g.Go(func() error { return r.fetchChunk(i, dst) })
 			continue
 		}
@@ -199,7 +206,10 @@ func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 	}
 	sequential := false
 	r.mu.Lock()
-	sequential = off == r.lastEnd // a read that continues the previous one (not the first read)
+	// A read that continues the previous one, or skips ahead less than a
+	// chunk: torch.load reads each record's zip header, then its data a few
+	// bytes further on.
+	sequential = r.lastEnd >= 0 && off >= r.lastEnd && off-r.lastEnd < r.chunk
 	r.lastEnd = off + n
 	r.mu.Unlock()
 	if sequential && last+1 < r.nChunks() {
