@@ -11,20 +11,27 @@ import (
 	"osstorchconnector/go/tarindex"
 )
 
-func TestTarIndexAndContiguousRunReads(t *testing.T) {
-	e := newEnv(t)
-	c := e.client(t, "")
+// makeTar returns a tar of n regular files m/NNN.bin of size(i) bytes each,
+// and their contents.
+func makeTar(n int, size func(int) int) ([]byte, [][]byte) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	var want [][]byte
-	for i := 0; i < 50; i++ {
-		data := pattern(200+i*31, byte(i))
+	for i := 0; i < n; i++ {
+		data := pattern(size(i), byte(i))
 		want = append(want, data)
 		tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("m/%03d.bin", i), Size: int64(len(data)), Mode: 0o644, Typeflag: tar.TypeReg})
 		tw.Write(data)
 	}
 	tw.Close()
-	e.put(t, c, "a.tar", buf.Bytes())
+	return buf.Bytes(), want
+}
+
+func TestTarIndexAndContiguousRunReads(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t, "")
+	raw, want := makeTar(50, func(i int) int { return 200 + i*31 })
+	e.put(t, c, "a.tar", raw)
 
 	ix, err := c.BuildTarIndex(bg, tBucket, "a.tar")
 	if err != nil || len(ix.Members) != 50 || ix.TarETag == "" {
@@ -57,7 +64,7 @@ func TestTarIndexAndContiguousRunReads(t *testing.T) {
 		t.Fatalf("%d GETs for 4 runs", got)
 	}
 	// the tar changes: the index no longer matches
-	e.put(t, c, "a.tar", append(buf.Bytes(), make([]byte, 512)...))
+	e.put(t, c, "a.tar", append(raw, make([]byte, 512)...))
 	if _, err := c.OpenTar(bg, tBucket, "a.tar", parsed); kindOf(err) != KindInvalid {
 		t.Fatalf("stale index accepted: %v", err)
 	}
@@ -74,17 +81,8 @@ func TestTarIndexAndContiguousRunReads(t *testing.T) {
 func TestTarMembersAreCRCChecked(t *testing.T) {
 	e := newEnv(t)
 	c := e.client(t, "")
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	var want [][]byte
-	for i := 0; i < 8; i++ {
-		data := pattern(3000+i, byte(i))
-		want = append(want, data)
-		tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("m/%d.bin", i), Size: int64(len(data)), Mode: 0o644, Typeflag: tar.TypeReg})
-		tw.Write(data)
-	}
-	tw.Close()
-	e.put(t, c, "c.tar", buf.Bytes())
+	raw, want := makeTar(8, func(i int) int { return 3000 + i })
+	e.put(t, c, "c.tar", raw)
 	ix, err := c.BuildTarIndex(bg, tBucket, "c.tar")
 	if err != nil {
 		t.Fatal(err)
