@@ -377,9 +377,9 @@ def analysis(recs: List[Dict[str, Any]], workers: List[int]) -> List[str]:
         out.append(f"M1, C1 save: the writer's RSS grew {m1s['value']:,.0f} MiB, above the "
                    f"{m1s['params']['bound_mib']:,.0f} MiB that {m1s['params']['bound']} allows"
                    + (f"; the Go heap itself peaked at {heap['value']:,.0f} MiB allocated" if heap else "")
-                   + ". The config bounds the bytes of parts in flight; what comes on top is most likely part "
-                   "buffers that are done but not yet collected and freed heap the Go runtime has not returned to "
-                   "the OS.")
+                   + ". The writer counts every part buffer it holds against the bound; what comes on top is "
+                   "garbage between collections (dropped buffers, the HTTP layer's), freed heap the Go runtime has "
+                   "not returned to the OS yet, and the Python side's pickling buffers.")
     fl = find(recs, "L1", "fastlist", "time")
     sq = find(recs, "L1", "sequential", "time")
     if fl and sq:
