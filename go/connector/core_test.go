@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"hash/crc64"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -773,5 +775,36 @@ func TestReaderReadsAheadOverSmallForwardSkips(t *testing.T) {
 	}
 	if n := e.srv.Stats().Count("GetObject", 0); n != 7 {
 		t.Fatalf("%d GETs for chunks 0-5 and 11, want 7: chunks read ahead were fetched again", n)
+	}
+}
+
+// While a writer is open the process runs under a soft memory limit of what
+// it held before plus the writers' budgets, so that buffers dropped as parts
+// grow are collected before the RSS passes the budget; closing the last
+// writer restores the previous limit (none).
+func TestWritersSetAndRestoreASoftMemoryLimit(t *testing.T) {
+	if os.Getenv("GOMEMLIMIT") != "" || os.Getenv("GOGC") != "" {
+		t.Skip("GOMEMLIMIT or GOGC set: the writer leaves the runtime alone")
+	}
+	e := newEnv(t)
+	c := e.client(t, "")
+	before := debug.SetMemoryLimit(-1)
+	w1, _ := c.NewWriter(bg, tBucket, "m/1", WriterOptions{PartSize: 8 << 20, Concurrency: 4})
+	l1 := debug.SetMemoryLimit(-1)
+	w2, _ := c.NewWriter(bg, tBucket, "m/2", WriterOptions{PartSize: 8 << 20, Concurrency: 8})
+	l2 := debug.SetMemoryLimit(-1)
+	if l1 == before || l1 == math.MaxInt64 || l2-l1 < 64<<20 || l2-l1 > 80<<20 {
+		t.Fatalf("limits: none %d, one writer (32 MiB budget) %d, two (+64 MiB) %d", before, l1, l2)
+	}
+	w2.Abort()
+	if got := debug.SetMemoryLimit(-1); got != l1 {
+		t.Fatalf("after one writer ended the limit is %d, want %d", got, l1)
+	}
+	w1.Write([]byte("x"))
+	if err := w1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := debug.SetMemoryLimit(-1); got != before {
+		t.Fatalf("after the last writer the limit is %d, want the previous %d", got, before)
 	}
 }

@@ -146,7 +146,8 @@ def main() -> int:
         "go": subprocess.run(["go", "env", "GOVERSION"], capture_output=True, text=True).stdout.strip(),
         "wall_min": (time.monotonic() - t_start) / 60, "repeats": profile.repeats,
         "repeats_other": profile.repeats_other, "slow_repeats": profile.slow_repeats,
-        "c1_repeats": profile.c1_repeats, "l1_repeats": profile.l1_repeats,
+        "c1_repeats": profile.c1_repeats, "c1_repeats_other": profile.c1_repeats_other,
+        "l1_repeats": profile.l1_repeats,
         "d1_decode_objects": profile.d1_decode_objects, "d1_slow_rounds": profile.d1_slow_rounds,
         "load_average_before": [round(x, 2) for x in load_before], "load_average_after": [round(x, 2) for x in load_after],
         "scenarios": only, "faults": common.REALISM,
@@ -159,7 +160,7 @@ def main() -> int:
                      f"{os.cpu_count()} CPUs): figures are noisy")
     md = report.write(recs, meta, notes, out)
     log(f"wrote {out / 'latest.json'}, {md} and the plots ({meta['wall_min']:.1f} min)")
-    if profile.name == "full" or a.readme:
+    if (profile.name == "full" or a.readme) and out.resolve() == common.RESULTS.resolve():
         changed = report.update_readme(out)
         log("README.md Performance section " + ("updated" if changed else "unchanged"))
     print(md.read_text())
