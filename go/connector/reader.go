@@ -63,9 +63,12 @@ func (c *Client) OpenReader(ctx context.Context, bucket, key string) (*Reader, e
 	r := &Reader{c: c, ctx: ctx, cancel: cancel, bucket: bucket, key: key, size: res.ContentLength,
 		etag: oss.ToString(res.ETag), chunk: c.cfg.ReadChunkSize, conc: c.cfg.CheckpointConfig.PrefetchConcurrency,
 		cache: map[int64]*chunkEntry{}, crcs: map[int64]uint64{}, lastEnd: -1}
-	// the cache holds the read-ahead window: prefetchConcurrency chunks (the
-	// memory the configuration allows a reader)
-	r.capacity = max(2, r.conc)
+	// The cache holds partly read chunks and the read-ahead window. Eight
+	// chunks at most: whole chunks go straight into the caller's buffer, and
+	// chunks evicted while in flight, and their garbage, come on top (with 24
+	// the reader peaked 307 MiB above the tensors of a 2 GiB torch.load,
+	// beyond the prefetchConcurrency x readChunkSize = 192 MiB it may use).
+	r.capacity = max(2, min(r.conc, 8))
 	if res.HashCRC64 != nil {
 		if v, perr := strconv.ParseUint(*res.HashCRC64, 10, 64); perr == nil {
 			r.crc, r.hasCRC = v, true
