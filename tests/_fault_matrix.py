@@ -51,6 +51,9 @@ import zlib
 from collections import Counter
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _ds_helpers import keep_list, no_collate  # noqa: E402
+
 FULL = os.environ.get("OSSTORCH_FAULTS_FULL", "") not in ("", "0")
 BUCKET = "fault-bkt"
 
@@ -98,7 +101,8 @@ def dataset_names(n: int = None, prefix: str = "ds/") -> List[str]:
 
 
 # Module-level transforms and collates: DataLoader workers started with spawn
-# get them pickled (full mode runs some cases under spawn).
+# get them pickled (full mode runs some cases under spawn). The collates are
+# the dataset tests' (tests/_ds_helpers.py).
 
 def digest_transform(obj):
     """(name, sha256) of a fetched object; None for a missing one (the transform gets None)."""
@@ -108,14 +112,6 @@ def digest_transform(obj):
     if key.startswith(f"/{BUCKET}/"):
         key = key[len(BUCKET) + 2:]
     return key, digest(obj.read())
-
-
-def keep_list(batch):
-    return batch
-
-
-def no_collate(sample):
-    return sample
 
 
 # ---- accounting ----

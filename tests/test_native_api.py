@@ -291,3 +291,21 @@ def test_integrity_failures_say_eio_and_keep_it_when_pickled(local_oss_server):
     e = ei.value
     assert e.integrity and not e.timeout and e.errno == errno.EIO, (e.errno, str(e))
     assert "integrity" in str(e) and pickle.loads(pickle.dumps(e)).errno == errno.EIO
+
+
+def test_a_stalled_server_is_flagged_as_a_timeout_by_the_core(local_oss_server, tmp_path):
+    """The core sets the timeout flag itself (the message need not say so):
+    errno ETIMEDOUT, timeout True, integrity False."""
+    import errno
+    from osstorchconnector.errors import OssConnectionError
+    srv = local_oss_server
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps({"readWriteTimeoutMs": 300, "maxAttempts": 1, "logPath": str(tmp_path / "c.log"),
+                               "auditPath": str(tmp_path / "a.log")}))
+    c = _native.NativeClient(dict(options(srv), config_path=str(cfg)))
+    c.put(BUCKET, "stall", b"s" * 100_000)
+    srv.set_faults(stall_rate=1.0, stall_ms=3000, stall_after_bytes=1000, ops=["GetObject"])
+    with pytest.raises(OssConnectionError) as ei:
+        c.get(BUCKET, "stall")
+    srv.clear_faults()
+    assert ei.value.timeout and not ei.value.integrity and ei.value.errno == errno.ETIMEDOUT, str(ei.value)

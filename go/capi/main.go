@@ -14,8 +14,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"os"
 	"runtime"
 	"runtime/debug"
 	"sync"
@@ -128,11 +126,9 @@ func asConnectorError(err error) *connector.Error {
 
 func toErrorJSON(err error) errorJSON {
 	ce := asConnectorError(err)
-	var ne net.Error
-	timeout := (errors.As(ce, &ne) && ne.Timeout()) || errors.Is(ce, context.DeadlineExceeded) || errors.Is(ce, os.ErrDeadlineExceeded)
 	return errorJSON{Kind: ce.Kind.String(), Message: ce.Error(), Op: ce.Op, Bucket: ce.Bucket,
 		Key: ce.Key, Code: ce.Code, Status: ce.Status, RequestID: ce.RequestID,
-		Timeout: timeout, Integrity: errors.Is(ce, connector.ErrIntegrity)}
+		Timeout: connector.IsTimeout(ce), Integrity: errors.Is(ce, connector.ErrIntegrity)}
 }
 
 // fail writes err's details to *errOut (if not NULL) and returns its status.

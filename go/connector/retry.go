@@ -80,8 +80,14 @@ func (r qosRetryer) IsErrorRetryable(err error) bool {
 	if r.Standard.IsErrorRetryable(err) {
 		return true
 	}
-	// errors.As would stop at the *url.Error, itself a net.Error whose
-	// Timeout looks one level down only: ask every error in the chain.
+	return IsTimeout(err)
+}
+
+// IsTimeout reports whether any error in err's chain is a timeout (a
+// net.Error saying so: I/O deadlines, context.DeadlineExceeded). errors.As
+// would stop at the *url.Error, itself a net.Error whose Timeout looks one
+// level down only, so every error in the chain is asked.
+func IsTimeout(err error) bool {
 	for e := err; e != nil; e = errors.Unwrap(e) {
 		if ne, ok := e.(net.Error); ok && ne.Timeout() {
 			return true

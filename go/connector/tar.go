@@ -3,7 +3,6 @@ package connector
 import (
 	"context"
 	"fmt"
-	"hash/crc64"
 	"sort"
 
 	"go.uber.org/zap"
@@ -110,7 +109,8 @@ func (t *TarArchive) readRun(ctx context.Context, indices, run []int, out []Resu
 	first, last := indices[run[0]], indices[run[len(run)-1]]
 	off, n := t.Index.Span(first, last)
 	var buf []byte
-	for attempt := 0; ; attempt++ {
+	damaged := make([]bool, len(run)) // by position in run, from the last read
+	for attempt := 0; attempt < 2; attempt++ {
 		buf = make([]byte, n)
 		got, err := t.c.ReadRange(ctx, t.bucket, t.key, off, buf)
 		if err == nil && int64(got) != n {
@@ -123,28 +123,27 @@ func (t *TarArchive) readRun(ctx context.Context, indices, run []int, out []Resu
 			return
 		}
 		bad := ""
-		for _, pos := range run {
+		for k, pos := range run {
 			i := indices[pos]
-			if !t.Index.Check(i, t.member(buf, off, i)) {
+			if damaged[k] = !t.Index.Check(i, t.member(buf, off, i)); damaged[k] && bad == "" {
 				bad = t.Index.Members[i].Name
-				break
 			}
 		}
-		if bad == "" || attempt == 1 || ctx.Err() != nil {
+		if bad == "" || ctx.Err() != nil {
 			break
 		}
-		t.c.log.Warn("tar member CRC mismatch, reading again", zapKey(t.bucket, t.key), zap.String("member", bad))
+		if attempt == 0 {
+			t.c.log.Warn("tar member CRC mismatch, reading again", zapKey(t.bucket, t.key), zap.String("member", bad))
+		}
 	}
-	for _, pos := range run {
-		i := indices[pos]
-		data := t.member(buf, off, i)
-		if !t.Index.Check(i, data) {
-			m := t.Index.Members[i]
-			out[pos].Err = wrap("GetObject", t.bucket, t.key, fmt.Errorf("%w: tar member %q (bytes %d+%d): crc64 %d, index says %d",
-				ErrIntegrity, m.Name, m.Offset, m.Size, crc64.Checksum(data, crcTable), m.CRC64))
+	for k, pos := range run {
+		m := t.Index.Members[indices[pos]]
+		if damaged[k] {
+			out[pos].Err = wrap("GetObject", t.bucket, t.key, fmt.Errorf("%w: tar member %q (bytes %d+%d) does not match its crc64 in the index (%d)",
+				ErrIntegrity, m.Name, m.Offset, m.Size, m.CRC64))
 			continue
 		}
-		out[pos].Data = data
+		out[pos].Data = t.member(buf, off, indices[pos])
 	}
 }
 

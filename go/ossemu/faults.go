@@ -15,12 +15,9 @@ type faultEngine struct {
 	f        Faults
 	rng      *rand.Rand
 	injected int
-	perConn  *limiterConfig
 	total    *tokenBucket
 	qps      *tokenBucket
 }
-
-type limiterConfig struct{ rate int64 }
 
 func newFaultEngine(f Faults) *faultEngine {
 	e := &faultEngine{}
@@ -157,13 +154,33 @@ type tokenBucket struct {
 	burst  float64
 	tokens float64
 	last   time.Time
+	now    func() time.Time                           // time.Now; tests pass a fake clock
+	sleep  func(context.Context, time.Duration) error // sleepCtx
 }
 
 func newTokenBucket(rate, burst float64) *tokenBucket {
 	if burst < 1 {
 		burst = 1
 	}
-	return &tokenBucket{rate: rate, burst: burst, tokens: burst, last: time.Now()}
+	return &tokenBucket{rate: rate, burst: burst, tokens: burst, last: time.Now(), now: time.Now, sleep: sleepCtx}
+}
+
+// minPaceSleep is the least a paced write sleeps: a timer wakes no sooner
+// than about a millisecond, so sleeping the m/rate each 32 KiB write costs
+// (327 µs at 100 MB/s) sent bodies at about a quarter of the rate asked for.
+// Smaller debts are carried to the next write instead.
+const minPaceSleep = 2 * time.Millisecond
+
+// newBodyPacer paces one response body at rate bytes/s from its first byte
+// (nil, which does not wait, for no limit). The burst of minPaceSleep's worth
+// of bytes credits a timer that wakes late.
+func newBodyPacer(rate int64) *tokenBucket {
+	if rate <= 0 {
+		return nil
+	}
+	b := newTokenBucket(float64(rate), float64(rate)*minPaceSleep.Seconds())
+	b.tokens = 0
+	return b
 }
 
 func (b *tokenBucket) refill(now time.Time) {
@@ -174,7 +191,7 @@ func (b *tokenBucket) refill(now time.Time) {
 func (b *tokenBucket) take(n float64) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.refill(time.Now())
+	b.refill(b.now())
 	if b.tokens >= n {
 		b.tokens -= n
 		return true
@@ -182,53 +199,22 @@ func (b *tokenBucket) take(n float64) bool {
 	return false
 }
 
-// wait blocks until n tokens were taken (going into debt is allowed, so large
-// writes are paced rather than refused) or ctx ends.
+// wait takes n tokens, going into debt (so large writes are paced rather
+// than refused), and sleeps the debt off once it reaches minPaceSleep, or
+// until ctx ends. A nil bucket does not limit.
 func (b *tokenBucket) wait(ctx context.Context, n float64) error {
-	b.mu.Lock()
-	b.refill(time.Now())
-	b.tokens -= n
-	var d time.Duration
-	if b.tokens < 0 {
-		d = time.Duration(-b.tokens / b.rate * float64(time.Second))
-	}
-	b.mu.Unlock()
-	return sleepCtx(ctx, d)
-}
-
-// pacer spreads one response body over time at rate bytes/s (0: no limit).
-// It keeps a schedule from the first byte and sleeps only when it is at
-// least minPaceSleep ahead of it: a timer wakes no sooner than about a
-// millisecond, so sleeping m/rate after every 32 KiB write (327 µs at 100
-// MB/s) sent bodies at about a quarter of the rate asked for.
-type pacer struct {
-	rate  float64
-	start time.Time
-	sent  int64
-	now   func() time.Time
-	sleep func(context.Context, time.Duration) error
-}
-
-const minPaceSleep = 2 * time.Millisecond
-
-func newPacer(rate int64) *pacer {
-	return &pacer{rate: float64(rate), now: time.Now, sleep: sleepCtx}
-}
-
-// wait is called before n more bytes are written.
-func (p *pacer) wait(ctx context.Context, n int64) error {
-	if p.rate <= 0 {
+	if b == nil {
 		return nil
 	}
-	if p.start.IsZero() {
-		p.start = p.now()
+	b.mu.Lock()
+	b.refill(b.now())
+	b.tokens -= n
+	d := time.Duration(-b.tokens / b.rate * float64(time.Second))
+	b.mu.Unlock()
+	if d < minPaceSleep {
+		return nil
 	}
-	p.sent += n
-	due := p.start.Add(time.Duration(float64(p.sent) / p.rate * float64(time.Second)))
-	if d := due.Sub(p.now()); d >= minPaceSleep {
-		return p.sleep(ctx, d)
-	}
-	return nil
+	return b.sleep(ctx, d)
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

@@ -538,8 +538,8 @@ func TestStats(t *testing.T) {
 func TestPacerKeepsToTheRateWithCoarseTimers(t *testing.T) {
 	var clock time.Time = time.Unix(1000, 0)
 	sleeps := 0
-	p := newPacer(100_000_000)
-	p.now = func() time.Time { return clock }
+	p := newBodyPacer(100_000_000)
+	p.now, p.last = func() time.Time { return clock }, clock
 	p.sleep = func(_ context.Context, d time.Duration) error {
 		sleeps++
 		clock = clock.Add(max(d, time.Millisecond)) // a timer never wakes sooner than ~1 ms
@@ -560,7 +560,7 @@ func TestPacerKeepsToTheRateWithCoarseTimers(t *testing.T) {
 	if sleeps > int(want/minPaceSleep)+1 {
 		t.Fatalf("%d sleeps for %v: shorter than a timer can keep", sleeps, want)
 	}
-	if err := newPacer(0).wait(context.Background(), 1<<30); err != nil {
+	if err := newBodyPacer(0).wait(context.Background(), 1<<30); err != nil {
 		t.Fatal("no rate: no wait")
 	}
 }

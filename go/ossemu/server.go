@@ -477,7 +477,7 @@ func (rc *reqCtx) sendBody(src io.Reader, n int64) {
 	flusher, _ := rc.w.(http.Flusher)
 	buf := make([]byte, 32<<10)
 	var sent int64
-	pace := newPacer(p.perConn)
+	pace := newBodyPacer(p.perConn)
 	for sent < n {
 		limit := min(int64(len(buf)), n-sent)
 		for _, at := range []int64{p.resetAt, p.truncAt, p.stallAt} {
@@ -515,13 +515,8 @@ func (rc *reqCtx) sendBody(src io.Reader, n int64) {
 			if p.flipAt >= sent && p.flipAt < sent+int64(m) {
 				chunk[p.flipAt-sent] ^= 0xFF
 			}
-			if err := pace.wait(ctx, int64(m)); err != nil {
+			if pace.wait(ctx, float64(m)) != nil || p.total.wait(ctx, float64(m)) != nil {
 				return
-			}
-			if p.total != nil {
-				if err := p.total.wait(ctx, float64(m)); err != nil {
-					return
-				}
 			}
 			w, werr := rc.w.Write(chunk[:m])
 			rc.srv.stats.addOut(int64(w))
