@@ -70,7 +70,7 @@ def test_fault(matrix, fault):
             (known if r.case.known else failures).append(f"{r.case.surface}: {'; '.join(v[:4])}")
     assert not failures, "\n".join(failures)
     if known:  # reported bugs: remove the case's `known=` once fixed to make this a hard failure again
-        pytest.xfail("known bug(s): " + " | ".join(sorted({r.case.known for r in rows if r.case.known and M.verdict(r)}))
+        pytest.xfail("known bug(s) or limit(s): " + " | ".join(sorted({r.case.known for r in rows if r.case.known and M.verdict(r)}))
                      + "\n" + "\n".join(known))
 
 

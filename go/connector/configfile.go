@@ -29,6 +29,10 @@ type Config struct {
 		PrefetchConcurrency int `json:"prefetchConcurrency"` // ranged reads in flight per checkpoint reader
 		PrefetchWorker      int `json:"prefetchWorker"`      // Go scheduler threads for checkpoint reads
 		UploadConcurrency   int `json:"uploadConcurrency"`   // parts in flight per checkpoint writer
+		// Ours: do not write the part checksum file beside multipart objects
+		// (see PartChecksumSuffix); readers then check those objects only
+		// once they have read all of them.
+		DisablePartChecksums bool `json:"disablePartChecksums"`
 	} `json:"checkpointConfig"`
 
 	// Ours.
@@ -99,8 +103,8 @@ var configSchema = map[string]field{
 	"datasetConfig.enableFastList": {"bool"}, "datasetConfig.listConcurrency": {"int"},
 	"datasetConfig.listWorker":             {"int"},
 	"checkpointConfig.prefetchConcurrency": {"int"}, "checkpointConfig.prefetchWorker": {"int"},
-	"checkpointConfig.uploadConcurrency": {"int"},
-	"partSize":                           {"int"}, "readChunkSize": {"int"}, "memoryBudget": {"int"}, "maxAttempts": {"int"},
+	"checkpointConfig.uploadConcurrency": {"int"}, "checkpointConfig.disablePartChecksums": {"bool"},
+	"partSize": {"int"}, "readChunkSize": {"int"}, "memoryBudget": {"int"}, "maxAttempts": {"int"},
 	"connectTimeoutMs": {"int"}, "readWriteTimeoutMs": {"int"}, "auditThresholdMs": {"int"},
 }
 

@@ -3,6 +3,7 @@ package connector
 import (
 	"bytes"
 	"context"
+	"errors"
 
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
 	"go.uber.org/zap"
@@ -20,10 +21,20 @@ func (c *Client) Stat(ctx context.Context, bucket, key string) (ObjectInfo, erro
 	return ObjectInfo{Key: key, Size: res.ContentLength, ETag: oss.ToString(res.ETag)}, nil
 }
 
-// Remove deletes an object (no error if it does not exist, as OSS).
+// Remove deletes an object (no error if it does not exist, as OSS), and
+// its part checksum file if it has one.
 func (c *Client) Remove(ctx context.Context, bucket, key string) error {
-	_, err := c.oss.DeleteObject(ctxOr(ctx), &oss.DeleteObjectRequest{Bucket: oss.Ptr(bucket), Key: oss.Ptr(key)})
-	return wrap("DeleteObject", bucket, key, err)
+	ctx = ctxOr(ctx)
+	_, err := c.oss.DeleteObject(ctx, &oss.DeleteObjectRequest{Bucket: oss.Ptr(bucket), Key: oss.Ptr(key)})
+	if err != nil {
+		return wrap("DeleteObject", bucket, key, err)
+	}
+	// Left behind it would be clutter, not harm: it no longer matches any
+	// object (see readPartChecksums).
+	if _, err := c.oss.DeleteObject(ctx, &oss.DeleteObjectRequest{Bucket: oss.Ptr(bucket), Key: oss.Ptr(key + PartChecksumSuffix)}); err != nil {
+		c.log.Info("part checksum file not removed", zapKey(bucket, key+PartChecksumSuffix), zapErr(err))
+	}
+	return nil
 }
 
 // Rename copies an object, then deletes the source.
@@ -36,6 +47,14 @@ func (c *Client) Rename(ctx context.Context, bucket, key, newBucket, newKey stri
 		SourceBucket: oss.Ptr(bucket), SourceKey: oss.Ptr(key)})
 	if err != nil {
 		return wrap("CopyObject", newBucket, newKey, err)
+	}
+	// The part checksum file goes along (a copy has the same bytes, so the
+	// file still matches); most objects have none, and OSS says so.
+	_, err = c.oss.CopyObject(ctx, &oss.CopyObjectRequest{Bucket: oss.Ptr(newBucket), Key: oss.Ptr(newKey + PartChecksumSuffix),
+		SourceBucket: oss.Ptr(bucket), SourceKey: oss.Ptr(key + PartChecksumSuffix)})
+	var e *Error
+	if err != nil && !(errors.As(wrap("CopyObject", newBucket, newKey, err), &e) && e.Kind == KindNotFound) {
+		c.log.Info("part checksum file not copied", zapKey(bucket, key+PartChecksumSuffix), zapErr(err))
 	}
 	return c.Remove(ctx, bucket, key)
 }

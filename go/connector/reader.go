@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc64"
 	"io"
+	"sort"
 	"strconv"
 	"sync"
 
@@ -14,13 +15,26 @@ import (
 )
 
 // Reader is a random-access reader of one object (checkpoints, safetensors):
-// io.ReaderAt, io.ReadSeeker. Large reads are split into chunk-sized ranged
-// GETs fetched in parallel straight into the caller's buffer; small reads go
-// through a small chunk cache, and sequential access reads ahead. Every chunk
-// is CRC'd as it arrives; once the whole object has been seen the combined
-// CRC must equal the object's, or reads fail with ErrIntegrity.
+// io.ReaderAt, io.ReadSeeker. Large reads are split into ranged GETs of at
+// most readChunkSize, fetched in parallel straight into the caller's buffer;
+// small reads go through a small cache, and sequential access reads ahead.
 //
-// Safe for concurrent ReadAt calls; Read and Seek share one position.
+// No byte leaves the reader unchecked where a checksum exists to check it
+// against. The object is cut into units, each fetched whole and CRC-64
+// checked before any of its bytes are handed out:
+//   - an object no larger than the cache is one unit, checked against the
+//     object's CRC-64 (x-oss-hash-crc64ecma);
+//   - an object with a matching part checksum file (partcrc.go) has a unit
+//     per part, checked against the part's CRC-64 (parts larger than the
+//     reader's prefetchConcurrency x readChunkSize are cut like the next case);
+//   - otherwise units are readChunkSize chunks with nothing to check them
+//     against one by one (OSS has no checksum of a range): their CRCs are
+//     combined once all have been read and must equal the object's, or that
+//     read and every later one fail with ErrIntegrity.
+//
+// A unit that fails its check is fetched again once, then the read fails
+// with ErrIntegrity. Safe for concurrent ReadAt calls; Read and Seek share
+// one position.
 type Reader struct {
 	c      *Client
 	ctx    context.Context
@@ -31,22 +45,32 @@ type Reader struct {
 	etag   string
 	crc    uint64
 	hasCRC bool
-	chunk  int64
-	conc   int
+	piece  int64         // the largest ranged GET (readChunkSize)
+	conc   int           // ranged GETs in flight
+	slots  chan struct{} // one per ranged GET in flight
+	units  []unit        // the object, cut into checked units, in order
+	budget int64         // bytes the cache may hold (at least one unit)
 
 	mu       sync.Mutex
-	cache    map[int64]*chunkEntry
-	order    []int64 // cache insertion order, for eviction
-	capacity int
-	crcs     map[int64]uint64 // chunk index -> CRC of the whole chunk
+	cache    map[int]*unitEntry
+	order    []int          // cache insertion order, for eviction
+	held     int64          // bytes of the units in the cache
+	crcs     map[int]uint64 // unit -> CRC of its first read, for the combined check
 	verified bool
-	err      error // sticky integrity error
+	err      error // sticky integrity error (the combined check)
 	pos      int64
 	lastEnd  int64
 	closed   bool
 }
 
-type chunkEntry struct {
+// unit is a range of the object that is fetched and checked as a whole.
+type unit struct {
+	off, size int64
+	crc       uint64
+	known     bool // crc is known before reading: every fetch is checked
+}
+
+type unitEntry struct {
 	done chan struct{}
 	data []byte
 	err  error
@@ -60,59 +84,146 @@ func (c *Client) OpenReader(ctx context.Context, bucket, key string) (*Reader, e
 		cancel()
 		return nil, wrap("HeadObject", bucket, key, err)
 	}
+	conc := c.cfg.CheckpointConfig.PrefetchConcurrency
 	r := &Reader{c: c, ctx: ctx, cancel: cancel, bucket: bucket, key: key, size: res.ContentLength,
-		etag: oss.ToString(res.ETag), chunk: c.cfg.ReadChunkSize, conc: c.cfg.CheckpointConfig.PrefetchConcurrency,
-		cache: map[int64]*chunkEntry{}, crcs: map[int64]uint64{}, lastEnd: -1}
-	// The cache holds partly read chunks and the read-ahead window. Eight
-	// chunks at most: whole chunks go straight into the caller's buffer, and
-	// chunks evicted while in flight, and their garbage, come on top (with 24
-	// the reader peaked 307 MiB above the tensors of a 2 GiB torch.load,
-	// beyond the prefetchConcurrency x readChunkSize = 192 MiB it may use).
-	r.capacity = max(2, min(r.conc, 8))
+		etag: oss.ToString(res.ETag), piece: c.cfg.ReadChunkSize, conc: conc, slots: make(chan struct{}, conc),
+		cache: map[int]*unitEntry{}, crcs: map[int]uint64{}, lastEnd: -1}
+	// The cache holds partly read units and the read-ahead window: eight
+	// chunks' worth at most. Whole units go straight into the caller's
+	// buffer, and units evicted while in flight, and their garbage, come on
+	// top (with 24 chunks the reader peaked 307 MiB above the tensors of a
+	// 2 GiB torch.load, beyond the prefetchConcurrency x readChunkSize =
+	// 192 MiB it may use).
+	r.budget = int64(max(2, min(conc, 8))) * r.piece
 	if res.HashCRC64 != nil {
 		if v, perr := strconv.ParseUint(*res.HashCRC64, 10, 64); perr == nil {
 			r.crc, r.hasCRC = v, true
 		}
 	}
+	r.units = r.cut(ctx)
 	return r, nil
+}
+
+// cut divides the object into units (see Reader).
+func (r *Reader) cut(ctx context.Context) []unit {
+	if r.size == 0 {
+		return nil
+	}
+	if r.hasCRC && r.size <= r.budget {
+		return []unit{{0, r.size, r.crc, true}}
+	}
+	var parts []partSum
+	if r.hasCRC {
+		parts = r.c.readPartChecksums(ctx, r.bucket, r.key, r.size, r.crc)
+	}
+	if parts == nil {
+		return r.chunks(nil, 0, r.size)
+	}
+	maxUnit := max(r.budget, int64(r.conc)*r.piece)
+	var units []unit
+	off := int64(0)
+	for _, p := range parts {
+		if p.size <= maxUnit {
+			units = append(units, unit{off, p.size, p.crc, true})
+		} else {
+			units = r.chunks(units, off, p.size) // too large to hold: checked with the rest
+		}
+		off += p.size
+	}
+	return units
+}
+
+// chunks appends unchecked readChunkSize units covering [off, off+n).
+func (r *Reader) chunks(units []unit, off, n int64) []unit {
+	for end := off + n; off < end; off += r.piece {
+		units = append(units, unit{off: off, size: min(r.piece, end-off)})
+	}
+	return units
 }
 
 // Size is the object's size.
 func (r *Reader) Size() int64 { return r.size }
 
-func (r *Reader) nChunks() int64 { return (r.size + r.chunk - 1) / r.chunk }
-
-func (r *Reader) chunkLen(i int64) int64 { return min(r.chunk, r.size-i*r.chunk) }
-
-// fetchChunk reads chunk i into dst (len = chunkLen(i)) and records its CRC.
-func (r *Reader) fetchChunk(i int64, dst []byte) error {
-	_, _, err := r.c.read(r.ctx, r.bucket, r.key, i*r.chunk, int64(len(dst)), dst, r.etag)
-	if err != nil {
-		return err
-	}
-	return r.recordCRC(i, crc64.Checksum(dst, crcTable))
+// unitAt is the index of the unit holding byte off (< size).
+func (r *Reader) unitAt(off int64) int {
+	return sort.Search(len(r.units), func(i int) bool { return r.units[i].off+r.units[i].size > off })
 }
 
-func (r *Reader) recordCRC(i int64, sum uint64) error {
+// fetchUnit reads unit i into dst (len = its size) and checks it.
+func (r *Reader) fetchUnit(i int, dst []byte) error {
+	u := r.units[i]
+	for attempt := 1; ; attempt++ {
+		sum, err := r.fetchRange(u.off, dst)
+		if err != nil {
+			return err
+		}
+		if !u.known || sum == u.crc {
+			return r.recordCRC(i, sum)
+		}
+		err = wrap("GetObject", r.bucket, r.key, fmt.Errorf("%w: bytes %d-%d have crc64 %d, the part checksum file says %d",
+			ErrIntegrity, u.off, u.off+u.size-1, sum, u.crc))
+		if attempt == 2 {
+			return err
+		}
+		r.c.log.Warn("CRC mismatch, reading again", zapKey(r.bucket, r.key), zapErr(err))
+	}
+}
+
+// fetchRange reads len(dst) bytes at off with ranged GETs of at most piece
+// bytes, in parallel, and returns their CRC-64.
+func (r *Reader) fetchRange(off int64, dst []byte) (uint64, error) {
+	n := (int64(len(dst)) + r.piece - 1) / r.piece
+	sums := make([]uint64, n)
+	g, _ := errgroup.WithContext(r.ctx)
+	for k := range n {
+		p := dst[k*r.piece : min((k+1)*r.piece, int64(len(dst)))]
+		g.Go(func() error {
+			select {
+			case r.slots <- struct{}{}:
+			case <-r.ctx.Done():
+				return r.ctx.Err()
+			}
+			defer func() { <-r.slots }()
+			if _, _, err := r.c.read(r.ctx, r.bucket, r.key, off+k*r.piece, int64(len(p)), p, r.etag); err != nil {
+				return err
+			}
+			sums[k] = crc64.Checksum(p, crcTable)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return 0, err
+	}
+	var total uint64
+	for k, s := range sums {
+		total = oss.CRC64Combine(total, s, uint64(min(r.piece, int64(len(dst))-int64(k)*r.piece)))
+	}
+	return total, nil
+}
+
+// recordCRC keeps a unit's CRC for the combined check, which runs once every
+// unit has been read (it only matters for units without a known CRC).
+func (r *Reader) recordCRC(i int, sum uint64) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if prev, seen := r.crcs[i]; seen {
-		// A chunk read twice must read the same: if not, one copy was corrupt
+		// A unit read twice must read the same: if not, one copy was corrupt
 		// and the first may already be with the caller, so keeping either sum
 		// could let the combined check pass over bytes already handed out.
 		if prev != sum && r.err == nil {
-			r.err = wrap("GetObject", r.bucket, r.key, fmt.Errorf("%w: chunk %d read twice with different crc64 (%d, %d)", ErrIntegrity, i, prev, sum))
+			r.err = wrap("GetObject", r.bucket, r.key, fmt.Errorf("%w: bytes %d-%d read twice with different crc64 (%d, %d)",
+				ErrIntegrity, r.units[i].off, r.units[i].off+r.units[i].size-1, prev, sum))
 		}
 		return r.err
 	}
 	r.crcs[i] = sum
-	if r.verified || !r.hasCRC || int64(len(r.crcs)) < r.nChunks() {
+	if r.verified || !r.hasCRC || len(r.crcs) < len(r.units) {
 		return r.err
 	}
 	r.verified = true
 	var total uint64
-	for j := int64(0); j < r.nChunks(); j++ {
-		total = oss.CRC64Combine(total, r.crcs[j], uint64(r.chunkLen(j)))
+	for j, u := range r.units {
+		total = oss.CRC64Combine(total, r.crcs[j], uint64(u.size))
 	}
 	if total != r.crc {
 		r.err = wrap("GetObject", r.bucket, r.key, fmt.Errorf("%w: combined crc64 %d, server says %d", ErrIntegrity, total, r.crc))
@@ -120,8 +231,8 @@ func (r *Reader) recordCRC(i int64, sum uint64) error {
 	return r.err
 }
 
-// cached returns chunk i through the cache, starting its fetch if needed.
-func (r *Reader) cached(i int64) *chunkEntry {
+// cached returns unit i through the cache, starting its fetch if needed.
+func (r *Reader) cached(i int) *unitEntry {
 	r.mu.Lock()
 	e := r.cache[i]
 	if e == nil {
@@ -132,20 +243,23 @@ func (r *Reader) cached(i int64) *chunkEntry {
 	return e
 }
 
-func (r *Reader) startLocked(i int64) *chunkEntry {
-	e := &chunkEntry{done: make(chan struct{})}
+func (r *Reader) startLocked(i int) *unitEntry {
+	e := &unitEntry{done: make(chan struct{})}
 	r.cache[i] = e
 	r.order = append(r.order, i)
-	for len(r.order) > r.capacity {
+	r.held += r.units[i].size
+	for len(r.order) > 1 && r.held > r.budget {
 		old := r.order[0]
 		r.order = r.order[1:]
+		r.held -= r.units[old].size
 		delete(r.cache, old) // readers holding it keep their copy
 	}
 	go func() {
 		defer close(e.done)
-		buf := make([]byte, r.chunkLen(i))
-		if err := r.fetchChunk(i, buf); err != nil {
+		buf := make([]byte, r.units[i].size)
+		if err := r.fetchUnit(i, buf); err != nil {
 			e.err = err
+			r.forget(i, e) // the reads waiting get the error; a later read tries again
 			return
 		}
 		e.data = buf
@@ -153,13 +267,32 @@ func (r *Reader) startLocked(i int64) *chunkEntry {
 	return e
 }
 
-// readahead starts fetching the chunks after i that are not cached yet:
-// half the cache, so that what the next reads need is in flight or in while
-// the other half still holds chunks being copied out.
-func (r *Reader) readahead(i int64) {
+// forget drops a failed entry from the cache.
+func (r *Reader) forget(i int, e *unitEntry) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for j := i + 1; j < min(i+int64(r.capacity)/2+1, r.nChunks()); j++ {
+	if r.cache[i] != e {
+		return
+	}
+	delete(r.cache, i)
+	r.held -= r.units[i].size
+	for k, j := range r.order {
+		if j == i {
+			r.order = append(r.order[:k], r.order[k+1:]...)
+			break
+		}
+	}
+}
+
+// readahead starts fetching the units after i that are not cached yet, up
+// to half the cache, so that what the next reads need is in flight or in
+// while the other half still holds units being copied out.
+func (r *Reader) readahead(i int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ahead := int64(0)
+	for j := i + 1; j < len(r.units) && ahead < r.budget/2; j++ {
+		ahead += r.units[j].size
 		if r.cache[j] == nil {
 			r.startLocked(j)
 		}
@@ -184,18 +317,18 @@ func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 		return 0, io.EOF
 	}
 	n := min(int64(len(p)), r.size-off)
-	first, last := off/r.chunk, (off+n-1)/r.chunk
+	first, last := r.unitAt(off), r.unitAt(off+n-1)
 	g, _ := errgroup.WithContext(r.ctx)
 	g.SetLimit(r.conc)
 	for i := first; i <= last; i++ {
-		cs, ce := i*r.chunk, i*r.chunk+r.chunkLen(i)
+		cs, ce := r.units[i].off, r.units[i].off+r.units[i].size
 		lo, hi := max(cs, off), min(ce, off+n)
 		dst := p[lo-off : hi-off]
 		r.mu.Lock()
 		_, inCache := r.cache[i] // read ahead already: copy it from there
 		r.mu.Unlock()
-		if lo == cs && hi == ce && !inCache { // the caller's buffer holds the whole chunk: fetch straight into it
-			g.Go(func() error { return r.fetchChunk(i, dst) })
+		if lo == cs && hi == ce && !inCache { // the caller's buffer holds the whole unit: fetch straight into it
+			g.Go(func() error { return r.fetchUnit(i, dst) })
 			continue
 		}
 		g.Go(func() error {
@@ -207,15 +340,14 @@ func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 			return nil
 		})
 	}
-	sequential := false
 	r.mu.Lock()
 	// A read that continues the previous one, or skips ahead less than a
 	// chunk: torch.load reads each record's zip header, then its data a few
 	// bytes further on.
-	sequential = r.lastEnd >= 0 && off >= r.lastEnd && off-r.lastEnd < r.chunk
+	sequential := r.lastEnd >= 0 && off >= r.lastEnd && off-r.lastEnd < r.piece
 	r.lastEnd = off + n
 	r.mu.Unlock()
-	if sequential && last+1 < r.nChunks() {
+	if sequential && last+1 < len(r.units) {
 		r.readahead(last)
 	}
 	if err := g.Wait(); err != nil {
@@ -272,7 +404,7 @@ func (r *Reader) Seek(offset int64, whence int) (int64, error) {
 func (r *Reader) Close() error {
 	r.mu.Lock()
 	r.closed = true
-	r.cache, r.order = map[int64]*chunkEntry{}, nil
+	r.cache, r.order, r.held = map[int]*unitEntry{}, nil, 0
 	r.mu.Unlock()
 	r.cancel()
 	return nil

@@ -394,11 +394,12 @@ func (w *Writer) commit() error {
 	parts := append([]oss.UploadPart(nil), w.parts...)
 	w.mu.Unlock()
 	sort.Slice(parts, func(i, j int) bool { return parts[i].PartNumber < parts[j].PartNumber })
-	var want uint64
-	for _, p := range parts {
+	sums := make([]partSum, len(parts))
+	for i, p := range parts {
 		c := w.crcs[p.PartNumber]
-		want = oss.CRC64Combine(want, c[0], c[1])
+		sums[i] = partSum{size: int64(c[1]), crc: c[0]}
 	}
+	want := combineParts(sums)
 	res, err := w.c.oss.CompleteMultipartUpload(w.ctx, &oss.CompleteMultipartUploadRequest{Bucket: oss.Ptr(w.bucket),
 		Key: oss.Ptr(w.key), UploadId: oss.Ptr(w.uploadID), CompleteMultipartUpload: &oss.CompleteMultipartUpload{Parts: parts}})
 	if err != nil {
@@ -408,6 +409,7 @@ func (w *Writer) commit() error {
 		// object is then there, and its CRC says whether it is ours.
 		if errors.As(err, &se) && se.Code == "NoSuchUpload" && w.completedAnyway(want) {
 			w.uploadID = ""
+			w.partChecksums(sums)
 			return nil
 		}
 		return wrap("CompleteMultipartUpload", w.bucket, w.key, err)
@@ -421,7 +423,17 @@ func (w *Writer) commit() error {
 			return wrap("CompleteMultipartUpload", w.bucket, w.key, fmt.Errorf("%w: object crc64 %d, parts combine to %d", ErrIntegrity, got, want))
 		}
 	}
+	w.partChecksums(sums)
 	return nil
+}
+
+// partChecksums writes the part checksum file once the object is in place
+// (before, a reader could find it describing the object it replaces: it
+// would not match, and be ignored, but the old object would lose its file).
+func (w *Writer) partChecksums(sums []partSum) {
+	if !w.c.cfg.CheckpointConfig.DisablePartChecksums {
+		w.c.writePartChecksums(w.ctx, w.bucket, w.key, sums)
+	}
 }
 
 // completedAnyway reports whether the object now in place is the one this
