@@ -25,7 +25,7 @@ EXPECTED = {
     "prefetch": [("a", b"alpha"), ("b", b"bravo!")],
     "writer_reader": (1536000, True),
     "tar": (["m0", "m1", "m2"], [b"xxx", b"x", b"xx"]),
-    "after": ["b", "w", "w.crc64"],  # w was written in parts: its part checksum file
+    "after": ["b", "w", "w.osstorch-crc64"],  # w was written in parts: its part checksum file
     "pid_ok": True,
 }
 

@@ -19,13 +19,14 @@ import (
 // one matching the object (same size, part CRCs combining to the object's
 // CRC-64) checks every part before any of its bytes leave the reader.
 //
-// A stale or foreign file cannot pass for the object's: it must combine to
-// the object's CRC-64 exactly. Objects written in one PUT need none (a reader
-// fetches them whole, see OpenReader).
+// A file left by an earlier object under the key cannot pass for the
+// object's: it names the object's size and CRC-64, and both must match.
+// Objects written in one PUT need none (a reader fetches them whole when it
+// can, see Reader).
 
 // PartChecksumSuffix is appended to an object's key to name its part
 // checksum file.
-const PartChecksumSuffix = ".crc64"
+const PartChecksumSuffix = ".osstorch-crc64"
 
 const partChecksumFormat = "osstorchconnector/part-crc64/1"
 
@@ -54,8 +55,10 @@ func combineParts(parts []partSum) uint64 {
 	return total
 }
 
-func encodePartChecksums(parts []partSum) ([]byte, error) {
-	f := partChecksumFile{Format: partChecksumFormat, CRC64: strconv.FormatUint(combineParts(parts), 10),
+// encodePartChecksums writes the file of an object with these parts and
+// CRC-64 (combineParts(parts), which the writer has computed already).
+func encodePartChecksums(parts []partSum, whole uint64) ([]byte, error) {
+	f := partChecksumFile{Format: partChecksumFormat, CRC64: strconv.FormatUint(whole, 10),
 		Sizes: make([]int64, len(parts)), CRC64s: make([]string, len(parts))}
 	for i, p := range parts {
 		f.Size += p.size
@@ -91,8 +94,12 @@ func decodePartChecksums(data []byte, size int64, crc uint64) ([]partSum, error)
 	if total != size || f.Size != size {
 		return nil, fmt.Errorf("describes %d bytes, the object has %d", total, size)
 	}
-	if got := combineParts(parts); got != crc || strconv.FormatUint(crc, 10) != f.CRC64 {
-		return nil, fmt.Errorf("describes crc64 %d, the object has %d", got, crc)
+	// The parts are not combined to check them against the whole: the SDK's
+	// CRC64Combine takes ~0.3 ms a call (3 s for 10,000 parts), and a file
+	// whose parts do not add up (edited by hand) can only make good bytes
+	// fail their check, never let bad ones through.
+	if f.CRC64 != strconv.FormatUint(crc, 10) {
+		return nil, fmt.Errorf("describes crc64 %s, the object has %d", f.CRC64, crc)
 	}
 	return parts, nil
 }
@@ -100,8 +107,8 @@ func decodePartChecksums(data []byte, size int64, crc uint64) ([]partSum, error)
 // writePartChecksums stores the part checksum file of a completed object.
 // It is an aid to readers, not part of the object: failing to write it (a
 // policy that allows only the object's own key, say) is logged, not returned.
-func (c *Client) writePartChecksums(ctx context.Context, bucket, key string, parts []partSum) {
-	data, err := encodePartChecksums(parts)
+func (c *Client) writePartChecksums(ctx context.Context, bucket, key string, parts []partSum, whole uint64) {
+	data, err := encodePartChecksums(parts, whole)
 	if err == nil {
 		err = c.Put(ctx, bucket, key+PartChecksumSuffix, data)
 	}

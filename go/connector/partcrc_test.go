@@ -51,7 +51,7 @@ func checkedReads(t *testing.T, r *Reader, data []byte) (failed int) {
 // part is checked before any of its bytes leave the reader.
 func TestReaderChecksEachPartBeforeHandingItOut(t *testing.T) {
 	e := newEnv(t)
-	c := e.client(t, `,"readChunkSize":262144,"checkpointConfig":{"prefetchConcurrency":4}`)
+	c := e.client(t, `,"readChunkSize":262144,"checkpointConfig":{"prefetchConcurrency":8}`)
 	data := pattern(6*MinPartSize+12345, 9)
 	writeObject(t, c, "ckpt.pt", data)
 	sums, err := c.Get(bg, tBucket, "ckpt.pt"+PartChecksumSuffix)
@@ -83,6 +83,27 @@ func TestReaderChecksEachPartBeforeHandingItOut(t *testing.T) {
 		t.Fatalf("%d of 4 reads failed with every response flipped", failed)
 	}
 	r.Close()
+
+	// small sequential reads in a part: the part and the next one are
+	// fetched once, also where two parts do not fit the reader's bound (the
+	// parts are then cut into chunks): read-ahead must not evict the part
+	// being read, or each read fetches it again
+	e.faults(t, ossemu.Faults{})
+	small := e.client(t, `,"readChunkSize":262144,"checkpointConfig":{"prefetchConcurrency":4}`)
+	for _, cl := range []*Client{c, small} {
+		r, _ = cl.OpenReader(bg, tBucket, "ckpt.pt")
+		e.srv.ResetStats()
+		p := make([]byte, 4096)
+		for off := int64(0); off < 128<<10; off += 4096 {
+			if _, err := r.ReadAt(p, off); err != nil || !bytes.Equal(p, data[off:off+4096]) {
+				t.Fatalf("ReadAt(%d): %v", off, err)
+			}
+		}
+		if n := e.srv.Stats().Count("GetObject", 0); n > 8 {
+			t.Fatalf("%d GETs for 32 small reads in one part, want at most 8 (2 parts of 4 ranges)", n)
+		}
+		r.Close()
+	}
 }
 
 // An object no larger than the reader's cache is fetched and checked whole
@@ -118,7 +139,7 @@ func TestReaderChecksASmallObjectWholeBeforeHandingItOut(t *testing.T) {
 func TestAStaleOrForeignPartChecksumFileIsIgnored(t *testing.T) {
 	parts := []partSum{{3, crc64.Checksum([]byte("abc"), crcTable)}, {2, crc64.Checksum([]byte("de"), crcTable)}}
 	whole := crc64.Checksum([]byte("abcde"), crcTable)
-	good, err := encodePartChecksums(parts)
+	good, err := encodePartChecksums(parts, whole)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,14 +151,14 @@ func TestAStaleOrForeignPartChecksumFileIsIgnored(t *testing.T) {
 		size  int64
 		whole uint64
 	}{
-		"other size":      {string(good), 6, whole},
-		"other crc":       {string(good), 5, whole + 1},
-		"not json":        {"{", 5, whole},
-		"other format":    {strings.Replace(string(good), "part-crc64/1", "part-crc64/9", 1), 5, whole},
-		"sizes lie":       {strings.Replace(string(good), `[3,2]`, `[2,3]`, 1), 5, whole},
-		"missing a crc":   {fmt.Sprintf(`{"format":%q,"size":5,"crc64":"%d","partSizes":[5],"partCrc64":[]}`, partChecksumFormat, whole), 5, whole},
-		"negative size":   {fmt.Sprintf(`{"format":%q,"size":5,"crc64":"%d","partSizes":[6,-1],"partCrc64":["1","2"]}`, partChecksumFormat, whole), 5, whole},
-		"crc not decimal": {strings.Replace(string(good), `"crc64":"`, `"crc64":"x`, 1), 5, whole},
+		"other size":           {string(good), 6, whole},
+		"other crc":            {string(good), 5, whole + 1},
+		"sizes add up to more": {strings.Replace(string(good), `[3,2]`, `[3,3]`, 1), 5, whole},
+		"not json":             {"{", 5, whole},
+		"other format":         {strings.Replace(string(good), "part-crc64/1", "part-crc64/9", 1), 5, whole},
+		"missing a crc":        {fmt.Sprintf(`{"format":%q,"size":5,"crc64":"%d","partSizes":[5],"partCrc64":[]}`, partChecksumFormat, whole), 5, whole},
+		"negative size":        {fmt.Sprintf(`{"format":%q,"size":5,"crc64":"%d","partSizes":[6,-1],"partCrc64":["1","2"]}`, partChecksumFormat, whole), 5, whole},
+		"crc not decimal":      {strings.Replace(string(good), `"crc64":"`, `"crc64":"x`, 1), 5, whole},
 	} {
 		if got, err := decodePartChecksums([]byte(tc.data), tc.size, tc.whole); err == nil {
 			t.Errorf("%s: accepted %v", name, got)

@@ -89,23 +89,23 @@ func (c *Client) OpenReader(ctx context.Context, bucket, key string) (*Reader, e
 		etag: oss.ToString(res.ETag), piece: c.cfg.ReadChunkSize, conc: conc, slots: make(chan struct{}, conc),
 		cache: map[int]*unitEntry{}, crcs: map[int]uint64{}, lastEnd: -1}
 	// The cache holds partly read units and the read-ahead window: eight
-	// chunks' worth at most. Whole units go straight into the caller's
-	// buffer, and units evicted while in flight, and their garbage, come on
-	// top (with 24 chunks the reader peaked 307 MiB above the tensors of a
-	// 2 GiB torch.load, beyond the prefetchConcurrency x readChunkSize =
-	// 192 MiB it may use).
+	// chunks' worth (more for large parts, see cut). Whole units go straight
+	// into the caller's buffer, and units evicted while in flight, and their
+	// garbage, come on top (with 24 chunks the reader peaked 307 MiB above
+	// the tensors of a 2 GiB torch.load, beyond the prefetchConcurrency x
+	// readChunkSize = 192 MiB it may use).
 	r.budget = int64(max(2, min(conc, 8))) * r.piece
 	if res.HashCRC64 != nil {
 		if v, perr := strconv.ParseUint(*res.HashCRC64, 10, 64); perr == nil {
 			r.crc, r.hasCRC = v, true
 		}
 	}
-	r.units = r.cut(ctx)
+	r.units = r.cut(ctx, oss.ToString(res.ObjectType) == "Multipart")
 	return r, nil
 }
 
-// cut divides the object into units (see Reader).
-func (r *Reader) cut(ctx context.Context) []unit {
+// cut divides the object into units (see Reader), and sizes the cache.
+func (r *Reader) cut(ctx context.Context, multipart bool) []unit {
 	if r.size == 0 {
 		return nil
 	}
@@ -113,13 +113,22 @@ func (r *Reader) cut(ctx context.Context) []unit {
 		return []unit{{0, r.size, r.crc, true}}
 	}
 	var parts []partSum
-	if r.hasCRC {
+	if r.hasCRC && multipart { // only a multipart upload has a part checksum file
 		parts = r.c.readPartChecksums(ctx, r.bucket, r.key, r.size, r.crc)
 	}
 	if parts == nil {
 		return r.chunks(nil, 0, r.size)
 	}
-	maxUnit := max(r.budget, int64(r.conc)*r.piece)
+	// The cache must hold two units, the one being read and the next, or
+	// read-ahead and reads would keep evicting each other: it grows for
+	// large parts up to prefetchConcurrency x readChunkSize, the reader's
+	// bound, and parts larger than half that are cut into chunks.
+	largest := int64(0)
+	for _, p := range parts {
+		largest = max(largest, p.size)
+	}
+	r.budget = max(r.budget, min(2*largest, int64(r.conc)*r.piece))
+	maxUnit := r.budget / 2
 	var units []unit
 	off := int64(0)
 	for _, p := range parts {
@@ -170,35 +179,28 @@ func (r *Reader) fetchUnit(i int, dst []byte) error {
 }
 
 // fetchRange reads len(dst) bytes at off with ranged GETs of at most piece
-// bytes, in parallel, and returns their CRC-64.
+// bytes, in parallel, and returns their CRC-64 (one pass once all are in:
+// oss.CRC64Combine rebuilds its tables on every call, ~0.3 ms).
 func (r *Reader) fetchRange(off int64, dst []byte) (uint64, error) {
 	n := (int64(len(dst)) + r.piece - 1) / r.piece
-	sums := make([]uint64, n)
-	g, _ := errgroup.WithContext(r.ctx)
+	g, gctx := errgroup.WithContext(r.ctx) // a failed range stops its siblings
 	for k := range n {
 		p := dst[k*r.piece : min((k+1)*r.piece, int64(len(dst)))]
 		g.Go(func() error {
 			select {
 			case r.slots <- struct{}{}:
-			case <-r.ctx.Done():
-				return r.ctx.Err()
+			case <-gctx.Done():
+				return context.Cause(gctx)
 			}
 			defer func() { <-r.slots }()
-			if _, _, err := r.c.read(r.ctx, r.bucket, r.key, off+k*r.piece, int64(len(p)), p, r.etag); err != nil {
-				return err
-			}
-			sums[k] = crc64.Checksum(p, crcTable)
-			return nil
+			_, _, err := r.c.read(gctx, r.bucket, r.key, off+k*r.piece, int64(len(p)), p, r.etag)
+			return err
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return 0, err
 	}
-	var total uint64
-	for k, s := range sums {
-		total = oss.CRC64Combine(total, s, uint64(min(r.piece, int64(len(dst))-int64(k)*r.piece)))
-	}
-	return total, nil
+	return crc64.Checksum(dst, crcTable), nil
 }
 
 // recordCRC keeps a unit's CRC for the combined check, which runs once every
@@ -236,6 +238,7 @@ func (r *Reader) cached(i int) *unitEntry {
 	r.mu.Lock()
 	e := r.cache[i]
 	if e == nil {
+		r.evictLocked(r.units[i].size, -1)
 		e = r.startLocked(i)
 	}
 	r.mu.Unlock()
@@ -248,12 +251,6 @@ func (r *Reader) startLocked(i int) *unitEntry {
 	r.cache[i] = e
 	r.order = append(r.order, i)
 	r.held += r.units[i].size
-	for len(r.order) > 1 && r.held > r.budget {
-		old := r.order[0]
-		r.order = r.order[1:]
-		r.held -= r.units[old].size
-		delete(r.cache, old) // readers holding it keep their copy
-	}
 	go func() {
 		defer close(e.done)
 		buf := make([]byte, r.units[i].size)
@@ -284,9 +281,27 @@ func (r *Reader) forget(i int, e *unitEntry) {
 	}
 }
 
+// evictLocked drops the oldest cached units, except unit keep and those
+// after it, until need more bytes fit in the budget (or nothing else can go).
+// Readers holding a dropped unit keep their copy.
+func (r *Reader) evictLocked(need int64, keep int) {
+	kept := r.order[:0]
+	for _, j := range r.order {
+		if r.held+need > r.budget && (keep < 0 || j < keep) {
+			r.held -= r.units[j].size
+			delete(r.cache, j)
+			continue
+		}
+		kept = append(kept, j)
+	}
+	r.order = kept
+}
+
 // readahead starts fetching the units after i that are not cached yet, up
 // to half the cache, so that what the next reads need is in flight or in
-// while the other half still holds units being copied out.
+// while the other half still holds units being copied out. It only evicts
+// units before i: evicting the one being read would have the next read
+// fetch it again, and evict the read-ahead in turn.
 func (r *Reader) readahead(i int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -294,6 +309,10 @@ func (r *Reader) readahead(i int) {
 	for j := i + 1; j < len(r.units) && ahead < r.budget/2; j++ {
 		ahead += r.units[j].size
 		if r.cache[j] == nil {
+			// room from units before i (read already); never from i or later
+			if r.evictLocked(r.units[j].size, i); r.held+r.units[j].size > r.budget {
+				return
+			}
 			r.startLocked(j)
 		}
 	}

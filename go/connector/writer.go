@@ -409,7 +409,7 @@ func (w *Writer) commit() error {
 		// object is then there, and its CRC says whether it is ours.
 		if errors.As(err, &se) && se.Code == "NoSuchUpload" && w.completedAnyway(want) {
 			w.uploadID = ""
-			w.partChecksums(sums)
+			w.partChecksums(sums, want)
 			return nil
 		}
 		return wrap("CompleteMultipartUpload", w.bucket, w.key, err)
@@ -423,16 +423,16 @@ func (w *Writer) commit() error {
 			return wrap("CompleteMultipartUpload", w.bucket, w.key, fmt.Errorf("%w: object crc64 %d, parts combine to %d", ErrIntegrity, got, want))
 		}
 	}
-	w.partChecksums(sums)
+	w.partChecksums(sums, want)
 	return nil
 }
 
 // partChecksums writes the part checksum file once the object is in place
 // (before, a reader could find it describing the object it replaces: it
 // would not match, and be ignored, but the old object would lose its file).
-func (w *Writer) partChecksums(sums []partSum) {
+func (w *Writer) partChecksums(sums []partSum, whole uint64) {
 	if !w.c.cfg.CheckpointConfig.DisablePartChecksums {
-		w.c.writePartChecksums(w.ctx, w.bucket, w.key, sums)
+		w.c.writePartChecksums(w.ctx, w.bucket, w.key, sums, whole)
 	}
 }
 
