@@ -52,6 +52,7 @@ all=(
 	"FuzzParseURI ./go/connector"
 	"FuzzParseConfig ./go/connector"
 	"FuzzCredentialsFile ./go/connector"
+	"FuzzDecodePartChecksums ./go/connector"
 	"FuzzParse ./go/tarindex"
 	"FuzzParseRange ./go/ossemu"
 	"FuzzAuthorizationHeader ./go/ossemu"
