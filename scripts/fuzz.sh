@@ -152,6 +152,7 @@ for t in "${targets[@]}"; do
 			# -fuzztime ran out while the corpus was being replayed: nothing new
 			# was tried (a larger FUZZTIME is needed with this corpus).
 			execs=0 findings="none (time ran out replaying the corpus)"
+			[[ $fuzztime =~ x$ ]] && findings="none (the count was spent replaying the corpus)"
 		fi
 		if ((rc != 0)); then
 			input=$(sed -nE 's/.*Failing input written to (.*)$/\1/p' "$log" | tail -1)

@@ -77,7 +77,7 @@ def test_iterable_lists_once_per_epoch_with_four_workers(srv):
         srv.reset_stats()
         keys = [k for b in dl for k, _ in b]
         assert sorted(keys) == sorted(expected_keys())
-        st = srv.stats()
+        st = srv.settled_stats()
         assert st["requests"]["ListObjectsV2"] == {"200": 1}, st["requests"]
         assert st["requests"]["GetObject"] == {"200": N}
 

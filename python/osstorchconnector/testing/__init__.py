@@ -24,6 +24,7 @@ import signal
 import subprocess
 import tempfile
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -234,6 +235,17 @@ class LocalOssServer:
     def stats(self) -> Dict[str, Any]:
         """Requests by operation and status, bytes in/out, peak concurrency, list pages, ..."""
         return self._admin("GET", "stats")
+
+    def settled_stats(self, timeout: float = 10.0) -> Dict[str, Any]:
+        """stats() once no request is in flight (or after timeout seconds). The
+        server counts a request when it has answered it, which can be after
+        the client has read the answer and moved on."""
+        deadline = time.monotonic() + timeout
+        st = self.stats()
+        while st["concurrent"] and time.monotonic() < deadline:
+            time.sleep(0.005)
+            st = self.stats()
+        return st
 
     def reset_stats(self) -> None:
         self._admin("POST", "stats/reset")
