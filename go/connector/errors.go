@@ -116,3 +116,10 @@ func wrap(op, bucket, key string, err error) error {
 }
 
 func asError(err error, target **Error) bool { return errors.As(err, target) }
+
+// isNotFound reports whether err (from OSS or already wrapped) says the
+// bucket, key or upload does not exist.
+func isNotFound(err error) bool {
+	var e *Error
+	return errors.As(wrap("", "", "", err), &e) && e.Kind == KindNotFound
+}

@@ -3,7 +3,6 @@ package connector
 import (
 	"bytes"
 	"context"
-	"errors"
 
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
 	"go.uber.org/zap"
@@ -52,8 +51,7 @@ func (c *Client) Rename(ctx context.Context, bucket, key, newBucket, newKey stri
 	// file still matches); most objects have none, and OSS says so.
 	_, err = c.oss.CopyObject(ctx, &oss.CopyObjectRequest{Bucket: oss.Ptr(newBucket), Key: oss.Ptr(newKey + PartChecksumSuffix),
 		SourceBucket: oss.Ptr(bucket), SourceKey: oss.Ptr(key + PartChecksumSuffix)})
-	var e *Error
-	if err != nil && !(errors.As(wrap("CopyObject", newBucket, newKey, err), &e) && e.Kind == KindNotFound) {
+	if err != nil && !isNotFound(err) {
 		c.log.Info("part checksum file not copied", zapKey(bucket, key+PartChecksumSuffix), zapErr(err))
 	}
 	return c.Remove(ctx, bucket, key)

@@ -2,7 +2,6 @@ package connector
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 
@@ -123,8 +122,7 @@ func (c *Client) writePartChecksums(ctx context.Context, bucket, key string, par
 func (c *Client) readPartChecksums(ctx context.Context, bucket, key string, size int64, crc uint64) []partSum {
 	data, err := c.Get(ctx, bucket, key+PartChecksumSuffix)
 	if err != nil {
-		var e *Error
-		if !errors.As(err, &e) || e.Kind != KindNotFound {
+		if !isNotFound(err) {
 			c.log.Info("part checksum file not read", zapKey(bucket, key+PartChecksumSuffix), zapErr(err))
 		}
 		return nil

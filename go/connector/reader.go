@@ -36,26 +36,27 @@ import (
 // with ErrIntegrity. Safe for concurrent ReadAt calls; Read and Seek share
 // one position.
 type Reader struct {
-	c      *Client
-	ctx    context.Context
-	cancel context.CancelFunc
-	bucket string
-	key    string
-	size   int64
-	etag   string
-	crc    uint64
-	hasCRC bool
-	piece  int64         // the largest ranged GET (readChunkSize)
-	conc   int           // ranged GETs in flight
-	slots  chan struct{} // one per ranged GET in flight
-	units  []unit        // the object, cut into checked units, in order
-	budget int64         // bytes the cache may hold (at least one unit)
+	c         *Client
+	ctx       context.Context
+	cancel    context.CancelFunc
+	bucket    string
+	key       string
+	size      int64
+	etag      string
+	crc       uint64
+	hasCRC    bool
+	piece     int64         // the largest ranged GET (readChunkSize)
+	conc      int           // ranged GETs in flight
+	slots     chan struct{} // one per ranged GET in flight
+	units     []unit        // the object, cut into checked units, in order
+	budget    int64         // bytes the cache may hold (at least one unit)
+	unchecked int           // units without a known CRC
 
 	mu       sync.Mutex
 	cache    map[int]*unitEntry
 	order    []int          // cache insertion order, for eviction
 	held     int64          // bytes of the units in the cache
-	crcs     map[int]uint64 // unit -> CRC of its first read, for the combined check
+	crcs     map[int]uint64 // unchecked unit -> CRC of its first read, for the combined check
 	verified bool
 	err      error // sticky integrity error (the combined check)
 	pos      int64
@@ -101,6 +102,11 @@ func (c *Client) OpenReader(ctx context.Context, bucket, key string) (*Reader, e
 		}
 	}
 	r.units = r.cut(ctx, oss.ToString(res.ObjectType) == "Multipart")
+	for _, u := range r.units {
+		if !u.known {
+			r.unchecked++
+		}
+	}
 	return r, nil
 }
 
@@ -166,10 +172,13 @@ func (r *Reader) fetchUnit(i int, dst []byte) error {
 		if err != nil {
 			return err
 		}
-		if !u.known || sum == u.crc {
+		if !u.known {
 			return r.recordCRC(i, sum)
 		}
-		err = wrap("GetObject", r.bucket, r.key, fmt.Errorf("%w: bytes %d-%d have crc64 %d, the part checksum file says %d",
+		if sum == u.crc {
+			return nil
+		}
+		err = wrap("GetObject", r.bucket, r.key, fmt.Errorf("%w: bytes %d-%d have crc64 %d, want %d",
 			ErrIntegrity, u.off, u.off+u.size-1, sum, u.crc))
 		if attempt == 2 {
 			return err
@@ -203,8 +212,9 @@ func (r *Reader) fetchRange(off int64, dst []byte) (uint64, error) {
 	return crc64.Checksum(dst, crcTable), nil
 }
 
-// recordCRC keeps a unit's CRC for the combined check, which runs once every
-// unit has been read (it only matters for units without a known CRC).
+// recordCRC keeps the CRC of a unit without a known one for the combined
+// check, which runs once every such unit has been read (the others have
+// their known CRC: they were checked against it).
 func (r *Reader) recordCRC(i int, sum uint64) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -219,13 +229,17 @@ func (r *Reader) recordCRC(i int, sum uint64) error {
 		return r.err
 	}
 	r.crcs[i] = sum
-	if r.verified || !r.hasCRC || len(r.crcs) < len(r.units) {
+	if r.verified || !r.hasCRC || len(r.crcs) < r.unchecked {
 		return r.err
 	}
 	r.verified = true
 	var total uint64
 	for j, u := range r.units {
-		total = oss.CRC64Combine(total, r.crcs[j], uint64(u.size))
+		c := u.crc
+		if !u.known {
+			c = r.crcs[j]
+		}
+		total = oss.CRC64Combine(total, c, uint64(u.size))
 	}
 	if total != r.crc {
 		r.err = wrap("GetObject", r.bucket, r.key, fmt.Errorf("%w: combined crc64 %d, server says %d", ErrIntegrity, total, r.crc))

@@ -84,7 +84,7 @@ type Writer struct {
 	peak  int64      // the most held at once (tests)
 	free  [][]byte   // buffers of uploaded parts, for reuse
 	parts []oss.UploadPart
-	crcs  map[int32][2]uint64 // part -> {crc, len}
+	sums  map[int32]partSum // part number -> its size and CRC-64
 	state int                 // 0 open, 1 closed, 2 aborted
 	err   error
 }
@@ -107,7 +107,7 @@ func (c *Client) NewWriter(ctx context.Context, bucket, key string, o WriterOpti
 	ctx, cancel := context.WithCancel(ctxOr(ctx))
 	g, gctx := errgroup.WithContext(ctx)
 	w := &Writer{c: c, ctx: ctx, cancel: cancel, bucket: bucket, key: key, base: o.PartSize, hint: o.SizeHint,
-		conc: o.Concurrency, g: g, gctx: gctx, capacity: int64(o.Concurrency) * o.PartSize, crcs: map[int32][2]uint64{}}
+		conc: o.Concurrency, g: g, gctx: gctx, capacity: int64(o.Concurrency) * o.PartSize, sums: map[int32]partSum{}}
 	w.freed = sync.NewCond(&w.mu)
 	context.AfterFunc(gctx, func() { // a failed part or a cancel: wake a Write waiting for a buffer
 		w.mu.Lock()
@@ -328,7 +328,7 @@ func (w *Writer) flushPart() error {
 		}
 		w.mu.Lock()
 		w.parts = append(w.parts, oss.UploadPart{PartNumber: num, ETag: res.ETag})
-		w.crcs[num] = [2]uint64{crc, uint64(len(data))}
+		w.sums[num] = partSum{size: int64(len(data)), crc: crc}
 		w.mu.Unlock()
 		return nil
 	})
@@ -396,8 +396,7 @@ func (w *Writer) commit() error {
 	sort.Slice(parts, func(i, j int) bool { return parts[i].PartNumber < parts[j].PartNumber })
 	sums := make([]partSum, len(parts))
 	for i, p := range parts {
-		c := w.crcs[p.PartNumber]
-		sums[i] = partSum{size: int64(c[1]), crc: c[0]}
+		sums[i] = w.sums[p.PartNumber]
 	}
 	want := combineParts(sums)
 	res, err := w.c.oss.CompleteMultipartUpload(w.ctx, &oss.CompleteMultipartUploadRequest{Bucket: oss.Ptr(w.bucket),
