@@ -163,23 +163,31 @@ ost_status ost_writer_close(ost_handle writer, char **err);
 ost_status ost_writer_abort(ost_handle writer);
 
 /* Tar archives on OSS, read member by member through an index.
- * ost_tar_index_build streams bucket/key once and returns its encoded index
- * (*out, *out_len bytes; the format is documented in go/tarindex).
- * ost_tar_open checks an encoded index against the tar as it is now (size and
- * ETag) and returns a handle; *members_json is [{"name", "size"}, ...] in
- * archive order. ost_tar_read fetches members by position (indices_json:
- * [i, ...]), one ranged read per run of consecutive positions; results as
- * ost_batch_get. */
+ * ost_tar_index_build streams bucket/key once and returns its index twice
+ * encoded: *index in upstream osstorchconnector's encoding (so upstream reads
+ * it too) and *checksum in ours, to be stored beside it under the index's key
+ * + ".osstorch-crc64" (member names, data offsets, CRC-64s; formats in
+ * go/tarindex).
+ * ost_tar_open reads the index object index_bucket/index_key (either
+ * encoding; an upstream index is joined with its checksum file when one
+ * beside it describes the tar as it is now) and returns a handle;
+ * *members_json is [{"name", "size"}, ...] in archive order, with name ""
+ * and size -1 where only the member's tar headers say (an upstream index
+ * alone). ost_tar_read fetches members by position (indices_json: [i, ...]),
+ * one ranged read per run of consecutive positions; results as ost_batch_get,
+ * each entry with the member's "name" too. */
 ost_status ost_tar_index_build(ost_handle client, const char *bucket, const char *key,
-                               char **out, size_t *out_len, char **err);
+                               char **index, size_t *index_len, char **checksum,
+                               size_t *checksum_len, char **err);
 ost_status ost_tar_open(ost_handle client, const char *bucket, const char *key,
-                        const void *index, size_t index_len, ost_handle *out,
+                        const char *index_bucket, const char *index_key, ost_handle *out,
                         char **members_json, char **err);
 ost_status ost_tar_read(ost_handle tar, const char *indices_json, char **data,
                         size_t *data_len, char **index_json, char **err);
 ost_status ost_tar_close(ost_handle tar);
-/* The same index for a local tar file. */
-ost_status ost_tar_index_from_file(const char *path, char **out, size_t *out_len, char **err);
+/* The same two encodings for a local tar file. */
+ost_status ost_tar_index_from_file(const char *path, char **index, size_t *index_len,
+                                   char **checksum, size_t *checksum_len, char **err);
 
 #ifdef __cplusplus
 }

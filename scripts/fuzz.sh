@@ -54,6 +54,7 @@ all=(
 	"FuzzCredentialsFile ./go/connector"
 	"FuzzDecodePartChecksums ./go/connector"
 	"FuzzParse ./go/tarindex"
+	"FuzzParseUpstream ./go/tarindex"
 	"FuzzParseRange ./go/ossemu"
 	"FuzzAuthorizationHeader ./go/ossemu"
 	"FuzzServeRequest ./go/ossemu"

@@ -217,6 +217,7 @@ func ost_reader_close(rh C.uint64_t) (status C.int32_t) {
 type batchEntry struct {
 	Offset int64      `json:"offset"`
 	Size   int64      `json:"size"`
+	Name   string     `json:"name,omitempty"` // tar members
 	Error  *errorJSON `json:"error,omitempty"`
 }
 
@@ -257,7 +258,7 @@ func packResults(results []connector.Result, data **C.char, dataLen *C.size_t, i
 			entries[i].Error = &e
 			continue
 		}
-		entries[i] = batchEntry{Offset: total, Size: int64(len(r.Data))}
+		entries[i] = batchEntry{Offset: total, Size: int64(len(r.Data)), Name: r.Name}
 		total += int64(len(r.Data))
 	}
 	p := C.malloc(C.size_t(total) + 1)
@@ -457,21 +458,23 @@ func ost_parse_uri(uri *C.char, bucket, key **C.char, errOut **C.char) (status C
 
 // ---- tar archives ----
 
-// ost_tar_index_build streams bucket/key (a tar) once and returns its encoded
-// index (*out, *out_len bytes; see go/tarindex for the format).
+// ost_tar_index_build streams bucket/key (a tar) once and returns its index
+// in upstream's encoding (*index) and ours (*checksum); see osstorch.h.
 //
 //export ost_tar_index_build
-func ost_tar_index_build(h C.uint64_t, bucket, key *C.char, out **C.char, outLen *C.size_t, errOut **C.char) (status C.int32_t) {
+func ost_tar_index_build(h C.uint64_t, bucket, key *C.char, index **C.char, indexLen *C.size_t, checksum **C.char, checksumLen *C.size_t, errOut **C.char) (status C.int32_t) {
 	defer guard(&status, errOut)
 	c, err := getClient(h)
 	if err == nil {
-		err = needNonNil(unsafe.Pointer(bucket), unsafe.Pointer(key), unsafe.Pointer(out), unsafe.Pointer(outLen))
+		err = needNonNil(unsafe.Pointer(bucket), unsafe.Pointer(key), unsafe.Pointer(index), unsafe.Pointer(indexLen),
+			unsafe.Pointer(checksum), unsafe.Pointer(checksumLen))
+	}
+	var ix *tarindex.Index
+	if err == nil {
+		ix, err = c.BuildTarIndex(context.Background(), C.GoString(bucket), C.GoString(key))
 	}
 	if err == nil {
-		var ix *tarindex.Index
-		if ix, err = c.BuildTarIndex(context.Background(), C.GoString(bucket), C.GoString(key)); err == nil {
-			*out, *outLen = cBytes(ix.Marshal())
-		}
+		err = outTarIndex(ix, index, indexLen, checksum, checksumLen)
 	}
 	if err != nil {
 		return fail(err, errOut)
@@ -479,37 +482,45 @@ func ost_tar_index_build(h C.uint64_t, bucket, key *C.char, out **C.char, outLen
 	return stOK
 }
 
+// outTarIndex hands out both encodings of an index.
+func outTarIndex(ix *tarindex.Index, index **C.char, indexLen *C.size_t, checksum **C.char, checksumLen *C.size_t) error {
+	up, ours, err := connector.EncodeTarIndex(ix)
+	if err != nil {
+		return err
+	}
+	*index, *indexLen = cBytes(up)
+	*checksum, *checksumLen = cBytes(ours)
+	return nil
+}
+
 type tarMember struct {
 	Name string `json:"name"`
 	Size int64  `json:"size"`
 }
 
-// ost_tar_open checks an encoded index (n bytes) against bucket/key and
-// returns a handle; *members_json lists {"name", "size"} per member.
+// ost_tar_open reads the index at index_bucket/index_key, checks it against
+// bucket/key and returns a handle; *members_json lists {"name", "size"} per
+// member ("" and -1 where only the member's headers say).
 //
 //export ost_tar_open
-func ost_tar_open(h C.uint64_t, bucket, key *C.char, index unsafe.Pointer, n C.size_t, out *C.uint64_t, members **C.char, errOut **C.char) (status C.int32_t) {
+func ost_tar_open(h C.uint64_t, bucket, key, indexBucket, indexKey *C.char, out *C.uint64_t, members **C.char, errOut **C.char) (status C.int32_t) {
 	defer guard(&status, errOut)
 	c, err := getClient(h)
 	if err == nil {
-		err = needNonNil(unsafe.Pointer(bucket), unsafe.Pointer(key), index, unsafe.Pointer(out), unsafe.Pointer(members))
+		err = needNonNil(unsafe.Pointer(bucket), unsafe.Pointer(key), unsafe.Pointer(indexBucket), unsafe.Pointer(indexKey),
+			unsafe.Pointer(out), unsafe.Pointer(members))
 	}
-	var ix *tarindex.Index
+	var ta *connector.TarArchive
 	if err == nil {
-		if ix, err = tarindex.Parse(goBytes(index, n)); err != nil {
-			err = invalid("tar index: " + err.Error())
+		ta, err = c.OpenTar(context.Background(), C.GoString(bucket), C.GoString(key), C.GoString(indexBucket), C.GoString(indexKey))
+	}
+	if err == nil {
+		list := make([]tarMember, len(ta.Index.Members))
+		for i, m := range ta.Index.Members {
+			list[i] = tarMember{m.Name, m.Size}
 		}
-	}
-	if err == nil {
-		var ta *connector.TarArchive
-		if ta, err = c.OpenTar(context.Background(), C.GoString(bucket), C.GoString(key), ix); err == nil {
-			list := make([]tarMember, len(ix.Members))
-			for i, m := range ix.Members {
-				list[i] = tarMember{m.Name, m.Size}
-			}
-			if err = setJSON(list, members, nil); err == nil {
-				*out = C.uint64_t(putHandle(ta))
-			}
+		if err = setJSON(list, members, nil); err == nil {
+			*out = C.uint64_t(putHandle(ta))
 		}
 	}
 	if err != nil {
@@ -552,13 +563,13 @@ func ost_tar_close(th C.uint64_t) (status C.int32_t) {
 	return stOK
 }
 
-// ost_tar_index_from_file indexes a local tar file (path) and returns the
-// encoded index, as ost_tar_index_build does for one on OSS.
+// ost_tar_index_from_file indexes a local tar file (path) and returns both
+// encodings, as ost_tar_index_build does for one on OSS.
 //
 //export ost_tar_index_from_file
-func ost_tar_index_from_file(path *C.char, out **C.char, outLen *C.size_t, errOut **C.char) (status C.int32_t) {
+func ost_tar_index_from_file(path *C.char, index **C.char, indexLen *C.size_t, checksum **C.char, checksumLen *C.size_t, errOut **C.char) (status C.int32_t) {
 	defer guard(&status, errOut)
-	if err := needNonNil(unsafe.Pointer(path), unsafe.Pointer(out), unsafe.Pointer(outLen)); err != nil {
+	if err := needNonNil(unsafe.Pointer(path), unsafe.Pointer(index), unsafe.Pointer(indexLen), unsafe.Pointer(checksum), unsafe.Pointer(checksumLen)); err != nil {
 		return fail(err, errOut)
 	}
 	f, err := os.Open(C.GoString(path))
@@ -570,7 +581,9 @@ func ost_tar_index_from_file(path *C.char, out **C.char, outLen *C.size_t, errOu
 	if err != nil {
 		return fail(invalid(C.GoString(path)+" is not a readable tar archive: "+err.Error()), errOut)
 	}
-	*out, *outLen = cBytes(ix.Marshal())
+	if err := outTarIndex(ix, index, indexLen, checksum, checksumLen); err != nil {
+		return fail(err, errOut)
+	}
 	return stOK
 }
 

@@ -19,6 +19,7 @@ type Item struct {
 type Result struct {
 	Data []byte
 	Err  error
+	Name string // a tar member's name, from its index or its headers
 }
 
 // BatchGet fetches items concurrently, datasetConfig.prefetchConcurrency at

@@ -85,7 +85,7 @@ type Writer struct {
 	free  [][]byte   // buffers of uploaded parts, for reuse
 	parts []oss.UploadPart
 	sums  map[int32]partSum // part number -> its size and CRC-64
-	state int                 // 0 open, 1 closed, 2 aborted
+	state int               // 0 open, 1 closed, 2 aborted
 	err   error
 }
 

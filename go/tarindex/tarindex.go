@@ -1,7 +1,12 @@
-// Package tarindex builds, encodes and checks the index that lets datasets
+// Package tarindex builds, encodes and checks the indexes that let datasets
 // read single members of a tar archive on OSS with ranged reads.
 //
-// Upstream's index format is not public; this one is ours, versioned:
+// Two encodings exist. Upstream osstorchconnector's ("TarIdx", see
+// upstream.go) holds only where each member's headers start; it is what
+// generate_tar_archive writes, so that either connector reads the other's
+// shards. Ours ("OSTARIDX", below) also holds names, data offsets, sizes and
+// a CRC-64 per member; it is written beside an upstream index as its member
+// checksum file, and older indexes of ours are in it:
 //
 //	magic   "OSTARIDX"            8 bytes
 //	version uint16 LE             2 (1: members without crc64)
@@ -47,17 +52,42 @@ var ErrCorrupt = errors.New("corrupt tar index")
 // Member is one regular file of the archive.
 type Member struct {
 	Name   string
-	Offset int64 // of its data in the tar
+	Offset int64 // of its data in the tar; -1 when unknown (an upstream index alone)
 	Size   int64
 	CRC64  uint64 // of its data; meaningful when the index HasCRC
+	// Header is where its first header block starts (PAX and GNU extension
+	// headers included); -1 when unknown (indexes in our encoding).
+	Header int64
 }
 
 // Index describes an archive.
 type Index struct {
-	TarSize int64
+	TarSize int64 // -1 when unknown (an upstream index alone)
 	TarETag string
 	Members []Member
 	HasCRC  bool // members carry checksums (every index Build makes; version 2)
+	// End is where the blocks of the archive's last entry (of any type) end,
+	// before the closing zero blocks; -1 when unknown. With the members'
+	// Header offsets it bounds each member: member i lies in
+	// [Header_i, Header_i+1), the last one in [Header_last, End).
+	End int64
+}
+
+// Located reports whether members carry their name, data offset and size
+// (ours, or an upstream index joined with its checksum file). Without them
+// a reader finds each member's name and data by parsing its tar headers.
+func (ix *Index) Located() bool {
+	return len(ix.Members) == 0 || ix.Members[0].Offset >= 0
+}
+
+// Bounds is the byte range that holds member i's headers and data: from
+// its first header block to the next member's (or the archive's end).
+func (ix *Index) Bounds(i int) (start, end int64) {
+	start = ix.Members[i].Header
+	if i+1 < len(ix.Members) {
+		return start, ix.Members[i+1].Header
+	}
+	return start, ix.End
 }
 
 // Check reports whether data is member i's, by its CRC-64 (always true for
@@ -83,6 +113,7 @@ func Build(r io.Reader) (*Index, error) {
 	cr := &countingReader{r: r}
 	tr := tar.NewReader(cr)
 	ix := &Index{HasCRC: true}
+	var next int64 // where the next entry's first header block starts
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -92,20 +123,28 @@ func Build(r io.Reader) (*Index, error) {
 			return nil, fmt.Errorf("reading tar at byte %d: %w", cr.n, err)
 		}
 		// archive/tar reads whole 512-byte blocks and no further, so the
-		// count is where this member's data starts.
-		start := cr.n
-		if h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeRegA {
-			sum := crc64.New(crcTable)
-			if _, err := io.Copy(sum, tr); err != nil {
-				return nil, fmt.Errorf("reading member %q at byte %d: %w", h.Name, cr.n, err)
-			}
-			ix.Members = append(ix.Members, Member{Name: h.Name, Offset: start, Size: h.Size, CRC64: sum.Sum64()})
+		// count is where this entry's data starts.
+		header, start := next, cr.n
+		sum := crc64.New(crcTable)
+		// every entry is read to its end (zero bytes for directories and
+		// links), so the count then says where its padded blocks end
+		if _, err := io.Copy(sum, tr); err != nil {
+			return nil, fmt.Errorf("reading member %q at byte %d: %w", h.Name, cr.n, err)
+		}
+		next = (cr.n + blockSize - 1) / blockSize * blockSize
+		if isRegular(h.Typeflag) {
+			ix.Members = append(ix.Members, Member{Name: h.Name, Offset: start, Size: h.Size, CRC64: sum.Sum64(), Header: header})
 		}
 	}
+	ix.End = next
 	io.Copy(io.Discard, cr) // trailing zero blocks count toward the size
 	ix.TarSize = cr.n
 	return ix, nil
 }
+
+const blockSize = 512
+
+func isRegular(flag byte) bool { return flag == tar.TypeReg || flag == tar.TypeRegA }
 
 // Marshal encodes the index.
 func (ix *Index) Marshal() []byte {
@@ -176,7 +215,7 @@ func Parse(data []byte) (*Index, error) {
 		p = p[n:]
 		return s, nil
 	}
-	ix := &Index{HasCRC: v >= 2}
+	ix := &Index{HasCRC: v >= 2, End: -1}
 	size, err := uv("tar size")
 	if err != nil {
 		return nil, err
@@ -211,7 +250,7 @@ func Parse(data []byte) (*Index, error) {
 			return nil, bad("member %d (%q) at [%d, +%d) is outside the tar or overlaps the previous one", i, name, off, sz)
 		}
 		prevEnd = off + sz
-		m := Member{Name: name, Offset: int64(off), Size: int64(sz)}
+		m := Member{Name: name, Offset: int64(off), Size: int64(sz), Header: -1}
 		if ix.HasCRC {
 			if len(p) < 8 {
 				return nil, bad("truncated member crc64")
@@ -226,8 +265,43 @@ func Parse(data []byte) (*Index, error) {
 	return ix, nil
 }
 
-// Span is the byte range that holds members [i, j]: one ranged read.
+// Span is the byte range that holds members [i, j]: one ranged read. For a
+// located index it runs from member i's data to the end of member j's; else
+// from member i's headers to where member j's bounds end.
 func (ix *Index) Span(i, j int) (off, n int64) {
+	if !ix.Located() {
+		start, _ := ix.Bounds(i)
+		_, end := ix.Bounds(j)
+		return start, end - start
+	}
 	a, b := ix.Members[i], ix.Members[j]
 	return a.Offset, b.Offset + b.Size - a.Offset
+}
+
+// Locate finds member i's name and data in buf, which holds the tar from
+// byte off and covers the member's bounds: it parses the member's headers
+// (ustar, PAX or GNU) up to its first regular file.
+func (ix *Index) Locate(buf []byte, off int64, i int) (name string, data []byte, err error) {
+	if ix.Located() {
+		m := ix.Members[i]
+		return m.Name, buf[m.Offset-off : m.Offset-off+m.Size : m.Offset-off+m.Size], nil
+	}
+	start, end := ix.Bounds(i)
+	part := buf[start-off : end-off]
+	cr := &countingReader{r: bytes.NewReader(part)}
+	tr := tar.NewReader(cr)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			return "", nil, fmt.Errorf("%w: no regular file in the bytes [%d, %d) the index gives member %d: %v", ErrCorrupt, start, end, i, err)
+		}
+		if !isRegular(h.Typeflag) {
+			continue
+		}
+		at := cr.n
+		if h.Size > int64(len(part))-at {
+			return "", nil, fmt.Errorf("%w: member %d (%q) runs past the bytes [%d, %d) the index gives it", ErrCorrupt, i, h.Name, start, end)
+		}
+		return h.Name, part[at : at+h.Size : at+h.Size], nil
+	}
 }

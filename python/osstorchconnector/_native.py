@@ -75,11 +75,11 @@ _SIGNATURES = {
     "ost_writer_abort": (_i32, [_u64]),
     "ost_set_credentials_callback": (_i32, [_vp]),
     "ost_parse_uri": (_i32, [_cp, _charpp, _charpp, _charpp]),
-    "ost_tar_index_build": (_i32, [_u64, _cp, _cp, _charpp, _P(_sz), _charpp]),
-    "ost_tar_open": (_i32, [_u64, _cp, _cp, _vp, _sz, _P(_u64), _charpp, _charpp]),
+    "ost_tar_index_build": (_i32, [_u64, _cp, _cp, _charpp, _P(_sz), _charpp, _P(_sz), _charpp]),
+    "ost_tar_open": (_i32, [_u64, _cp, _cp, _cp, _cp, _P(_u64), _charpp, _charpp]),
     "ost_tar_read": (_i32, [_u64, _cp, _charpp, _P(_sz), _charpp, _charpp]),
     "ost_tar_close": (_i32, [_u64]),
-    "ost_tar_index_from_file": (_i32, [_cp, _charpp, _P(_sz), _charpp]),
+    "ost_tar_index_from_file": (_i32, [_cp, _charpp, _P(_sz), _charpp, _P(_sz), _charpp]),
 }
 
 # ---- cred_provider: credentials asked for by the core through a callback ----
@@ -380,11 +380,16 @@ def parse_uri(uri: str) -> Tuple[str, str]:
     return _take(l, b).decode(), _take(l, k).decode()
 
 
-def tar_index_from_file(path: str) -> bytes:
-    """The encoded index of a local tar file."""
-    out, n = ctypes.c_void_p(), ctypes.c_size_t()
-    _call("ost_tar_index_from_file", _encode(os.fspath(path), "path"), ctypes.byref(out), ctypes.byref(n))
-    return _take(lib(), out, n.value)
+def _two_buffers(fn: str, *args) -> Tuple[bytes, bytes]:
+    out, n, out2, n2 = ctypes.c_void_p(), ctypes.c_size_t(), ctypes.c_void_p(), ctypes.c_size_t()
+    _call(fn, *args, ctypes.byref(out), ctypes.byref(n), ctypes.byref(out2), ctypes.byref(n2))
+    l = lib()
+    return _take(l, out, n.value), _take(l, out2, n2.value)
+
+
+def tar_index_from_file(path: str) -> Tuple[bytes, bytes]:
+    """The index of a local tar file: (upstream's encoding, our checksum file)."""
+    return _two_buffers("ost_tar_index_from_file", _encode(os.fspath(path), "path"))
 
 
 class _Handle:
@@ -587,17 +592,16 @@ class NativeClient:
         """Fetch items concurrently; per item, its bytes or the OssError it failed with."""
         return _packed_results("ost_batch_get", self._h(), json.dumps(list(items)).encode())
 
-    def tar_index_build(self, bucket: str, key: str) -> bytes:
-        """Stream a tar object once and return its encoded index."""
-        out, n = ctypes.c_void_p(), ctypes.c_size_t()
-        _call("ost_tar_index_build", self._h(), _encode(bucket, "bucket"), _encode(key, "key"), ctypes.byref(out), ctypes.byref(n))
-        return _take(lib(), out, n.value)
+    def tar_index_build(self, bucket: str, key: str) -> Tuple[bytes, bytes]:
+        """Stream a tar object once and return its index: (upstream's
+        encoding, our checksum file to store beside it)."""
+        return _two_buffers("ost_tar_index_build", self._h(), _encode(bucket, "bucket"), _encode(key, "key"))
 
-    def open_tar(self, bucket: str, key: str, index: bytes) -> "NativeTar":
-        ptr, n, keep = _in_buffer(index)
+    def open_tar(self, bucket: str, key: str, index_bucket: str, index_key: str) -> "NativeTar":
+        """Open bucket/key through the index object index_bucket/index_key."""
         out, members = _u64(), ctypes.c_void_p()
-        _call("ost_tar_open", self._h(), _encode(bucket, "bucket"), _encode(key, "key"), ptr, n, ctypes.byref(out), ctypes.byref(members))
-        del keep
+        _call("ost_tar_open", self._h(), _encode(bucket, "bucket"), _encode(key, "key"), _encode(index_bucket, "bucket"),
+              _encode(index_key, "key"), ctypes.byref(out), ctypes.byref(members))
         return NativeTar(out.value, json.loads(_take(lib(), members)))
 
     def prefetch(self, **options: Any) -> NativePrefetcher:
@@ -612,21 +616,26 @@ class NativeClient:
         return NativeWriter(out.value)
 
 
-def _packed_results(fn: str, *args) -> List[Union[bytes, Exception]]:
-    """Unpack the (data, index) pair of ost_batch_get and ost_tar_read."""
+def _packed_entries(fn: str, *args) -> List[Tuple[Dict[str, Any], Union[bytes, Exception]]]:
+    """Unpack the (data, index) pair of ost_batch_get and ost_tar_read: per
+    item, its index entry and its bytes or the OssError it failed with."""
     l = lib()
     data, n, index = ctypes.c_void_p(), ctypes.c_size_t(), ctypes.c_void_p()
     _call(fn, *args, ctypes.byref(data), ctypes.byref(n), ctypes.byref(index))
     try:
-        out: List[Union[bytes, Exception]] = []
+        out: List[Tuple[Dict[str, Any], Union[bytes, Exception]]] = []
         for e in json.loads(_take(l, index)):
             if "error" in e:
-                out.append(error_from_details(e["error"]))
+                out.append((e, error_from_details(e["error"])))
             else:
-                out.append(ctypes.string_at(data.value + e["offset"], e["size"]) if e["size"] else b"")
+                out.append((e, ctypes.string_at(data.value + e["offset"], e["size"]) if e["size"] else b""))
         return out
     finally:
         l.ost_free(data)
+
+
+def _packed_results(fn: str, *args) -> List[Union[bytes, Exception]]:
+    return [r for _, r in _packed_entries(fn, *args)]
 
 
 class NativeTar(_Handle):
@@ -638,8 +647,11 @@ class NativeTar(_Handle):
         super().__init__(handle)
         self.members = members
 
-    def read(self, indices: List[int]) -> List[Union[bytes, Exception]]:
-        return _packed_results("ost_tar_read", self._h(), json.dumps([int(i) for i in indices]).encode())
+    def read(self, indices: List[int]) -> List[Tuple[str, Union[bytes, Exception]]]:
+        """Per position: the member's name ("" if it failed before its
+        headers were read) and its bytes or the OssError it failed with."""
+        entries = _packed_entries("ost_tar_read", self._h(), json.dumps([int(i) for i in indices]).encode())
+        return [(e.get("name", ""), r) for e, r in entries]
 
 
 class _ClientHandle(_Handle):

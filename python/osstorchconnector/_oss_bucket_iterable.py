@@ -119,9 +119,11 @@ class TarSource:
             raise ValueError("tar_uri and tar_index_uri must name objects")
 
     def entries(self, client) -> List[Entry]:
-        """One entry per member: (bucket, member name, size, label)."""
+        """One entry per member: (bucket, member name, size, label = its
+        position); name "" and size -1 where only the tar headers say (an
+        index written by upstream)."""
         tar = client.open_tar(self.bucket, self.tar_key, self.index_key)
-        return [(self.bucket, m["name"], m["size"], self.index_key) for m in tar.members]
+        return [(self.bucket, m["name"], m["size"], str(i)) for i, m in enumerate(tar.members)]
 
     def read(self, client, positions: List[int]) -> List[DataObject]:
         return client.list_objects_from_tar(self.bucket, self.tar_key, self.index_key, positions, include_errors=True)

@@ -146,33 +146,40 @@ class OssClient:
                 yield DataObject(name, len(r), label, r)
 
     def open_tar(self, bucket: str, tar_key: str, index_key: str, index_bucket: Optional[str] = None) -> _native.NativeTar:
-        """The tar at bucket/tar_key with its index object (checked to match);
-        cached per process."""
+        """The tar at bucket/tar_key, opened through its index object (either
+        connector's encoding); cached per process."""
         cache = self.__dict__.setdefault("_tars", {})
         k = (os.getpid(), bucket, tar_key, index_bucket or bucket, index_key)
         if k not in cache:
-            index = self._native.get(index_bucket or bucket, index_key)
-            cache[k] = self._native.open_tar(bucket, tar_key, index)
+            cache[k] = self._native.open_tar(bucket, tar_key, index_bucket or bucket, index_key)
         return cache[k]
 
     def list_objects_from_tar(self, bucket: str, tar_key: str, index_key: str, chunks: Iterable = (), sizes: Iterable = (),
                               prefetch: bool = False, include_errors: bool = False) -> List[DataObject]:
         """Members of a tar by position: with sizes, the runs
         chunks[i] .. chunks[i]+sizes[i]-1; else the positions in chunks. Each
-        run of consecutive members is one ranged read; results in order."""
+        run of consecutive members is one ranged read; results in order. A
+        member's key is its name in the tar, its label its position (as
+        upstream's)."""
         tar = self.open_tar(bucket, tar_key, index_key)
         chunks, sizes = list(chunks), list(sizes)
         indices = [c + k for c, n in zip(chunks, sizes) for k in range(n)] if sizes else chunks
         out = []
-        for i, r in zip(indices, tar.read(indices)):
-            name = tar.members[i]["name"] if 0 <= i < len(tar.members) else str(i)
+        for i, (name, r) in zip(indices, tar.read(indices)):
+            label = str(i)
             if isinstance(r, Exception):
                 if not include_errors:
                     raise r
-                out.append(error_object(name, index_key, r))
+                known = tar.members[i]["name"] if 0 <= i < len(tar.members) else ""
+                out.append(error_object(name or known or f"{tar_key}[{i}]", label, r))
             else:
-                out.append(DataObject(name, len(r), index_key, r))
+                out.append(DataObject(name, len(r), label, r))
         return out
+
+    def gen_tar_archive(self, tar_path: str, index_path: str, source_path: str, index_only: bool = False) -> int:
+        """generate_tar_archive with this client's endpoint and credentials."""
+        from ._tar_archive import write_tar_archive
+        return write_tar_archive(self, tar_path, index_path, source_path, index_only)
 
     def list_objects_from_uris_with_preload(self, object_uris: Iterable, include_errors: bool = False) -> Iterator[DataObject]:
         """Fetch this client's share of the given objects concurrently, in

@@ -1,6 +1,14 @@
 """generate_tar_archive: pack many small objects (an OSS prefix or a local
 folder) into one tar plus its index, so that datasets read members with
-ranged reads (from_tar)."""
+ranged reads (from_tar).
+
+The index is written in upstream osstorchconnector's encoding, so that
+either connector reads shards the other made, and members are named as
+upstream names them (the source's full path: ``/bucket/key`` for OSS,
+the file's path for a local folder). Beside the index, under its name +
+``.osstorch-crc64``, goes the checksum file that upstream's encoding has no
+room for: each member's CRC-64, which lets our readers check ranged reads.
+"""
 from __future__ import annotations
 
 import io
@@ -10,7 +18,7 @@ import time
 from typing import Any, Callable, Iterator, Optional, Tuple
 
 from . import _native
-from ._oss_bucket_iterable import parse_oss_uri
+from ._oss_bucket_iterable import object_key, parse_oss_uri
 from ._oss_client import OssClient
 
 __all__ = ["generate_tar_archive"]
@@ -20,11 +28,15 @@ def _is_oss(path: str) -> bool:
     return path.startswith("oss://")
 
 
+CHECKSUM_SUFFIX = ".osstorch-crc64"
+
+
 def _sources(client: OssClient, source_path: str) -> Iterator[Tuple[str, int, Callable[[], bytes]]]:
-    """(member name, size, reader) for every object or file under source_path, in name order."""
+    """(member name, size, reader) for every object or file under source_path, in name order.
+    Folder markers (keys ending in "/") and symbolic links are not files and are left out."""
     if _is_oss(source_path):
         bucket, prefix = parse_oss_uri(source_path)
-        objs = client._native.list(bucket, prefix)
+        objs = [o for o in client._native.list(bucket, prefix) if not o["key"].endswith("/")]
         if not objs:
             raise FileNotFoundError(f"no objects under {source_path}")
         # fetch in batches so the next ones arrive while the tar is written
@@ -35,7 +47,7 @@ def _sources(client: OssClient, source_path: str) -> Iterator[Tuple[str, int, Ca
             for o, d in zip(part, datas):
                 if isinstance(d, Exception):
                     raise d
-                yield o["key"][len(prefix):].lstrip("/") or o["key"], len(d), (lambda d=d: d)
+                yield object_key(bucket, o["key"]), len(d), (lambda d=d: d)
         return
     if not os.path.isdir(source_path):
         raise FileNotFoundError(f"source_path {source_path!r} is neither an oss:// prefix nor a local directory")
@@ -44,12 +56,17 @@ def _sources(client: OssClient, source_path: str) -> Iterator[Tuple[str, int, Ca
         dirs.sort()
         for n in sorted(names):
             p = os.path.join(root, n)
-            if os.path.isfile(p):
+            if os.path.isfile(p) and not os.path.islink(p):
                 files.append(p)
     if not files:
         raise FileNotFoundError(f"no files under {source_path}")
     for p in files:
-        yield os.path.relpath(p, source_path), os.path.getsize(p), (lambda p=p: open(p, "rb").read())
+        yield os.path.normpath(p), os.path.getsize(p), (lambda p=p: _read_file(p))
+
+
+def _read_file(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
 
 
 def _open_output(client: OssClient, path: str):
@@ -61,11 +78,17 @@ def _open_output(client: OssClient, path: str):
     return open(path, "wb")
 
 
-def _index_of(client: OssClient, tar_path: str) -> bytes:
+def _index_of(client: OssClient, tar_path: str) -> Tuple[bytes, bytes]:
+    """(the index in upstream's encoding, our checksum file)."""
     if _is_oss(tar_path):
         bucket, key = parse_oss_uri(tar_path)
         return client._native.tar_index_build(bucket, key)
     return _native.tar_index_from_file(tar_path)
+
+
+def _write(client: OssClient, path: str, data: bytes) -> None:
+    with _open_output(client, path) as f:
+        f.write(data)
 
 
 def generate_tar_archive(endpoint: str, cred_path: str, config_path: str, tar_path: str, index_path: str,
@@ -73,16 +96,22 @@ def generate_tar_archive(endpoint: str, cred_path: str, config_path: str, tar_pa
                          progress: Optional[Callable[[int, int], None]] = None) -> int:
     """Write source_path's objects (an ``oss://`` prefix or a local folder)
     into a tar at tar_path and its index at index_path (each on OSS or local).
-    With index_only, index the existing tar_path. Returns the number of
-    members. ``progress(done, bytes)`` is called per member (not in upstream).
+    With index_only, index the existing tar_path. Returns 0, as upstream's.
+    ``progress(done, bytes)`` is called per member (not in upstream).
     """
     if not endpoint:
         raise ValueError("endpoint must be non-empty")
     if not cred_path and cred_provider is None:
         raise ValueError("neither cred_path nor cred_provider is specified")
+    client = OssClient(endpoint, cred_path, config_path or "", cred_provider=cred_provider, region=region)
+    return write_tar_archive(client, tar_path, index_path, source_path, index_only, progress)
+
+
+def write_tar_archive(client: OssClient, tar_path: str, index_path: str, source_path: str, index_only: bool = False,
+                      progress: Optional[Callable[[int, int], None]] = None) -> int:
+    """generate_tar_archive with a client (OssClient.gen_tar_archive)."""
     if not tar_path or not index_path:
         raise ValueError("tar_path and index_path must be non-empty")
-    client = OssClient(endpoint, cred_path, config_path or "", cred_provider=cred_provider, region=region)
     if not index_only:
         if not source_path:
             raise ValueError("source_path must be non-empty (or pass index_only=True)")
@@ -98,25 +127,8 @@ def generate_tar_archive(endpoint: str, cred_path: str, config_path: str, tar_pa
                     done, total = done + 1, total + len(data)
                     if progress:
                         progress(done, total)
-    index = _index_of(client, tar_path)
-    with _open_output(client, index_path) as f:
-        f.write(index)
-    # the member count is in the index: open it once to report it
-    return _member_count(index)
-
-
-def _member_count(index: bytes) -> int:
-    """Count members from the index header (magic, version, tar size, count)."""
-    def uvarint(b: bytes, i: int) -> Tuple[int, int]:
-        shift = value = 0
-        while True:
-            c = b[i]
-            value |= (c & 0x7F) << shift
-            i += 1
-            if c < 0x80:
-                return value, i
-            shift += 7
-    i = 8 + 2
-    _, i = uvarint(index, i)
-    count, _ = uvarint(index, i)
-    return count
+    index, checksums = _index_of(client, tar_path)
+    # the checksum file first: a reader that finds the index finds its checksums too
+    _write(client, index_path + CHECKSUM_SUFFIX, checksums)
+    _write(client, index_path, index)
+    return 0

@@ -98,6 +98,17 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
                    cred_provider=cred_provider, from_tar=True, shuffle=shuffle, shuffle_chunk_size=shuffle_chunk_size,
                    region=region, shard_by_rank=shard_by_rank, seed=seed)
 
+    def shuffle(self, generator: Optional[torch.Generator] = None) -> None:
+        """Shuffle the chunk order of a from_tar dataset from now on, with a
+        seed drawn from generator (default: torch's global generator), as
+        upstream's method does. Each epoch then takes its own order from that
+        seed, the same in every worker and rank."""
+        if self._tar is None:
+            raise TypeError("shuffle() reorders the chunks of a from_tar dataset; shuffle other datasets with "
+                            "DataLoader(shuffle=True) over an OssMapDataset")
+        self._seed = int(torch.randint(0, 2**62, (1,), generator=generator).item())
+        self._shuffle = True
+
     def _tar_chunks(self, n: int, seed: Optional[int]) -> List[Tuple[int, int]]:
         chunks = [(s, min(self._chunk_size, n - s)) for s in range(0, n, self._chunk_size)]
         if self._shuffle:

@@ -81,6 +81,10 @@ class OssMapDataset(_DatasetBase, torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self._bucket_objects)
 
+    def is_continuous(self, indices: List[int]) -> bool:
+        """True if indices are consecutive ascending integers (upstream's method)."""
+        return is_continuous(indices)
+
     def __getitem__(self, i: int) -> Any:
         bucket, key, size, label = self._bucket_objects[i]  # IndexError ends `for x in ds`
         if self._tar is not None:

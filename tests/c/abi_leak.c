@@ -184,8 +184,11 @@ static void p_uri_and_tar(void) {
     CHECK(ost_parse_uri("s3://x/y", &b, &k, &err) == OST_ERR_INVALID && err, "parse_uri error");
     ost_free(err), err = NULL;
 
-    OK(ost_tar_index_from_file(tarfile, &out, &n, &err_));
-    CHECK(ost_tar_index_from_file("/no/such/file.tar", &b, &dn, &err) != OST_OK && err, "index of a missing file");
+    char *sums = NULL;
+    size_t sn = 0;
+    OK(ost_tar_index_from_file(tarfile, &out, &n, &sums, &sn, &err_));
+    ost_free(sums);
+    CHECK(ost_tar_index_from_file("/no/such/file.tar", &b, &dn, &sums, &sn, &err) != OST_OK && err, "index of a missing file");
     ost_free(err), err = NULL;
     FILE *f = fopen(tarfile, "rb");
     CHECK(f != NULL, "open %s", tarfile);
@@ -195,12 +198,14 @@ static void p_uri_and_tar(void) {
     OK(ost_put(client, bucket, "leak/a.tar", tarbytes, tn, &err_));
     char *built = NULL;
     size_t bn = 0;
-    OK(ost_tar_index_build(client, bucket, "leak/a.tar", &built, &bn, &err_));
-    CHECK(bn > 0, "empty index");
+    OK(ost_tar_index_build(client, bucket, "leak/a.tar", &built, &bn, &sums, &sn, &err_));
+    CHECK(bn > 0 && sn > 0, "empty index");
+    OK(ost_put(client, bucket, "leak/a.idx", built, bn, &err_));
+    OK(ost_put(client, bucket, "leak/a.idx.osstorch-crc64", sums, sn, &err_));
+    ost_free(built), ost_free(sums);
     ost_handle t = 0;
-    /* the index built from OSS (it carries the ETag) */
-    OK(ost_tar_open(client, bucket, "leak/a.tar", built, bn, &t, &members, &err_));
-    ost_free(built);
+    /* the index built from OSS, with its checksum file (it carries the ETag) */
+    OK(ost_tar_open(client, bucket, "leak/a.tar", bucket, "leak/a.idx", &t, &members, &err_));
     ost_free(members);
     OK(ost_tar_read(t, "[0,1]", &data, &dn, &index, &err_));
     ost_free(data), ost_free(index);
@@ -213,9 +218,12 @@ static void p_uri_and_tar(void) {
         ost_free(err), err = NULL;
     }
     CHECK(ost_tar_close(t) == OST_OK, "tar_close");
-    /* a corrupt index is refused */
+    /* a corrupt index is refused, and so is a missing one */
     out[n / 2] ^= 0xff;
-    CHECK(ost_tar_open(client, bucket, "leak/a.tar", out, n, &t, &members, &err) != OST_OK && err, "corrupt index");
+    OK(ost_put(client, bucket, "leak/bad.idx", out, n, &err_));
+    CHECK(ost_tar_open(client, bucket, "leak/a.tar", bucket, "leak/bad.idx", &t, &members, &err) != OST_OK && err, "corrupt index");
+    ost_free(err), err = NULL;
+    CHECK(ost_tar_open(client, bucket, "leak/a.tar", bucket, "leak/none.idx", &t, &members, &err) != OST_OK && err, "missing index");
     ost_free(err), err = NULL;
     ost_free(out);
 }

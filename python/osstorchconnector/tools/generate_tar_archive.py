@@ -30,13 +30,16 @@ def main(argv=None) -> int:
     except ImportError:
         bar = None
 
+    written = [0]
+
     def progress(done: int, nbytes: int) -> None:
+        written[0] = done
         if bar is not None:
             bar.update(1)
 
     start = time.monotonic()
     try:
-        n = generate_tar_archive(a.endpoint, a.cred_path, a.config_path, a.tar_path, a.index_path, a.source_path,
+        generate_tar_archive(a.endpoint, a.cred_path, a.config_path, a.tar_path, a.index_path, a.source_path,
                                  index_only=a.index_only, region=a.region, progress=progress)
     except (ValueError, OSError) as e:
         print(f"generate_tar_archive: {e}", file=sys.stderr)
@@ -44,7 +47,8 @@ def main(argv=None) -> int:
     finally:
         if bar is not None:
             bar.close()
-    print(f"{n} members, tar {a.tar_path}, index {a.index_path}, {time.monotonic() - start:.1f} s")
+    what = "indexed" if a.index_only else f"{written[0]} members"
+    print(f"{what}, tar {a.tar_path}, index {a.index_path}, {time.monotonic() - start:.1f} s")
     return 0
 
 
