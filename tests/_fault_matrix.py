@@ -111,6 +111,8 @@ def digest_transform(obj):
     key = obj.key
     if key.startswith(f"/{BUCKET}/"):
         key = key[len(BUCKET) + 2:]
+    elif "/tar-src/" in key:  # a tar member: named by its path in the folder the tar was made from
+        key = key.split("/tar-src/", 1)[1]
     return key, digest(obj.read())
 
 
@@ -414,9 +416,8 @@ def build_tar(ctx: Ctx, srv, names: Sequence[str], cfg: str) -> None:
         os.makedirs(os.path.dirname(p), exist_ok=True)
         with open(p, "wb") as f:
             f.write(payload(n))
-    n = generate_tar_archive(srv.endpoint, srv.cred_path, cfg, f"oss://{BUCKET}/shard.tar", f"oss://{BUCKET}/shard.idx",
-                             src, region=srv.region)
-    assert n == len(names), (n, len(names))
+    generate_tar_archive(srv.endpoint, srv.cred_path, cfg, f"oss://{BUCKET}/shard.tar", f"oss://{BUCKET}/shard.idx",
+                         src, region=srv.region)
 
 
 def surface_tar(ctx: Ctx, srv, faults: Dict[str, Any], tally: Tally, kind="map", workers=2, batch=8,
