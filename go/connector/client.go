@@ -66,8 +66,10 @@ func NewClient(o Options) (*Client, error) {
 		})
 	hc.Transport = &auditTransport{next: hc.Transport, audit: lg.audit, threshold: time.Duration(cfg.AuditThresholdMs) * time.Millisecond}
 
+	// The SDK's per-request lines (about 11, 3 KB per GET) only when DEBUG is
+	// asked for: at any other level they would be formatted for nothing.
 	sdkLevel := oss.LogWarn
-	if cfg.LogLevel == 0 {
+	if cfg.Level() == 0 {
 		sdkLevel = oss.LogDebug
 	}
 	skew := &clockSkew{}

@@ -13,7 +13,9 @@ import (
 // Config is upstream's config.json (every field, same defaults) plus our
 // additions, documented in the README. Zero values mean "default".
 type Config struct {
-	LogLevel  int    `json:"logLevel"` // 0 DEBUG, 1 INFO, 2 WARN, 3 ERROR
+	// LogLevel is 0 DEBUG, 1 INFO, 2 WARN, 3 ERROR. A pointer because 0 is a
+	// level: nil is "not set", INFO.
+	LogLevel  *int   `json:"logLevel"`
 	LogPath   string `json:"logPath"`
 	AuditPath string `json:"auditPath"`
 
@@ -45,10 +47,19 @@ type Config struct {
 	AuditThresholdMs   int   `json:"auditThresholdMs"`   // requests slower than this reach the audit log (100)
 }
 
+// Level is the effective logLevel.
+func (c Config) Level() int {
+	if c.LogLevel == nil {
+		return LogLevelDefault
+	}
+	return *c.LogLevel
+}
+
 // Defaults as upstream documents them (and ours).
 const (
 	DefaultLogPath   = "/var/log/oss-connector/connector.log"
 	DefaultAuditPath = "/var/log/oss-connector/audit.log"
+	LogLevelDefault  = 1 // INFO
 )
 
 // DefaultConfig returns the configuration used when no config.json is given.
@@ -68,6 +79,10 @@ func (c *Config) applyDefaults() {
 		if *v <= 0 {
 			*v = d
 		}
+	}
+	if c.LogLevel == nil {
+		l := LogLevelDefault
+		c.LogLevel = &l
 	}
 	if c.LogPath == "" {
 		c.LogPath = DefaultLogPath
@@ -141,8 +156,8 @@ func ParseConfig(raw []byte) (Config, []string, error) {
 	if err := configJSON.Unmarshal(clean, &c); err != nil {
 		return Config{}, nil, invalidf("config.json: %s", syntaxOnly(err))
 	}
-	if c.LogLevel < 0 || c.LogLevel > 3 {
-		return Config{}, nil, invalidf("config.json: logLevel must be 0 (DEBUG) to 3 (ERROR), got %d", c.LogLevel)
+	if c.LogLevel != nil && (*c.LogLevel < 0 || *c.LogLevel > 3) {
+		return Config{}, nil, invalidf("config.json: logLevel must be 0 (DEBUG) to 3 (ERROR), got %d", *c.LogLevel)
 	}
 	c.applyDefaults()
 	sort.Strings(warnings)

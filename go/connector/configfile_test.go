@@ -120,8 +120,8 @@ func FuzzParseConfig(f *testing.F) {
 		if !json.Valid(raw) {
 			t.Fatalf("invalid JSON accepted: %q", raw)
 		}
-		if c.LogLevel < 0 || c.LogLevel > 3 {
-			t.Fatalf("logLevel %d accepted", c.LogLevel)
+		if c.LogLevel == nil || *c.LogLevel < 0 || *c.LogLevel > 3 {
+			t.Fatalf("logLevel %v after defaults", c.LogLevel)
 		}
 		if c.LogPath == "" || c.AuditPath == "" {
 			t.Fatalf("empty log path after defaults: %+v", c)
@@ -151,12 +151,12 @@ func FuzzParseConfig(f *testing.F) {
 				t.Fatalf("%s = %d, want %d (warnings %q)", fl.path, got, want, warnings)
 			}
 		}
-		wantLevel := int64(0)
+		wantLevel := int64(1) // unset means INFO
 		if v, ok := lookup(top, "logLevel"); ok {
 			wantLevel, _ = v.(json.Number).Int64()
 		}
-		if int64(c.LogLevel) != wantLevel {
-			t.Fatalf("logLevel = %d, want %d", c.LogLevel, wantLevel)
+		if int64(*c.LogLevel) != wantLevel {
+			t.Fatalf("logLevel = %d, want %d", *c.LogLevel, wantLevel)
 		}
 		wantFast := false
 		if v, ok := lookup(top, "datasetConfig.enableFastList"); ok {

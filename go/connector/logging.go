@@ -70,7 +70,7 @@ func encoderConfig() zapcore.EncoderConfig {
 }
 
 func getLoggers(c Config) *loggers {
-	key := fmt.Sprintf("%d\x00%s\x00%s", c.LogLevel, c.LogPath, c.AuditPath)
+	key := fmt.Sprintf("%d\x00%s\x00%s", c.Level(), c.LogPath, c.AuditPath)
 	loggersMu.Lock()
 	defer loggersMu.Unlock()
 	if l := loggersBy[key]; l != nil {
@@ -79,7 +79,7 @@ func getLoggers(c Config) *loggers {
 	// Redaction happens in the encoder-independent places that can carry
 	// secrets: SDK debug output (redactSDK) and error messages (never include
 	// them). Nothing here logs credentials.
-	mainCore := zapcore.NewCore(zapcore.NewJSONEncoder(encoderConfig()), openSink(c.LogPath), zapLevel(c.LogLevel))
+	mainCore := zapcore.NewCore(zapcore.NewJSONEncoder(encoderConfig()), openSink(c.LogPath), zapLevel(c.Level()))
 	auditCore := zapcore.NewCore(zapcore.NewJSONEncoder(encoderConfig()), openSink(c.AuditPath), zapcore.InfoLevel)
 	l := &loggers{
 		log:   zap.New(mainCore, zap.ErrorOutput(zapcore.Lock(zapcore.AddSync(os.Stderr)))).Named("osstorch"),
@@ -95,10 +95,20 @@ var secretHeaders = regexp.MustCompile(`(?i)((?:x-oss-security-token|authorizati
 
 func redact(s string) string { return secretHeaders.ReplaceAllString(s, "${1}<redacted>") }
 
-// sdkPrinter routes the SDK's log output into our log, redacted.
+// sdkPrinter routes the SDK's log output into our log, redacted. The SDK
+// starts each line with its level; its warnings and errors keep theirs, the
+// rest (a dozen lines per request) is DEBUG.
 func sdkPrinter(l *zap.Logger) oss.LogPrinter {
 	return oss.LogPrinterFunc(func(a ...any) {
-		l.Debug(redact(strings.TrimSpace(fmt.Sprint(a...))), zap.String("source", "oss-sdk"))
+		msg := redact(strings.TrimSpace(fmt.Sprint(a...)))
+		level := zapcore.DebugLevel
+		switch {
+		case strings.HasPrefix(msg, "ERROR "):
+			level = zapcore.ErrorLevel
+		case strings.HasPrefix(msg, "WARNING "):
+			level = zapcore.WarnLevel
+		}
+		l.Log(level, msg, zap.String("source", "oss-sdk"))
 	})
 }
 

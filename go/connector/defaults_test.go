@@ -1,0 +1,84 @@
+package connector
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Defaults as upstream's (checked against osstorchconnector 1.2.3).
+
+func TestLogLevelUnsetIsInfoAndAnExplicitZeroIsDebug(t *testing.T) {
+	for _, tc := range []struct {
+		raw  string
+		want int
+		warn bool
+	}{
+		{`{}`, 1, false}, {`{"logPath":"/tmp/x.log"}`, 1, false}, {`{"logLevel":0}`, 0, false},
+		{`{"logLevel":1}`, 1, false}, {`{"logLevel":3}`, 3, false},
+	} {
+		c, warnings, err := ParseConfig([]byte(tc.raw))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.raw, err)
+		}
+		if c.Level() != tc.want || c.LogLevel == nil || *c.LogLevel != tc.want {
+			t.Errorf("%s: level %d, want %d", tc.raw, c.Level(), tc.want)
+		}
+		if warned := strings.Contains(strings.Join(warnings, ";"), "logLevel"); warned != tc.warn {
+			t.Errorf("%s: warnings %q", tc.raw, warnings)
+		}
+	}
+	if d := DefaultConfig(); d.Level() != 1 {
+		t.Errorf("DefaultConfig level %d, want 1 (INFO)", d.Level())
+	}
+	if (Config{}).Level() != 1 {
+		t.Error("the zero Config is not INFO")
+	}
+}
+
+// configuredClient builds a client whose config.json is exactly cfg plus the
+// log paths, and returns it with the path of its connector log.
+func configuredClient(t *testing.T, e *env, name, cfg string) (*Client, string) {
+	t.Helper()
+	logPath := filepath.Join(e.dir, name+".log")
+	body := fmt.Sprintf(`{"logPath":%q,"auditPath":%q%s}`, logPath, filepath.Join(e.dir, name+"-audit.log"), cfg)
+	cp := filepath.Join(e.dir, name+".json")
+	if err := os.WriteFile(cp, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewClient(Options{Endpoint: e.url, Region: tRegion, CredPath: e.cred, ConfigPath: cp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, logPath
+}
+
+// The disk-filling default: with logLevel unset, 200 GETs must not leave the
+// SDK's dozen lines each in the log; with logLevel 0 they must.
+func TestSDKRequestLinesOnlyAtDebug(t *testing.T) {
+	e := newEnv(t)
+	quiet, quietLog := configuredClient(t, e, "unset", "")
+	loud, loudLog := configuredClient(t, e, "debug", `,"logLevel":0`)
+	e.put(t, quiet, "k", []byte("v"))
+	for _, c := range []*Client{quiet, loud} {
+		for range 200 {
+			if _, err := c.Get(bg, tBucket, "k"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		getLoggers(c.cfg).log.Sync()
+	}
+	q, _ := os.ReadFile(quietLog)
+	l, _ := os.ReadFile(loudLog)
+	if strings.Contains(string(q), "oss-sdk") || len(q) > 2048 {
+		t.Errorf("logLevel unset: %d bytes of log after 200 GETs, SDK lines: %v", len(q), strings.Contains(string(q), "oss-sdk"))
+	}
+	if strings.Count(string(l), `"source":"oss-sdk"`) < 200 {
+		t.Errorf("logLevel 0: %d SDK lines after 200 GETs", strings.Count(string(l), `"source":"oss-sdk"`))
+	}
+	if strings.Contains(string(l), tSK) {
+		t.Error("the DEBUG log holds the secret")
+	}
+}
