@@ -3,6 +3,7 @@ package connector
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"sort"
 	"strings"
@@ -13,8 +14,8 @@ import (
 // Config is upstream's config.json (every field, same defaults) plus our
 // additions, documented in the README. Zero values mean "default".
 type Config struct {
-	// LogLevel is 0 DEBUG, 1 INFO, 2 WARN, 3 ERROR. A pointer because 0 is a
-	// level: nil is "not set", INFO.
+	// LogLevel is 0 DEBUG, 1 INFO, 2 WARN, 3 ERROR, 4 FATAL (nothing we
+	// log). A pointer because 0 is a level: nil is "not set", INFO.
 	LogLevel  *int   `json:"logLevel"`
 	LogPath   string `json:"logPath"`
 	AuditPath string `json:"auditPath"`
@@ -60,6 +61,7 @@ const (
 	DefaultLogPath   = "/var/log/oss-connector/connector.log"
 	DefaultAuditPath = "/var/log/oss-connector/audit.log"
 	LogLevelDefault  = 1 // INFO
+	logLevelMax      = 4 // FATAL: upstream takes it; we never log at it
 )
 
 // DefaultConfig returns the configuration used when no config.json is given.
@@ -106,21 +108,30 @@ func (c *Config) applyDefaults() {
 	def(&c.AuditThresholdMs, 100)
 }
 
-// field describes one known key: where it goes and what JSON type it takes.
+// field describes one known key: what JSON type it takes.
 type field struct {
-	kind string // "int", "bool", "string", "object"
+	kind string // "level", "int32", "count", "bool", "string", "object"
 }
 
+// The integer kinds follow what upstream's parser takes: logLevel must be an
+// unsigned 32-bit integer, upstream's other numbers signed 32-bit ones (0 or
+// less meaning the default). Our own numbers are byte counts and durations
+// that do not fit 32 bits, and a negative one is a mistake.
 var configSchema = map[string]field{
-	"logLevel": {"int"}, "logPath": {"string"}, "auditPath": {"string"},
+	"logLevel": {"level"}, "logPath": {"string"}, "auditPath": {"string"},
 	"datasetConfig": {"object"}, "checkpointConfig": {"object"},
-	"datasetConfig.prefetchConcurrency": {"int"}, "datasetConfig.prefetchWorker": {"int"},
-	"datasetConfig.enableFastList": {"bool"}, "datasetConfig.listConcurrency": {"int"},
-	"datasetConfig.listWorker":             {"int"},
-	"checkpointConfig.prefetchConcurrency": {"int"}, "checkpointConfig.prefetchWorker": {"int"},
-	"checkpointConfig.uploadConcurrency": {"int"}, "checkpointConfig.disablePartChecksums": {"bool"},
-	"partSize": {"int"}, "readChunkSize": {"int"}, "memoryBudget": {"int"}, "maxAttempts": {"int"},
-	"connectTimeoutMs": {"int"}, "readWriteTimeoutMs": {"int"}, "auditThresholdMs": {"int"},
+	"datasetConfig.prefetchConcurrency": {"int32"}, "datasetConfig.prefetchWorker": {"int32"},
+	"datasetConfig.enableFastList": {"bool"}, "datasetConfig.listConcurrency": {"int32"},
+	"datasetConfig.listWorker":             {"int32"},
+	"checkpointConfig.prefetchConcurrency": {"int32"}, "checkpointConfig.prefetchWorker": {"int32"},
+	"checkpointConfig.uploadConcurrency": {"int32"}, "checkpointConfig.disablePartChecksums": {"bool"},
+	"partSize": {"count"}, "readChunkSize": {"count"}, "memoryBudget": {"count"}, "maxAttempts": {"count"},
+	"connectTimeoutMs": {"count"}, "readWriteTimeoutMs": {"count"}, "auditThresholdMs": {"count"},
+}
+
+var kindWant = map[string]string{
+	"level": "an integer from 0 to 4294967295", "int32": "a 32-bit integer", "count": "a non-negative integer",
+	"bool": "true or false", "string": "a string", "object": "an object",
 }
 
 // configJSON decodes config.json. Numbers stay json.Number, so that an
@@ -156,8 +167,10 @@ func ParseConfig(raw []byte) (Config, []string, error) {
 	if err := configJSON.Unmarshal(clean, &c); err != nil {
 		return Config{}, nil, invalidf("config.json: %s", syntaxOnly(err))
 	}
-	if c.LogLevel != nil && (*c.LogLevel < 0 || *c.LogLevel > 3) {
-		return Config{}, nil, invalidf("config.json: logLevel must be 0 (DEBUG) to 3 (ERROR), got %d", *c.LogLevel)
+	if c.LogLevel != nil && *c.LogLevel > logLevelMax {
+		// Upstream's answer to a level it does not know: INFO, and a warning.
+		warnings = append(warnings, fmt.Sprintf("config.json: logLevel %d is not 0 (DEBUG) to 4 (FATAL); using 1 (INFO)", *c.LogLevel))
+		c.LogLevel = nil
 	}
 	c.applyDefaults()
 	sort.Strings(warnings)
@@ -165,8 +178,10 @@ func ParseConfig(raw []byte) (Config, []string, error) {
 }
 
 // checkSchema checks obj against configSchema. It drops unknown keys from obj
-// (after a warning) and leaves integers as int64, so that obj can be encoded
-// again and decoded into Config.
+// (after a warning) and null sections, and leaves integers as int64, so that
+// obj can be encoded again and decoded into Config. A value of the wrong type
+// rejects the file, as upstream does ("type mismatch" there); a section of
+// the wrong type, which upstream ignores without a word, too.
 func checkSchema(prefix string, obj map[string]any, warnings *[]string) error {
 	for k, v := range obj {
 		name := k
@@ -181,10 +196,19 @@ func checkSchema(prefix string, obj map[string]any, warnings *[]string) error {
 		}
 		ok := false
 		switch f.kind {
-		case "int":
-			n, isNum := v.(json.Number)
-			i, err := n.Int64()
-			if ok = isNum && err == nil && i >= 0; ok {
+		case "level", "int32", "count":
+			var i int64
+			if ok = isInt(v, &i); ok {
+				switch f.kind {
+				case "level":
+					ok = i >= 0 && i <= math.MaxUint32
+				case "int32":
+					ok = i >= math.MinInt32 && i <= math.MaxInt32
+				case "count":
+					ok = i >= 0
+				}
+			}
+			if ok {
 				obj[k] = i
 			}
 		case "bool":
@@ -192,6 +216,10 @@ func checkSchema(prefix string, obj map[string]any, warnings *[]string) error {
 		case "string":
 			_, ok = v.(string)
 		case "object":
+			if v == nil { // "datasetConfig": null sets nothing, as upstream reads it
+				delete(obj, k)
+				continue
+			}
 			var sub map[string]any
 			if sub, ok = v.(map[string]any); ok {
 				if err := checkSchema(name, sub, warnings); err != nil {
@@ -200,11 +228,22 @@ func checkSchema(prefix string, obj map[string]any, warnings *[]string) error {
 			}
 		}
 		if !ok {
-			what := map[string]string{"int": "a non-negative integer", "bool": "true or false", "string": "a string", "object": "an object"}[f.kind]
-			return invalidf("config.json: %s must be %s, got %s", name, what, jsonType(v))
+			return invalidf("config.json: %s must be %s, got %s", name, kindWant[f.kind], jsonType(v))
 		}
 	}
 	return nil
+}
+
+// isInt reports whether v is a JSON integer written without fraction or
+// exponent (upstream refuses 1.0 and 1e0 too) that fits an int64.
+func isInt(v any, out *int64) bool {
+	n, ok := v.(json.Number)
+	if !ok || strings.ContainsAny(string(n), ".eE") {
+		return false
+	}
+	i, err := n.Int64()
+	*out = i
+	return err == nil
 }
 
 func jsonType(v any) string {

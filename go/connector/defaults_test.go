@@ -1,6 +1,7 @@
 package connector
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -8,7 +9,8 @@ import (
 	"testing"
 )
 
-// Defaults as upstream's (checked against osstorchconnector 1.2.3).
+// Defaults as upstream's (checked against osstorchconnector 1.2.3): the log
+// level, and what a config.json value of the wrong type does.
 
 func TestLogLevelUnsetIsInfoAndAnExplicitZeroIsDebug(t *testing.T) {
 	for _, tc := range []struct {
@@ -17,7 +19,9 @@ func TestLogLevelUnsetIsInfoAndAnExplicitZeroIsDebug(t *testing.T) {
 		warn bool
 	}{
 		{`{}`, 1, false}, {`{"logPath":"/tmp/x.log"}`, 1, false}, {`{"logLevel":0}`, 0, false},
-		{`{"logLevel":1}`, 1, false}, {`{"logLevel":3}`, 3, false},
+		{`{"logLevel":1}`, 1, false}, {`{"logLevel":3}`, 3, false}, {`{"logLevel":4}`, 4, false},
+		// Upstream: "logLevel '9' is invalid, set to 1", a warning.
+		{`{"logLevel":5}`, 1, true}, {`{"logLevel":4294967295}`, 1, true},
 	} {
 		c, warnings, err := ParseConfig([]byte(tc.raw))
 		if err != nil {
@@ -80,5 +84,60 @@ func TestSDKRequestLinesOnlyAtDebug(t *testing.T) {
 	}
 	if strings.Contains(string(l), tSK) {
 		t.Error("the DEBUG log holds the secret")
+	}
+}
+
+// Upstream's parser takes logLevel as an unsigned and its other numbers as
+// signed 32-bit integers, and refuses the whole file ("type mismatch for X")
+// for anything else; it ignores a section that is not an object, which here
+// is refused too.
+func TestConfigValuesOfTheWrongType(t *testing.T) {
+	refused := map[string]string{
+		`{"logLevel":"1"}`:        "logLevel",
+		`{"logLevel":-1}`:         "logLevel",
+		`{"logLevel":1.5}`:        "logLevel",
+		`{"logLevel":1.0}`:        "logLevel",
+		`{"logLevel":1e0}`:        "logLevel",
+		`{"logLevel":true}`:       "logLevel",
+		`{"logLevel":null}`:       "logLevel",
+		`{"logLevel":{}}`:         "logLevel",
+		`{"logLevel":4294967296}`: "logLevel",
+		`{"logPath":5}`:           "logPath",
+		`{"logPath":null}`:        "logPath",
+		`{"auditPath":true}`:      "auditPath",
+		`{"datasetConfig":{"prefetchConcurrency":"8"}}`:     "datasetConfig.prefetchConcurrency",
+		`{"datasetConfig":{"prefetchConcurrency":true}}`:    "datasetConfig.prefetchConcurrency",
+		`{"datasetConfig":{"prefetchConcurrency":1.5}}`:     "datasetConfig.prefetchConcurrency",
+		`{"datasetConfig":{"prefetchConcurrency":8.0}}`:     "datasetConfig.prefetchConcurrency",
+		`{"datasetConfig":{"prefetchConcurrency":null}}`:    "datasetConfig.prefetchConcurrency",
+		`{"datasetConfig":{"prefetchConcurrency":{}}}`:      "datasetConfig.prefetchConcurrency",
+		`{"datasetConfig":{"prefetchWorker":4294967296}}`:   "datasetConfig.prefetchWorker",
+		`{"datasetConfig":{"enableFastList":1}}`:            "datasetConfig.enableFastList",
+		`{"datasetConfig":{"enableFastList":"true"}}`:       "datasetConfig.enableFastList",
+		`{"checkpointConfig":{"uploadConcurrency":null}}`:   "checkpointConfig.uploadConcurrency",
+		`{"checkpointConfig":{"prefetchWorker":1.5}}`:       "checkpointConfig.prefetchWorker",
+		`{"checkpointConfig":{"prefetchConcurrency":[8]}}`:  "checkpointConfig.prefetchConcurrency",
+		`{"datasetConfig":"x"}`:                             "datasetConfig",
+		`{"datasetConfig":5}`:                               "datasetConfig",
+		`{"checkpointConfig":[]}`:                           "checkpointConfig",
+		`{"partSize":-1}`:                                   "partSize",
+		`{"partSize":"8388608"}`:                            "partSize",
+		`{"datasetConfig":{"listConcurrency":-2147483649}}`: "datasetConfig.listConcurrency",
+	}
+	for raw, field := range refused {
+		_, _, err := ParseConfig([]byte(raw))
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Kind != KindInvalid || !strings.HasPrefix(ce.Message, "config.json: "+field+" must be ") {
+			t.Errorf("%s: want an invalid-argument error naming %s, got %v", raw, field, err)
+		}
+	}
+	// What upstream takes: negative numbers (the default here, as 0 is), a
+	// null section (nothing set).
+	c, _, err := ParseConfig([]byte(`{"datasetConfig":{"prefetchConcurrency":-1,"listWorker":0},"checkpointConfig":null}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DatasetConfig.PrefetchConcurrency != 24 || c.DatasetConfig.ListWorker != 1 || c.CheckpointConfig.UploadConcurrency != 64 {
+		t.Errorf("defaults not applied: %+v", c)
 	}
 }

@@ -39,6 +39,8 @@ func zapLevel(l int) zapcore.Level {
 		return zapcore.WarnLevel
 	case 3:
 		return zapcore.ErrorLevel
+	case 4:
+		return zapcore.FatalLevel
 	}
 	return zapcore.InfoLevel
 }
