@@ -42,6 +42,9 @@ func NewClient(o Options) (*Client, error) {
 		return nil, err
 	}
 	lg := getLoggers(cfg)
+	if cfg.source != "" {
+		logConfigOnce(lg.log, cfg.source)
+	}
 	for _, w := range warnings {
 		lg.log.Warn(w)
 	}
@@ -94,7 +97,15 @@ func NewClient(o Options) (*Client, error) {
 // Config returns the effective configuration.
 func (c *Client) Config() Config { return c.cfg }
 
-var v1Warned sync.Map
+var v1Warned, configLogged sync.Map
+
+// logConfigOnce says which config.json a process uses, once: with
+// config_path "" it may be the implicit /etc one, which nobody passed.
+func logConfigOnce(l *zap.Logger, path string) {
+	if _, seen := configLogged.LoadOrStore(path, true); !seen {
+		l.Info("config.json read", zap.String("path", path))
+	}
+}
 
 func warnV1Once(l *zap.Logger, host string) {
 	if _, seen := v1Warned.LoadOrStore(host, true); !seen {

@@ -2,7 +2,9 @@ package connector
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"sort"
@@ -46,6 +48,10 @@ type Config struct {
 	ConnectTimeoutMs   int   `json:"connectTimeoutMs"`   // dial + TLS handshake (5000)
 	ReadWriteTimeoutMs int   `json:"readWriteTimeoutMs"` // a connection idle this long is dead (30000)
 	AuditThresholdMs   int   `json:"auditThresholdMs"`   // requests slower than this reach the audit log (100)
+
+	// source is the file the configuration was read from ("" for the
+	// built-in defaults), for one line in the log.
+	source string
 }
 
 // Level is the effective logLevel.
@@ -62,6 +68,14 @@ const (
 	DefaultAuditPath = "/var/log/oss-connector/audit.log"
 	LogLevelDefault  = 1 // INFO
 	logLevelMax      = 4 // FATAL: upstream takes it; we never log at it
+
+	// DefaultConfigPath is the config.json upstream reads when config_path
+	// is "" (the path its documentation calls the default).
+	DefaultConfigPath = "/etc/oss-connector/config.json"
+	// DefaultConfigEnv names the environment variable that puts the
+	// implicit config.json elsewhere: for tests, and for machines whose /etc
+	// is not the user's. Read when a client is built.
+	DefaultConfigEnv = "OSSTORCH_DEFAULT_CONFIG"
 )
 
 // DefaultConfig returns the configuration used when no config.json is given.
@@ -264,21 +278,41 @@ func jsonType(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-// LoadConfig reads config.json from path; "" gives the defaults.
+// LoadConfig reads config.json from path. "" means upstream's implicit
+// file, DefaultConfigPath (or the file DefaultConfigEnv names) when it
+// exists, and the built-in defaults when it does not. Upstream fails without
+// that file; a machine with no config.json is the common case, so here it is
+// not an error.
 func LoadConfig(path string) (Config, []string, error) {
-	if strings.TrimSpace(path) == "" {
-		return DefaultConfig(), nil, nil
+	implicit := strings.TrimSpace(path) == ""
+	if implicit {
+		path = DefaultConfigPath
+		if p := os.Getenv(DefaultConfigEnv); p != "" {
+			path = p
+		}
 	}
 	raw, err := os.ReadFile(path)
-	if err != nil {
-		return Config{}, nil, wrap("ReadConfig", "", "", err)
+	if implicit && errors.Is(err, fs.ErrNotExist) {
+		return DefaultConfig(), nil, nil
 	}
-	c, w, err := ParseConfig(raw)
+	var c Config
+	var w []string
 	if err != nil {
+		err = wrap("ReadConfig", "", "", err)
+	} else if c, w, err = ParseConfig(raw); err != nil {
 		var ce *Error
-		if ok := asError(err, &ce); ok {
+		if asError(err, &ce) {
 			ce.Message = strings.Replace(ce.Message, "config.json", path, 1)
 		}
 	}
-	return c, w, err
+	if err != nil {
+		var ce *Error
+		if implicit && asError(err, &ce) {
+			// The caller passed no path: say why this file was read.
+			ce.Message += " (read because config_path is empty; " + DefaultConfigEnv + " names another file)"
+		}
+		return Config{}, nil, err
+	}
+	c.source = path
+	return c, w, nil
 }

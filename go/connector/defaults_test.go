@@ -10,7 +10,8 @@ import (
 )
 
 // Defaults as upstream's (checked against osstorchconnector 1.2.3): the log
-// level, and what a config.json value of the wrong type does.
+// level, the implicit config.json, and what a config.json value of the wrong
+// type does.
 
 func TestLogLevelUnsetIsInfoAndAnExplicitZeroIsDebug(t *testing.T) {
 	for _, tc := range []struct {
@@ -139,5 +140,47 @@ func TestConfigValuesOfTheWrongType(t *testing.T) {
 	}
 	if c.DatasetConfig.PrefetchConcurrency != 24 || c.DatasetConfig.ListWorker != 1 || c.CheckpointConfig.UploadConcurrency != 64 {
 		t.Errorf("defaults not applied: %+v", c)
+	}
+}
+
+func TestImplicitConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	implicit := filepath.Join(dir, "config.json")
+	t.Setenv(DefaultConfigEnv, implicit)
+
+	// Absent: the built-in defaults, no error (upstream fails here).
+	c, _, err := LoadConfig("")
+	if err != nil || c.Level() != 1 || c.DatasetConfig.PrefetchConcurrency != 24 || c.source != "" {
+		t.Fatalf("absent implicit file: %+v, %v", c, err)
+	}
+
+	// Present: read, as upstream reads /etc/oss-connector/config.json.
+	os.WriteFile(implicit, []byte(`{"logLevel":2,"datasetConfig":{"prefetchConcurrency":7}}`), 0o600)
+	c, _, err = LoadConfig("")
+	if err != nil || c.Level() != 2 || c.DatasetConfig.PrefetchConcurrency != 7 || c.source != implicit {
+		t.Fatalf("implicit file: %+v, %v", c, err)
+	}
+
+	// Present but wrong: an error naming the file and why it was read.
+	os.WriteFile(implicit, []byte(`{"logLevel":"2"}`), 0o600)
+	_, _, err = LoadConfig("")
+	var ce *Error
+	if !errors.As(err, &ce) || ce.Kind != KindInvalid || !strings.Contains(err.Error(), implicit+": logLevel") ||
+		!strings.Contains(err.Error(), "config_path is empty") || !strings.Contains(err.Error(), DefaultConfigEnv) {
+		t.Fatalf("malformed implicit file: %v", err)
+	}
+
+	// An explicit path that does not exist stays an error.
+	if _, _, err := LoadConfig(filepath.Join(dir, "absent.json")); kindOf(err) != KindNotFound {
+		t.Fatalf("absent explicit file: %v", err)
+	}
+
+	// Without the variable the implicit file is upstream's.
+	t.Setenv(DefaultConfigEnv, "")
+	if _, err := os.Stat(DefaultConfigPath); err == nil {
+		t.Skip("this machine has " + DefaultConfigPath)
+	}
+	if c, _, err := LoadConfig(""); err != nil || c.source != "" {
+		t.Fatalf("no %s: %+v, %v", DefaultConfigPath, c, err)
 	}
 }
