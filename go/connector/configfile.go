@@ -52,6 +52,11 @@ type Config struct {
 	// source is the file the configuration was read from ("" for the
 	// built-in defaults), for one line in the log.
 	source string
+	// logPathDefault and auditPathDefault say that the path was not
+	// configured: it is then upstream's /var/log one, which a user who is not
+	// root usually cannot create, and falling back from it is not worth a
+	// warning on every process's stderr.
+	logPathDefault, auditPathDefault bool
 }
 
 // Level is the effective logLevel.
@@ -101,10 +106,10 @@ func (c *Config) applyDefaults() {
 		c.LogLevel = &l
 	}
 	if c.LogPath == "" {
-		c.LogPath = DefaultLogPath
+		c.LogPath, c.logPathDefault = DefaultLogPath, true
 	}
 	if c.AuditPath == "" {
-		c.AuditPath = DefaultAuditPath
+		c.AuditPath, c.auditPathDefault = DefaultAuditPath, true
 	}
 	def(&c.DatasetConfig.PrefetchConcurrency, 24)
 	def(&c.DatasetConfig.PrefetchWorker, 2)

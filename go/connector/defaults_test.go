@@ -3,6 +3,7 @@ package connector
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -182,5 +183,40 @@ func TestImplicitConfigFile(t *testing.T) {
 	}
 	if c, _, err := LoadConfig(""); err != nil || c.source != "" {
 		t.Fatalf("no %s: %+v, %v", DefaultConfigPath, c, err)
+	}
+}
+
+// Log files that cannot be written: the connector log goes to stderr, audit
+// lines are dropped (one per slow request is too many for a terminal), with
+// one warning per path, and none for paths nobody configured.
+func TestUnwritableLogFiles(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := os.Stderr
+	os.Stderr = w
+	bad := filepath.Join("/proc", "osstorch-test-forbidden", t.Name())
+	loggersMu.Lock()
+	logSink := openSink(bad+"/c.log", sinkLog, false)
+	auditSink := openSink(bad+"/a.log", sinkAudit, false)
+	quietSink := openSink(bad+"/default.log", sinkLog, true)
+	loggersMu.Unlock()
+	auditSink.Write([]byte("AUDIT LINE\n"))
+	logSink.Write([]byte("LOG LINE\n"))
+	quietSink.Write([]byte("QUIET LINE\n"))
+	os.Stderr = saved
+	w.Close()
+	out, _ := io.ReadAll(r)
+	s := string(out)
+	if !strings.Contains(s, bad+"/c.log") || !strings.Contains(s, "logging to stderr instead") ||
+		!strings.Contains(s, bad+"/a.log") || !strings.Contains(s, "audit lines are dropped") {
+		t.Errorf("warnings: %q", s)
+	}
+	if strings.Contains(s, "default.log") {
+		t.Errorf("a warning for a path nobody configured: %q", s)
+	}
+	if !strings.Contains(s, "LOG LINE") || !strings.Contains(s, "QUIET LINE") || strings.Contains(s, "AUDIT LINE") {
+		t.Errorf("lines on stderr: %q", s)
 	}
 }

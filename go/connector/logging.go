@@ -45,22 +45,46 @@ func zapLevel(l int) zapcore.Level {
 	return zapcore.InfoLevel
 }
 
-// openSink opens path for appending; if that is impossible it falls back to
-// stderr and says so once per path.
-func openSink(path string) zapcore.WriteSyncer {
+// sinkUse says what a log file is for, which decides where its lines go when
+// the file cannot be written.
+type sinkUse int
+
+const (
+	// sinkLog: the connector log goes to stderr instead. Its lines are few
+	// below DEBUG, and they are the ones a user should see.
+	sinkLog sinkUse = iota
+	// sinkAudit: audit lines are dropped instead. There is one per slow
+	// request, too many for a terminal.
+	sinkAudit
+)
+
+// openSink opens path for appending. If that is impossible, the lines go
+// where use says, with one warning on stderr per path, unless the path was
+// not configured (quiet): upstream's /var/log default is a directory most
+// users cannot create, and a warning from every DataLoader worker about a
+// file nobody asked for would be noise.
+func openSink(path string, use sinkUse, quiet bool) zapcore.WriteSyncer {
+	stderr := zapcore.Lock(zapcore.AddSync(os.Stderr))
 	if path == "-" || path == "stderr" {
-		return zapcore.Lock(zapcore.AddSync(os.Stderr))
+		return stderr
 	}
 	os.MkdirAll(filepath.Dir(path), 0o755)
 	ws, _, err := zap.Open(path)
 	if err == nil {
 		return ws
 	}
-	if !warnedPath[path] {
+	if !quiet && !warnedPath[path] {
 		warnedPath[path] = true
-		fmt.Fprintf(os.Stderr, "osstorchconnector: cannot write log file %s (%v); logging to stderr instead\n", path, err)
+		instead := "logging to stderr instead"
+		if use == sinkAudit {
+			instead = "audit lines are dropped"
+		}
+		fmt.Fprintf(os.Stderr, "osstorchconnector: cannot write log file %s (%v); %s\n", path, err, instead)
 	}
-	return zapcore.Lock(zapcore.AddSync(os.Stderr))
+	if use == sinkAudit {
+		return zapcore.AddSync(io.Discard)
+	}
+	return stderr
 }
 
 func encoderConfig() zapcore.EncoderConfig {
@@ -81,8 +105,8 @@ func getLoggers(c Config) *loggers {
 	// Redaction happens in the encoder-independent places that can carry
 	// secrets: SDK debug output (redactSDK) and error messages (never include
 	// them). Nothing here logs credentials.
-	mainCore := zapcore.NewCore(zapcore.NewJSONEncoder(encoderConfig()), openSink(c.LogPath), zapLevel(c.Level()))
-	auditCore := zapcore.NewCore(zapcore.NewJSONEncoder(encoderConfig()), openSink(c.AuditPath), zapcore.InfoLevel)
+	mainCore := zapcore.NewCore(zapcore.NewJSONEncoder(encoderConfig()), openSink(c.LogPath, sinkLog, c.logPathDefault), zapLevel(c.Level()))
+	auditCore := zapcore.NewCore(zapcore.NewJSONEncoder(encoderConfig()), openSink(c.AuditPath, sinkAudit, c.auditPathDefault), zapcore.InfoLevel)
 	l := &loggers{
 		log:   zap.New(mainCore, zap.ErrorOutput(zapcore.Lock(zapcore.AddSync(os.Stderr)))).Named("osstorch"),
 		audit: zap.New(auditCore).Named("audit"),
