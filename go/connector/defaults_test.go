@@ -11,8 +11,8 @@ import (
 )
 
 // Defaults as upstream's (checked against osstorchconnector 1.2.3): the log
-// level, the implicit config.json, and what a config.json value of the wrong
-// type does.
+// level, the implicit config.json, the implicit credentials files, and what a
+// config.json value of the wrong type does.
 
 func TestLogLevelUnsetIsInfoAndAnExplicitZeroIsDebug(t *testing.T) {
 	for _, tc := range []struct {
@@ -183,6 +183,95 @@ func TestImplicitConfigFile(t *testing.T) {
 	}
 	if c, _, err := LoadConfig(""); err != nil || c.source != "" {
 		t.Fatalf("no %s: %+v, %v", DefaultConfigPath, c, err)
+	}
+}
+
+func TestDefaultCredentialsPathsFollowHome(t *testing.T) {
+	t.Setenv("HOME", "/home/someone")
+	got := strings.Join(defaultCredPaths(), " ")
+	if want := "/root/.alibabacloud/credentials /home/someone/.alibabacloud/credentials /mnt/.alibabacloud/credentials"; got != want {
+		t.Errorf("non-root: %s, want %s", got, want)
+	}
+	t.Setenv("HOME", "/root")
+	got = strings.Join(defaultCredPaths(), " ")
+	if want := "/root/.alibabacloud/credentials /mnt/.alibabacloud/credentials"; got != want {
+		t.Errorf("root: %s, want %s", got, want)
+	}
+}
+
+func TestDefaultCredentialsSearchOrder(t *testing.T) {
+	dir := t.TempDir()
+	root, home, mnt := filepath.Join(dir, "root"), filepath.Join(dir, "home"), filepath.Join(dir, "mnt")
+	saved := defaultCredPaths
+	defaultCredPaths = func() []string { return []string{root, home, mnt} }
+	t.Cleanup(func() { defaultCredPaths = saved })
+	t.Setenv("OSS_ACCESS_KEY_ID", "")
+	t.Setenv("OSS_ACCESS_KEY_SECRET", "")
+
+	write := func(path, ak string) {
+		t.Helper()
+		body := fmt.Sprintf(`{"AccessKeyId":%q,"AccessKeySecret":"s3cr3t-%s"}`, ak, ak)
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	used := func() string {
+		t.Helper()
+		p, err := credentialsProvider(Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := p.GetCredentials(bg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.AccessKeyID
+	}
+
+	// None: a PermissionError naming every place looked at, no secret.
+	_, err := credentialsProvider(Options{})
+	var ce *Error
+	if !errors.As(err, &ce) || ce.Kind != KindPermission {
+		t.Fatalf("no credentials: %v", err)
+	}
+	for _, s := range []string{"cred_provider", "cred_path", "OSS_ACCESS_KEY_ID", root, home, mnt} {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("no credentials: %q does not name %s", err, s)
+		}
+	}
+
+	write(mnt, "LTAImnt")
+	if got := used(); got != "LTAImnt" {
+		t.Errorf("only the DLC file: used %s", got)
+	}
+	write(home, "LTAIhome")
+	if got := used(); got != "LTAIhome" {
+		t.Errorf("home before DLC: used %s", got)
+	}
+	write(root, "LTAIroot")
+	if got := used(); got != "LTAIroot" {
+		t.Errorf("upstream's /root file first: used %s", got)
+	}
+	t.Setenv("OSS_ACCESS_KEY_ID", "LTAIenv")
+	t.Setenv("OSS_ACCESS_KEY_SECRET", "s3cr3t-env")
+	if got := used(); got != "LTAIenv" {
+		t.Errorf("environment before files: used %s", got)
+	}
+	t.Setenv("OSS_ACCESS_KEY_ID", "")
+
+	// A file that is there but malformed is an error naming it: it is not
+	// skipped for the next one.
+	os.WriteFile(root, []byte(`{"AccessKeyId":"LTAIroot","AccessKeySecret":`), 0o600)
+	_, err = credentialsProvider(Options{})
+	if kindOf(err) != KindInvalid || !strings.Contains(err.Error(), root) {
+		t.Errorf("malformed first file: %v", err)
+	}
+	// One this user may not read is skipped (root reads anything).
+	if os.Geteuid() != 0 {
+		os.WriteFile(root, []byte(`{}`), 0o000)
+		if got := used(); got != "LTAIhome" {
+			t.Errorf("unreadable /root file: used %s", got)
+		}
 	}
 }
 
