@@ -64,7 +64,9 @@ void ost_free(void *p);
 /* Create a client. options_json is a JSON object with the keys
  *   endpoint (required), region, cred_path, config_path,
  *   access_key_id, access_key_secret, security_token.
- * config_path names upstream's config.json ("" = defaults). On success *out
+ * config_path names upstream's config.json; "" means
+ * /etc/oss-connector/config.json (or the file OSSTORCH_DEFAULT_CONFIG names)
+ * if it exists, else the defaults. On success *out
  * holds the new handle. No request is made. */
 ost_status ost_client_new(const char *options_json, ost_handle *out, char **err);
 

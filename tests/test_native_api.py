@@ -105,8 +105,10 @@ def test_bad_arguments_raise_clear_errors(oss_module):
 
 def test_missing_credentials_name_what_was_tried(oss_module, monkeypatch):
     monkeypatch.delenv("OSS_ACCESS_KEY_ID", raising=False)
-    if os.path.exists("/mnt/.alibabacloud/credentials"):
-        pytest.skip("this machine has a DLC credentials file")
+    defaults = ["/root/.alibabacloud/credentials", os.path.expanduser("~/.alibabacloud/credentials"),
+                "/mnt/.alibabacloud/credentials"]
+    if any(os.path.exists(p) for p in defaults):
+        pytest.skip("this machine has a default credentials file")
     with pytest.raises(PermissionError, match="cred_path"):
         _native.NativeClient({"endpoint": oss_module.endpoint}).check()
 

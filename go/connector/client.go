@@ -42,6 +42,9 @@ func NewClient(o Options) (*Client, error) {
 		return nil, err
 	}
 	lg := getLoggers(cfg)
+	if cfg.source != "" {
+		logConfigOnce(lg.log, cfg.source)
+	}
 	for _, w := range warnings {
 		lg.log.Warn(w)
 	}
@@ -66,8 +69,10 @@ func NewClient(o Options) (*Client, error) {
 		})
 	hc.Transport = &auditTransport{next: hc.Transport, audit: lg.audit, threshold: time.Duration(cfg.AuditThresholdMs) * time.Millisecond}
 
+	// The SDK's per-request lines (about 11, 3 KB per GET) only when DEBUG is
+	// asked for: at any other level they would be formatted for nothing.
 	sdkLevel := oss.LogWarn
-	if cfg.LogLevel == 0 {
+	if cfg.Level() == 0 {
 		sdkLevel = oss.LogDebug
 	}
 	skew := &clockSkew{}
@@ -92,7 +97,15 @@ func NewClient(o Options) (*Client, error) {
 // Config returns the effective configuration.
 func (c *Client) Config() Config { return c.cfg }
 
-var v1Warned sync.Map
+var v1Warned, configLogged sync.Map
+
+// logConfigOnce says which config.json a process uses, once: with
+// config_path "" it may be the implicit /etc one, which nobody passed.
+func logConfigOnce(l *zap.Logger, path string) {
+	if _, seen := configLogged.LoadOrStore(path, true); !seen {
+		l.Info("config.json read", zap.String("path", path))
+	}
+}
 
 func warnV1Once(l *zap.Logger, host string) {
 	if _, seen := v1Warned.LoadOrStore(host, true); !seen {

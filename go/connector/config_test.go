@@ -102,9 +102,10 @@ func TestCredentialsFile(t *testing.T) {
 
 func TestNoCredentialsNamesWhatWasTried(t *testing.T) {
 	t.Setenv("OSS_ACCESS_KEY_ID", "")
-	if _, err := os.Stat(DefaultCredPath); err == nil {
-		t.Skip("this machine has a DLC credentials file")
-	}
+	saved := defaultCredPaths
+	absent := filepath.Join(t.TempDir(), "credentials")
+	defaultCredPaths = func() []string { return []string{absent} }
+	t.Cleanup(func() { defaultCredPaths = saved })
 	_, err := NewClient(Options{Endpoint: "http://127.0.0.1:1"})
 	var ce *Error
 	if !errors.As(err, &ce) || ce.Kind != KindPermission || !strings.Contains(err.Error(), "cred_path") || !strings.Contains(err.Error(), "OSS_ACCESS_KEY_ID") {

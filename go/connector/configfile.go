@@ -2,7 +2,10 @@ package connector
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"math"
 	"os"
 	"sort"
 	"strings"
@@ -13,7 +16,9 @@ import (
 // Config is upstream's config.json (every field, same defaults) plus our
 // additions, documented in the README. Zero values mean "default".
 type Config struct {
-	LogLevel  int    `json:"logLevel"` // 0 DEBUG, 1 INFO, 2 WARN, 3 ERROR
+	// LogLevel is 0 DEBUG, 1 INFO, 2 WARN, 3 ERROR, 4 FATAL (nothing we
+	// log). A pointer because 0 is a level: nil is "not set", INFO.
+	LogLevel  *int   `json:"logLevel"`
 	LogPath   string `json:"logPath"`
 	AuditPath string `json:"auditPath"`
 
@@ -43,12 +48,39 @@ type Config struct {
 	ConnectTimeoutMs   int   `json:"connectTimeoutMs"`   // dial + TLS handshake (5000)
 	ReadWriteTimeoutMs int   `json:"readWriteTimeoutMs"` // a connection idle this long is dead (30000)
 	AuditThresholdMs   int   `json:"auditThresholdMs"`   // requests slower than this reach the audit log (100)
+
+	// source is the file the configuration was read from ("" for the
+	// built-in defaults), for one line in the log.
+	source string
+	// logPathDefault and auditPathDefault say that the path was not
+	// configured: it is then upstream's /var/log one, which a user who is not
+	// root usually cannot create, and falling back from it is not worth a
+	// warning on every process's stderr.
+	logPathDefault, auditPathDefault bool
+}
+
+// Level is the effective logLevel.
+func (c Config) Level() int {
+	if c.LogLevel == nil {
+		return LogLevelDefault
+	}
+	return *c.LogLevel
 }
 
 // Defaults as upstream documents them (and ours).
 const (
 	DefaultLogPath   = "/var/log/oss-connector/connector.log"
 	DefaultAuditPath = "/var/log/oss-connector/audit.log"
+	LogLevelDefault  = 1 // INFO
+	logLevelMax      = 4 // FATAL: upstream takes it; we never log at it
+
+	// DefaultConfigPath is the config.json upstream reads when config_path
+	// is "" (the path its documentation calls the default).
+	DefaultConfigPath = "/etc/oss-connector/config.json"
+	// DefaultConfigEnv names the environment variable that puts the
+	// implicit config.json elsewhere: for tests, and for machines whose /etc
+	// is not the user's. Read when a client is built.
+	DefaultConfigEnv = "OSSTORCH_DEFAULT_CONFIG"
 )
 
 // DefaultConfig returns the configuration used when no config.json is given.
@@ -69,11 +101,15 @@ func (c *Config) applyDefaults() {
 			*v = d
 		}
 	}
+	if c.LogLevel == nil {
+		l := LogLevelDefault
+		c.LogLevel = &l
+	}
 	if c.LogPath == "" {
-		c.LogPath = DefaultLogPath
+		c.LogPath, c.logPathDefault = DefaultLogPath, true
 	}
 	if c.AuditPath == "" {
-		c.AuditPath = DefaultAuditPath
+		c.AuditPath, c.auditPathDefault = DefaultAuditPath, true
 	}
 	def(&c.DatasetConfig.PrefetchConcurrency, 24)
 	def(&c.DatasetConfig.PrefetchWorker, 2)
@@ -91,21 +127,30 @@ func (c *Config) applyDefaults() {
 	def(&c.AuditThresholdMs, 100)
 }
 
-// field describes one known key: where it goes and what JSON type it takes.
+// field describes one known key: what JSON type it takes.
 type field struct {
-	kind string // "int", "bool", "string", "object"
+	kind string // "level", "int32", "count", "bool", "string", "object"
 }
 
+// The integer kinds follow what upstream's parser takes: logLevel must be an
+// unsigned 32-bit integer, upstream's other numbers signed 32-bit ones (0 or
+// less meaning the default). Our own numbers are byte counts and durations
+// that do not fit 32 bits, and a negative one is a mistake.
 var configSchema = map[string]field{
-	"logLevel": {"int"}, "logPath": {"string"}, "auditPath": {"string"},
+	"logLevel": {"level"}, "logPath": {"string"}, "auditPath": {"string"},
 	"datasetConfig": {"object"}, "checkpointConfig": {"object"},
-	"datasetConfig.prefetchConcurrency": {"int"}, "datasetConfig.prefetchWorker": {"int"},
-	"datasetConfig.enableFastList": {"bool"}, "datasetConfig.listConcurrency": {"int"},
-	"datasetConfig.listWorker":             {"int"},
-	"checkpointConfig.prefetchConcurrency": {"int"}, "checkpointConfig.prefetchWorker": {"int"},
-	"checkpointConfig.uploadConcurrency": {"int"}, "checkpointConfig.disablePartChecksums": {"bool"},
-	"partSize": {"int"}, "readChunkSize": {"int"}, "memoryBudget": {"int"}, "maxAttempts": {"int"},
-	"connectTimeoutMs": {"int"}, "readWriteTimeoutMs": {"int"}, "auditThresholdMs": {"int"},
+	"datasetConfig.prefetchConcurrency": {"int32"}, "datasetConfig.prefetchWorker": {"int32"},
+	"datasetConfig.enableFastList": {"bool"}, "datasetConfig.listConcurrency": {"int32"},
+	"datasetConfig.listWorker":             {"int32"},
+	"checkpointConfig.prefetchConcurrency": {"int32"}, "checkpointConfig.prefetchWorker": {"int32"},
+	"checkpointConfig.uploadConcurrency": {"int32"}, "checkpointConfig.disablePartChecksums": {"bool"},
+	"partSize": {"count"}, "readChunkSize": {"count"}, "memoryBudget": {"count"}, "maxAttempts": {"count"},
+	"connectTimeoutMs": {"count"}, "readWriteTimeoutMs": {"count"}, "auditThresholdMs": {"count"},
+}
+
+var kindWant = map[string]string{
+	"level": "an integer from 0 to 4294967295", "int32": "a 32-bit integer", "count": "a non-negative integer",
+	"bool": "true or false", "string": "a string", "object": "an object",
 }
 
 // configJSON decodes config.json. Numbers stay json.Number, so that an
@@ -141,8 +186,10 @@ func ParseConfig(raw []byte) (Config, []string, error) {
 	if err := configJSON.Unmarshal(clean, &c); err != nil {
 		return Config{}, nil, invalidf("config.json: %s", syntaxOnly(err))
 	}
-	if c.LogLevel < 0 || c.LogLevel > 3 {
-		return Config{}, nil, invalidf("config.json: logLevel must be 0 (DEBUG) to 3 (ERROR), got %d", c.LogLevel)
+	if c.LogLevel != nil && *c.LogLevel > logLevelMax {
+		// Upstream's answer to a level it does not know: INFO, and a warning.
+		warnings = append(warnings, fmt.Sprintf("config.json: logLevel %d is not 0 (DEBUG) to 4 (FATAL); using 1 (INFO)", *c.LogLevel))
+		c.LogLevel = nil
 	}
 	c.applyDefaults()
 	sort.Strings(warnings)
@@ -150,8 +197,10 @@ func ParseConfig(raw []byte) (Config, []string, error) {
 }
 
 // checkSchema checks obj against configSchema. It drops unknown keys from obj
-// (after a warning) and leaves integers as int64, so that obj can be encoded
-// again and decoded into Config.
+// (after a warning) and null sections, and leaves integers as int64, so that
+// obj can be encoded again and decoded into Config. A value of the wrong type
+// rejects the file, as upstream does ("type mismatch" there); a section of
+// the wrong type, which upstream ignores without a word, too.
 func checkSchema(prefix string, obj map[string]any, warnings *[]string) error {
 	for k, v := range obj {
 		name := k
@@ -166,10 +215,19 @@ func checkSchema(prefix string, obj map[string]any, warnings *[]string) error {
 		}
 		ok := false
 		switch f.kind {
-		case "int":
-			n, isNum := v.(json.Number)
-			i, err := n.Int64()
-			if ok = isNum && err == nil && i >= 0; ok {
+		case "level", "int32", "count":
+			var i int64
+			if ok = isInt(v, &i); ok {
+				switch f.kind {
+				case "level":
+					ok = i >= 0 && i <= math.MaxUint32
+				case "int32":
+					ok = i >= math.MinInt32 && i <= math.MaxInt32
+				case "count":
+					ok = i >= 0
+				}
+			}
+			if ok {
 				obj[k] = i
 			}
 		case "bool":
@@ -177,6 +235,10 @@ func checkSchema(prefix string, obj map[string]any, warnings *[]string) error {
 		case "string":
 			_, ok = v.(string)
 		case "object":
+			if v == nil { // "datasetConfig": null sets nothing, as upstream reads it
+				delete(obj, k)
+				continue
+			}
 			var sub map[string]any
 			if sub, ok = v.(map[string]any); ok {
 				if err := checkSchema(name, sub, warnings); err != nil {
@@ -185,11 +247,22 @@ func checkSchema(prefix string, obj map[string]any, warnings *[]string) error {
 			}
 		}
 		if !ok {
-			what := map[string]string{"int": "a non-negative integer", "bool": "true or false", "string": "a string", "object": "an object"}[f.kind]
-			return invalidf("config.json: %s must be %s, got %s", name, what, jsonType(v))
+			return invalidf("config.json: %s must be %s, got %s", name, kindWant[f.kind], jsonType(v))
 		}
 	}
 	return nil
+}
+
+// isInt reports whether v is a JSON integer written without fraction or
+// exponent (upstream refuses 1.0 and 1e0 too) that fits an int64.
+func isInt(v any, out *int64) bool {
+	n, ok := v.(json.Number)
+	if !ok || strings.ContainsAny(string(n), ".eE") {
+		return false
+	}
+	i, err := n.Int64()
+	*out = i
+	return err == nil
 }
 
 func jsonType(v any) string {
@@ -210,21 +283,41 @@ func jsonType(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-// LoadConfig reads config.json from path; "" gives the defaults.
+// LoadConfig reads config.json from path. "" means upstream's implicit
+// file, DefaultConfigPath (or the file DefaultConfigEnv names) when it
+// exists, and the built-in defaults when it does not. Upstream fails without
+// that file; a machine with no config.json is the common case, so here it is
+// not an error.
 func LoadConfig(path string) (Config, []string, error) {
-	if strings.TrimSpace(path) == "" {
-		return DefaultConfig(), nil, nil
+	implicit := strings.TrimSpace(path) == ""
+	if implicit {
+		path = DefaultConfigPath
+		if p := os.Getenv(DefaultConfigEnv); p != "" {
+			path = p
+		}
 	}
 	raw, err := os.ReadFile(path)
-	if err != nil {
-		return Config{}, nil, wrap("ReadConfig", "", "", err)
+	if implicit && errors.Is(err, fs.ErrNotExist) {
+		return DefaultConfig(), nil, nil
 	}
-	c, w, err := ParseConfig(raw)
+	var c Config
+	var w []string
 	if err != nil {
+		err = wrap("ReadConfig", "", "", err)
+	} else if c, w, err = ParseConfig(raw); err != nil {
 		var ce *Error
-		if ok := asError(err, &ce); ok {
+		if asError(err, &ce) {
 			ce.Message = strings.Replace(ce.Message, "config.json", path, 1)
 		}
 	}
-	return c, w, err
+	if err != nil {
+		var ce *Error
+		if implicit && asError(err, &ce) {
+			// The caller passed no path: say why this file was read.
+			ce.Message += " (read because config_path is empty; " + DefaultConfigEnv + " names another file)"
+		}
+		return Config{}, nil, err
+	}
+	c.source = path
+	return c, w, nil
 }

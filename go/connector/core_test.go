@@ -524,7 +524,7 @@ func TestConfigFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.LogLevel != 2 || c.DatasetConfig.PrefetchConcurrency != 8 || !c.DatasetConfig.EnableFastList ||
+	if *c.LogLevel != 2 || c.DatasetConfig.PrefetchConcurrency != 8 || !c.DatasetConfig.EnableFastList ||
 		c.DatasetConfig.ListConcurrency != 16 || c.CheckpointConfig.UploadConcurrency != 64 || c.LogPath != DefaultLogPath {
 		t.Fatalf("parsed %+v", c)
 	}
@@ -537,6 +537,7 @@ func TestConfigFile(t *testing.T) {
 		`{"logPath":5}`:                                 "logPath",
 		`{"checkpointConfig":[]}`:                       "checkpointConfig",
 		`{"partSize":-1}`:                               "partSize",
+		`{"logLevel":"1"}`:                              "logLevel",
 	} {
 		_, _, err := ParseConfig([]byte(raw))
 		if kindOf(err) != KindInvalid || !strings.Contains(err.Error(), field) {
@@ -548,7 +549,7 @@ func TestConfigFile(t *testing.T) {
 	}
 	d := DefaultConfig()
 	if d.DatasetConfig.PrefetchConcurrency != 24 || d.DatasetConfig.PrefetchWorker != 2 || d.DatasetConfig.ListWorker != 1 ||
-		d.CheckpointConfig.PrefetchConcurrency != 24 || d.CheckpointConfig.PrefetchWorker != 4 || d.LogLevel != 0 {
+		d.CheckpointConfig.PrefetchConcurrency != 24 || d.CheckpointConfig.PrefetchWorker != 4 || d.Level() != 1 {
 		t.Fatalf("defaults %+v", d)
 	}
 }

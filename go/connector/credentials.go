@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -15,8 +16,30 @@ import (
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss/credentials"
 )
 
-// DefaultCredPath is where Alibaba Cloud's DLC puts a credentials file.
-const DefaultCredPath = "/mnt/.alibabacloud/credentials"
+// The credentials files looked for when neither cred_provider nor cred_path
+// is given and OSS_ACCESS_KEY_ID is not set.
+const (
+	// UpstreamCredPath is the file upstream reads then: that literal path,
+	// whatever HOME is.
+	UpstreamCredPath = "/root/.alibabacloud/credentials"
+	// DLCCredPath is where Alibaba Cloud's DLC puts a credentials file; this
+	// connector has looked there from the start, so it stays, last.
+	DLCCredPath = "/mnt/.alibabacloud/credentials"
+)
+
+// defaultCredPaths lists the implicit credentials files in the order they
+// are tried: upstream's, the same file under the user's home (a user who is
+// not root cannot read /root), then DLC's. A variable so that tests can
+// point it away from /root and /mnt.
+var defaultCredPaths = func() []string {
+	paths := []string{UpstreamCredPath}
+	if home, err := os.UserHomeDir(); err == nil {
+		if p := filepath.Join(home, ".alibabacloud", "credentials"); p != UpstreamCredPath {
+			paths = append(paths, p)
+		}
+	}
+	return append(paths, DLCCredPath)
+}
 
 // credFile is upstream's credentials file format.
 type credFile struct {
@@ -91,8 +114,10 @@ func syntaxOnly(err error) string {
 }
 
 // credentialsProvider picks the first source that is configured: explicit
-// keys, cred_path, the OSS_ACCESS_KEY_* environment, then the DLC default
-// file. None → an error naming what was tried.
+// keys, cred_path, the OSS_ACCESS_KEY_* environment, then the first of
+// defaultCredPaths that this user can open (one that opens but is malformed
+// is an error, not a reason to look further). None → an error naming what was
+// tried.
 func credentialsProvider(o Options) (credentials.CredentialsProvider, error) {
 	switch {
 	case o.CredentialsFunc != nil:
@@ -121,11 +146,21 @@ func credentialsProvider(o Options) (credentials.CredentialsProvider, error) {
 	case os.Getenv("OSS_ACCESS_KEY_ID") != "":
 		return credentials.NewEnvironmentVariableCredentialsProvider(), nil
 	}
-	if _, err := os.Stat(DefaultCredPath); err == nil {
-		return fileProvider(DefaultCredPath)
+	paths := defaultCredPaths()
+	for _, p := range paths {
+		// A file this user may not read (root's, for anyone else) is as good
+		// as absent: nobody asked for it, and the next place may well have
+		// one. A file that is there but wrong is an error.
+		f, err := os.Open(p)
+		if err != nil {
+			continue
+		}
+		f.Close()
+		return fileProvider(p)
 	}
 	return nil, &Error{Kind: KindPermission, Op: "Credentials",
-		Message: "no credentials found: tried cred_provider, cred_path, OSS_ACCESS_KEY_ID/OSS_ACCESS_KEY_SECRET and " + DefaultCredPath}
+		Message: "no credentials found: no cred_provider or cred_path given, OSS_ACCESS_KEY_ID/OSS_ACCESS_KEY_SECRET not set, and no file at " +
+			strings.Join(paths, ", ")}
 }
 
 // fileProvider reads a credentials file and reads it again whenever it

@@ -39,26 +39,52 @@ func zapLevel(l int) zapcore.Level {
 		return zapcore.WarnLevel
 	case 3:
 		return zapcore.ErrorLevel
+	case 4:
+		return zapcore.FatalLevel
 	}
 	return zapcore.InfoLevel
 }
 
-// openSink opens path for appending; if that is impossible it falls back to
-// stderr and says so once per path.
-func openSink(path string) zapcore.WriteSyncer {
+// sinkUse says what a log file is for, which decides where its lines go when
+// the file cannot be written.
+type sinkUse int
+
+const (
+	// sinkLog: the connector log goes to stderr instead. Its lines are few
+	// below DEBUG, and they are the ones a user should see.
+	sinkLog sinkUse = iota
+	// sinkAudit: audit lines are dropped instead. There is one per slow
+	// request, too many for a terminal.
+	sinkAudit
+)
+
+// openSink opens path for appending. If that is impossible, the lines go
+// where use says, with one warning on stderr per path, unless the path was
+// not configured (quiet): upstream's /var/log default is a directory most
+// users cannot create, and a warning from every DataLoader worker about a
+// file nobody asked for would be noise.
+func openSink(path string, use sinkUse, quiet bool) zapcore.WriteSyncer {
+	stderr := zapcore.Lock(zapcore.AddSync(os.Stderr))
 	if path == "-" || path == "stderr" {
-		return zapcore.Lock(zapcore.AddSync(os.Stderr))
+		return stderr
 	}
 	os.MkdirAll(filepath.Dir(path), 0o755)
 	ws, _, err := zap.Open(path)
 	if err == nil {
 		return ws
 	}
-	if !warnedPath[path] {
+	if !quiet && !warnedPath[path] {
 		warnedPath[path] = true
-		fmt.Fprintf(os.Stderr, "osstorchconnector: cannot write log file %s (%v); logging to stderr instead\n", path, err)
+		instead := "logging to stderr instead"
+		if use == sinkAudit {
+			instead = "audit lines are dropped"
+		}
+		fmt.Fprintf(os.Stderr, "osstorchconnector: cannot write log file %s (%v); %s\n", path, err, instead)
 	}
-	return zapcore.Lock(zapcore.AddSync(os.Stderr))
+	if use == sinkAudit {
+		return zapcore.AddSync(io.Discard)
+	}
+	return stderr
 }
 
 func encoderConfig() zapcore.EncoderConfig {
@@ -70,7 +96,7 @@ func encoderConfig() zapcore.EncoderConfig {
 }
 
 func getLoggers(c Config) *loggers {
-	key := fmt.Sprintf("%d\x00%s\x00%s", c.LogLevel, c.LogPath, c.AuditPath)
+	key := fmt.Sprintf("%d\x00%s\x00%s", c.Level(), c.LogPath, c.AuditPath)
 	loggersMu.Lock()
 	defer loggersMu.Unlock()
 	if l := loggersBy[key]; l != nil {
@@ -79,8 +105,8 @@ func getLoggers(c Config) *loggers {
 	// Redaction happens in the encoder-independent places that can carry
 	// secrets: SDK debug output (redactSDK) and error messages (never include
 	// them). Nothing here logs credentials.
-	mainCore := zapcore.NewCore(zapcore.NewJSONEncoder(encoderConfig()), openSink(c.LogPath), zapLevel(c.LogLevel))
-	auditCore := zapcore.NewCore(zapcore.NewJSONEncoder(encoderConfig()), openSink(c.AuditPath), zapcore.InfoLevel)
+	mainCore := zapcore.NewCore(zapcore.NewJSONEncoder(encoderConfig()), openSink(c.LogPath, sinkLog, c.logPathDefault), zapLevel(c.Level()))
+	auditCore := zapcore.NewCore(zapcore.NewJSONEncoder(encoderConfig()), openSink(c.AuditPath, sinkAudit, c.auditPathDefault), zapcore.InfoLevel)
 	l := &loggers{
 		log:   zap.New(mainCore, zap.ErrorOutput(zapcore.Lock(zapcore.AddSync(os.Stderr)))).Named("osstorch"),
 		audit: zap.New(auditCore).Named("audit"),
@@ -95,10 +121,20 @@ var secretHeaders = regexp.MustCompile(`(?i)((?:x-oss-security-token|authorizati
 
 func redact(s string) string { return secretHeaders.ReplaceAllString(s, "${1}<redacted>") }
 
-// sdkPrinter routes the SDK's log output into our log, redacted.
+// sdkPrinter routes the SDK's log output into our log, redacted. The SDK
+// starts each line with its level; its warnings and errors keep theirs, the
+// rest (a dozen lines per request) is DEBUG.
 func sdkPrinter(l *zap.Logger) oss.LogPrinter {
 	return oss.LogPrinterFunc(func(a ...any) {
-		l.Debug(redact(strings.TrimSpace(fmt.Sprint(a...))), zap.String("source", "oss-sdk"))
+		msg := redact(strings.TrimSpace(fmt.Sprint(a...)))
+		level := zapcore.DebugLevel
+		switch {
+		case strings.HasPrefix(msg, "ERROR "):
+			level = zapcore.ErrorLevel
+		case strings.HasPrefix(msg, "WARNING "):
+			level = zapcore.WarnLevel
+		}
+		l.Log(level, msg, zap.String("source", "oss-sdk"))
 	})
 }
 
