@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 from ._oss_client import OssClient
 from ._oss_connector import DataObject
+from .errors import OssError, error_for
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +56,26 @@ class _DatasetBase:
 
     def _transformed(self, obj: DataObject) -> Any:
         """upstream's _get_transformed_object_safe: a missing object gives
-        transform(None); any other failure raises RuntimeError."""
+        transform(None); any other failure raises (a RuntimeError, as upstream's)."""
         eno = obj.err()
         if eno == 0:
             return self._transform(obj)
         log.error("%s get item %s failed: %s", type(self).__name__, obj.key, obj.error_msg())
-        if eno == errno.ENOENT:
+        if is_missing(obj):
             return self._transform(None)
-        raise RuntimeError("failed to get next object, errno=%d(%s), msg=%s" % (eno, os.strerror(eno), obj.error_msg()))
+        raise _failure(obj)
+
+
+def is_missing(obj: DataObject) -> bool:
+    """The object (or its bucket) does not exist: errno ENOENT about the
+    object itself, not e.g. about a missing credentials file."""
+    exc = obj.exception()
+    return obj.err() == errno.ENOENT and (not isinstance(exc, OssError) or bool(exc.bucket))
+
+
+def _failure(obj: DataObject) -> OssError:
+    """The exception for a failed fetch: upstream's RuntimeError message, and
+    the OssError subclass of the failure (so also ConnectionError, ...)."""
+    eno = obj.err()
+    return error_for(eno, "failed to get next object, errno=%d(%s), msg=%s" % (eno, os.strerror(eno), obj.error_msg()),
+                     obj.exception())

@@ -9,7 +9,7 @@ from typing import Any, Iterable, Iterator, List, Optional
 from . import _native
 from ._oss_bucket_iterable import Entry, object_key, to_entry
 from ._oss_connector import DataObject, error_object
-from .errors import OssError
+from .errors import OssError, error_for
 
 log = logging.getLogger(__name__)
 
@@ -65,15 +65,22 @@ class OssClient:
 
     def get_object(self, bucket: str, key: str, size: int = 0, type: int = 0, label: str = "") -> DataObject:
         """Fetch an object. type 1 opens a random-access reader (checkpoints);
-        other types read the whole object into memory. A failed read is
-        returned as a DataObject whose err() is set (type 1 raises)."""
+        other types read the whole object into memory. A failed fetch is
+        returned as a DataObject whose err() is set and whose reads raise the
+        error, as upstream's (type 2, upstream's "memory" object, raises it
+        here, as upstream's does)."""
         name = object_key(bucket, key)
         if type == 1:
-            r = self._native.open_reader(bucket, key)
+            try:
+                r = self._native.open_reader(bucket, key)
+            except OssError as e:  # upstream opens lazily: torch.load, not reader(), raises
+                return error_object(name, label, e)
             return DataObject(name, r.size, label, reader=r)
         try:
             data = self._native.get(bucket, key)
         except OssError as e:
+            if type == 2:
+                raise
             return error_object(name, label, e)
         return DataObject(name, len(data), label, data)
 
@@ -132,7 +139,7 @@ class OssClient:
             for b, k, _, label in entries:
                 obj = self.get_object(b, k, label=label)
                 if obj.err() and not include_errors:
-                    raise obj.exception() or OSError(obj.err(), obj.error_msg())
+                    raise error_for(obj.err(), obj.error_msg(), obj.exception())
                 yield obj
             return
         results = self._native.batch_get([{"bucket": b, "key": k, "size": s} for b, k, s, _ in entries])

@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterable, Iterator, List, Optional, Tuple, Uni
 import torch.utils.data
 
 from . import _worker_share
-from ._dataset_common import _DatasetBase
+from ._dataset_common import _DatasetBase, is_missing
 from ._oss_bucket_iterable import Entry, TarSource, identity, list_prefix, manifest_entries, objects_entries
 from ._oss_client import OssClient
 from ._oss_connector import DataObject
@@ -59,6 +59,15 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
         self._get_dataset_objects = get_dataset_objects
         self._shard_by_rank = shard_by_rank
         self._epoch = 0
+        self._skips = _SkipCount()
+
+    @property
+    def skipped(self) -> int:
+        """How many missing objects (no such key) were skipped since this
+        dataset was made, summed over this process and its DataLoader
+        workers (not across distributed ranks). Each is also named in the
+        log (the first 10 of each worker's epoch, then a summary)."""
+        return self._skips.value
 
     @classmethod
     def from_objects(cls, object_uris: Union[str, Iterable[str]], endpoint: str, *, cred_path: str = "",
@@ -159,8 +168,12 @@ class _EpochIterator:
     epoch would never end for a loop that goes on after an error. A failed
     set-up raises once; then this worker's share is over.
 
-    An object that fails (or whose transform raises) raises from the __next__
-    that reached it, and the next __next__ goes on with the following object.
+    A missing object (no such key) is skipped, as upstream's iterator skips
+    it, but not silently: it is named in the log (the first _SKIPS_LOGGED of
+    the epoch, then a summary when the share ends) and counted in
+    dataset.skipped. Any other object that fails (or whose transform raises)
+    raises from the __next__ that reached it, and the next __next__ goes on
+    with the following object.
     The worker hands the error to the main process and keeps pulling, so a
     loop that catches errors loses only what failed, plus, with a batch_size,
     the samples DataLoader had already collected into that batch. (A generator
@@ -171,6 +184,7 @@ class _EpochIterator:
     def __init__(self, dataset: "OssIterableDataset") -> None:
         self._dataset = dataset
         self._objects: Optional[Iterator[DataObject]] = None
+        self._skipped = 0
 
     def __iter__(self) -> "_EpochIterator":
         return self
@@ -179,7 +193,63 @@ class _EpochIterator:
         if self._objects is None:
             self._objects = iter(())  # if the set-up raises, the next call ends the share
             self._objects = self._dataset._epoch_objects()
-        return self._dataset._transformed(next(self._objects))
+        while True:
+            try:
+                obj = next(self._objects)
+            except StopIteration:
+                self._summarise_skips()
+                raise
+            if not is_missing(obj):
+                return self._dataset._transformed(obj)
+            self._skip(obj)
+
+    def _skip(self, obj: DataObject) -> None:
+        info = torch.utils.data.get_worker_info()
+        self._dataset._skips.add(info.id if info is not None else None)
+        self._skipped += 1
+        if self._skipped <= _SKIPS_LOGGED:
+            log.warning("OssIterableDataset: skipping missing object %s (%s); the epoch goes on", obj.key, obj.error_msg())
+
+    def _summarise_skips(self) -> None:
+        if self._skipped:
+            more = f", {self._skipped - _SKIPS_LOGGED} of them not named above" if self._skipped > _SKIPS_LOGGED else ""
+            log.warning("OssIterableDataset: missing objects skipped in this epoch: %d%s (dataset.skipped counts them)",
+                        self._skipped, more)
+            self._skipped = 0
+
+
+_SKIPS_LOGGED = 10  # missing objects named in the log per worker and epoch; then one summary line
+
+
+class _SkipCount:
+    """Missing objects an iterable dataset skipped, summed over the process
+    that made it and its DataLoader workers: a slot per worker in shared
+    memory (no lock: each process adds to its own slot), inherited by forked
+    workers and handed to spawn/forkserver workers as they start. Pickled any
+    other way it becomes a plain number."""
+
+    _SLOTS = 256  # slot 0: the process itself; worker i: 1 + i % 255
+
+    def __init__(self) -> None:
+        import multiprocessing.sharedctypes
+        self._slots = multiprocessing.sharedctypes.RawArray("q", self._SLOTS)
+        self._plain = 0
+
+    def add(self, worker_id: Optional[int]) -> None:
+        if self._slots is None:
+            self._plain += 1
+        else:
+            self._slots[0 if worker_id is None else 1 + worker_id % (self._SLOTS - 1)] += 1
+
+    @property
+    def value(self) -> int:
+        return self._plain + (sum(self._slots) if self._slots is not None else 0)
+
+    def __getstate__(self):
+        from multiprocessing.context import get_spawning_popen
+        if get_spawning_popen() is not None:  # a worker being started: share the slots
+            return {"_slots": self._slots, "_plain": self._plain}
+        return {"_slots": None, "_plain": self.value}
 
 
 class _FromPrefix:
