@@ -282,8 +282,8 @@ def test_imagenet_manifest_with_base_uri_and_labels(srv, tmp_path):
     (lambda s: OssMapDataset.from_prefix("oss:///x", **kw(s)), ValueError, "Bucket name must be non-empty"),
     (lambda s: OssMapDataset.from_prefix("", **kw(s)), ValueError, "oss_uri must be non-empty"),
     (lambda s: OssMapDataset.from_objects([], **kw(s)), ValueError, "object_uris must be non-empty"),
-    (lambda s: OssMapDataset.from_prefix(f"oss://{BUCKET}/ds/", endpoint="", cred_path=s.cred_path), ValueError,
-     "endpoint must be non-empty"),
+    (lambda s: OssMapDataset.from_prefix("/nonexistent-dir/x/", endpoint=""), FileNotFoundError,  # local mode
+     "nonexistent-dir"),
     (lambda s: OssMapDataset.from_manifest_file("/nonexistent/manifest.txt", imagenet_manifest_parser, "", **kw(s)),
      FileNotFoundError, "manifest.txt"),
     (lambda s: OssMapDataset.from_manifest_file(f"oss://{BUCKET}/no-such-manifest", imagenet_manifest_parser, "",

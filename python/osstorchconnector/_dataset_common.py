@@ -21,8 +21,8 @@ class _DatasetBase:
 
     def _init_common(self, endpoint: str, cred_path: str, config_path: str, transform: Callable,
                      cred_provider: Any, region: str) -> None:
-        if not endpoint:
-            raise ValueError("endpoint must be non-empty")
+        if not endpoint:  # upstream's local-directory mode (see _local)
+            log.warning("endpoint is empty, load from local directory")
         import uuid
         self._uuid = uuid.uuid4()
         self._endpoint = endpoint

@@ -4,10 +4,10 @@ from __future__ import annotations
 import logging
 import os
 import uuid as _uuid
-from typing import Any, Iterable, Iterator, List, Optional
+from typing import Any, Iterable, Iterator, List, Optional, Tuple
 
-from . import _native
-from ._oss_bucket_iterable import Entry, object_key, to_entry
+from . import _local, _native
+from ._oss_bucket_iterable import Entry, object_key, parse_oss_uri, to_entry
 from ._oss_connector import DataObject, error_object
 from .errors import OssError, error_for
 
@@ -45,18 +45,23 @@ class OssClient:
 
     def __init__(self, endpoint: str, cred_path: str = "", config_path: str = "", uuid: str = "",
                  id: int = 0, total: int = 1, cred_provider: Any = None, region: str = "") -> None:
-        if not endpoint:
-            raise ValueError("endpoint must be non-empty")
-        self._endpoint = endpoint
+        self._endpoint = endpoint or ""
         self._cred_path = cred_path or ""
         self._config_path = config_path or ""
         self._uuid = str(uuid) if uuid else str(_uuid.uuid4())
         self._id, self._total = id, total
         self._cred_provider = cred_provider
         self._region = region or ""  # None and "" both mean "infer"
-        self._native = _native.NativeClient(
+        # "" is upstream's local-directory mode: /dir/file URIs name local files (see _local)
+        self._native = _local.LocalBackend() if not endpoint else _native.NativeClient(
             {"endpoint": endpoint, "cred_path": self._cred_path, "config_path": self._config_path, "region": self._region},
             cred_provider)
+
+    def _parse_uri(self, uri: str) -> Tuple[str, str]:
+        """(bucket, key) of a URI, for this client's mode."""
+        if isinstance(self._native, _local.LocalBackend):
+            return _local.parse_uri(uri)
+        return parse_oss_uri(uri)
 
     def __repr__(self) -> str:
         return f"OssClient(endpoint={self._endpoint!r}, region={self._region!r}, id={self._id}, total={self._total})"
@@ -134,7 +139,7 @@ class OssClient:
     def list_objects_from_uris(self, object_uris: Iterable, prefetch: bool = False, include_errors: bool = False) -> Iterator[DataObject]:
         """Fetch the given objects (DataObject descriptors or URIs) in input
         order; with prefetch, concurrently as one batch."""
-        entries = _entries(object_uris)
+        entries = _entries(object_uris, self._parse_uri)
         if not prefetch:
             for b, k, _, label in entries:
                 obj = self.get_object(b, k, label=label)
@@ -184,8 +189,8 @@ class OssClient:
     def list_objects_from_uris_with_preload(self, object_uris: Iterable, include_errors: bool = False) -> Iterator[DataObject]:
         """Fetch this client's share of the given objects concurrently, in
         completion order."""
-        return self._prefetch(_entries(object_uris), include_errors)
+        return self._prefetch(_entries(object_uris, self._parse_uri), include_errors)
 
 
-def _entries(object_uris: Iterable) -> List[Entry]:
-    return [to_entry(u) for u in object_uris]
+def _entries(object_uris: Iterable, parse) -> List[Entry]:
+    return [to_entry(u, parse) for u in object_uris]

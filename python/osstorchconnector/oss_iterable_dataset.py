@@ -267,7 +267,7 @@ class _FromObjects:
         self.uris = uris
 
     def __call__(self, client: OssClient) -> List[Entry]:
-        return objects_entries(self.uris)
+        return objects_entries(self.uris, client._parse_uri)
 
 
 class _FromManifest:

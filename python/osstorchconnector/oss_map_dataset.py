@@ -51,9 +51,8 @@ class OssMapDataset(_DatasetBase, torch.utils.data.Dataset):
     def from_objects(cls, object_uris: Union[str, Iterable[str]], endpoint: str, *, cred_path: str = "",
                      cred_provider: Any = None, config_path: str = "", transform: Callable[[DataObject], Any] = identity,
                      region: str = "") -> "OssMapDataset":
-        entries = objects_entries(object_uris)
-        return cls(endpoint, cred_path, config_path, lambda client: entries, transform=transform,
-                   cred_provider=cred_provider, region=region)
+        return cls(endpoint, cred_path, config_path, lambda client: objects_entries(object_uris, client._parse_uri),
+                   transform=transform, cred_provider=cred_provider, region=region)
 
     @classmethod
     def from_prefix(cls, oss_uri: str, endpoint: str, *, cred_path: str = "", cred_provider: Any = None,
