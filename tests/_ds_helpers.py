@@ -29,3 +29,7 @@ def key_and_bytes_refusing_3_and_21(obj):
 def key_and_read(obj):
     """(key, bytes), as the usual transform: fails if handed None."""
     return obj.key, obj.read()
+
+
+def key_bytes_label(obj):
+    return obj.key, obj.read(), obj.label

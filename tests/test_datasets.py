@@ -200,6 +200,33 @@ def test_missing_credentials_file_is_not_a_missing_object(srv, tmp_path):
         ds.__getitems__([0])
 
 
+def _descriptors(client):
+    from osstorchconnector import new_data_object
+    return [new_data_object(f"oss://{BUCKET}/ds/{i:04d}.bin", 0, f"label-{i}") for i in range(6)]
+
+
+def _preloaded(client):
+    """As upstream's own sources do: the worker's share, fetched by the callable."""
+    return client.list_objects_from_uris_with_preload(_descriptors(client))
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("source", [_descriptors, _preloaded])
+def test_a_users_get_dataset_objects_callable_as_upstream_takes_it(srv, source):
+    """The constructors take a callable(client) returning DataObjects
+    (new_data_object descriptors, or objects it fetched itself), as upstream's."""
+    want = {(f"/{BUCKET}/ds/{i:04d}.bin", payload(i), f"label-{i}") for i in range(6)}
+    args = (srv.endpoint, srv.cred_path, "", source)
+    if source is _descriptors:
+        ds = OssMapDataset(*args, transform=H.key_bytes_label, region=srv.region)
+        assert [ds[i] for i in range(len(ds))] == sorted(want) == ds.__getitems__(list(range(6)))
+    it = OssIterableDataset(*args, transform=H.key_bytes_label, region=srv.region)
+    assert sorted(it) == sorted(want)
+    for workers in (2, 3):  # each worker calls it with its own client (_id of _total): no object twice
+        got = [x for x in DataLoader(it, batch_size=None, num_workers=workers, collate_fn=H.no_collate, timeout=120)]
+        assert sorted(got) == sorted(want)
+
+
 def test_other_failures_raise_runtime_error_with_errno(srv):
     with LocalOssServer([BUCKET]) as s2:
         s2.put_object(BUCKET, "k", b"v")

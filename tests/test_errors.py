@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import _ds_helpers as H  # noqa: E402
 
 from osstorchconnector import (OssCheckpoint, OssClient, OssDCPFileSystem, OssIterableDataset,  # noqa: E402
-                               OssMapDataset, OssSafetensor)
+                               OssMapDataset, OssSafetensor, new_data_object)
 from osstorchconnector.errors import (OssConnectionError, OssError, OssInvalidArgumentError,  # noqa: E402
                                       OssNotFoundError, OssPermissionError)
 from osstorchconnector.testing import LocalOssServer  # noqa: E402
@@ -188,11 +188,12 @@ def test_checkpoint_writer_to_a_missing_bucket(srv):
 
 def test_bad_uri(srv):
     """upstream: ValueError from its Python parser (from_prefix, checkpoint
-    URIs), RuntimeError from its core (from_objects): ours is both, and
-    reads cleanly."""
+    URIs), RuntimeError from its core (new_data_object, from_objects): ours
+    is both, and reads cleanly."""
     for fn in (lambda: OssMapDataset.from_prefix("bkt/x", **kw(srv)),
                lambda: OssCheckpoint(**kw(srv)).reader("bkt/x"),
-               lambda: OssMapDataset.from_objects(["bkt/x"], **kw(srv))):
+               lambda: OssMapDataset.from_objects(["bkt/x"], **kw(srv)),
+               lambda: new_data_object("bkt/x")):
         e = caught(fn, ValueError, RuntimeError, OssInvalidArgumentError)
         assert str(e)[0].isalpha() and "bkt/x" in str(e), str(e)  # no stray ": " in front
     e = caught(lambda: OssMapDataset.from_prefix("oss:///x", **kw(srv)), ValueError, RuntimeError)

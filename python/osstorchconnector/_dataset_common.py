@@ -1,13 +1,15 @@
 """What both dataset kinds share: the client per process, the error rule
-for a fetched object, and the check that a transform survives pickling."""
+for a fetched object, entries from a get_dataset_objects callable, and the
+check that a transform survives pickling."""
 from __future__ import annotations
 
 import errno
 import logging
 import os
 import pickle
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, List
 
+from ._oss_bucket_iterable import Entry, to_entry
 from ._oss_client import OssClient
 from ._oss_connector import DataObject
 from .errors import OssError, error_for
@@ -79,3 +81,10 @@ def _failure(obj: DataObject) -> OssError:
     eno = obj.err()
     return error_for(eno, "failed to get next object, errno=%d(%s), msg=%s" % (eno, os.strerror(eno), obj.error_msg()),
                      obj.exception())
+
+
+def entries_of(objects: Iterable[Any], client: OssClient) -> List[Entry]:
+    """Entries from what a get_dataset_objects callable returned: our own
+    sources' entries, or (a user's callable, as upstream's) DataObjects made
+    with new_data_object, or URIs."""
+    return [to_entry(o, client._parse_uri) for o in objects]

@@ -9,7 +9,7 @@ from typing import Any, Iterable, Iterator, List, Optional, Tuple
 from . import _local, _native
 from ._oss_bucket_iterable import Entry, object_key, parse_oss_uri, to_entry
 from ._oss_connector import DataObject, error_object
-from .errors import OssError, error_for
+from .errors import OssError, OssNotFoundError, error_for
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +95,25 @@ class OssClient:
         return DataObject(object_key(bucket, key), 0, "", writer=w)
 
     def head_object(self, bucket: str, key: str) -> DataObject:
-        """Size of an object (raises FileNotFoundError if it does not exist)."""
-        st = self._native.stat(bucket, key)
-        return DataObject(object_key(bucket, key), st["size"], "")
+        """Size of an object. A key that names no object but is a "directory"
+        of others (``key/...`` objects exist; ``""`` is the bucket's root)
+        has size 0, as upstream's, whose integrations tell files from
+        directories that way. Otherwise a missing key raises OssNotFoundError."""
+        name = object_key(bucket, key)
+        missing: Optional[OssNotFoundError] = None
+        if key:
+            try:
+                return DataObject(name, self._native.stat(bucket, key)["size"], "")
+            except OssNotFoundError as e:
+                if e.code == "NoSuchBucket":
+                    raise
+                missing = e
+        if self._native.has_prefix(bucket, key if not key or key.endswith("/") else key + "/"):
+            return DataObject(name, 0, "")
+        if missing is not None:
+            raise missing
+        raise OssNotFoundError(f"HeadObject oss://{bucket}/: the bucket holds no object", op="HeadObject",
+                               bucket=bucket, key=key, kind="not_found")
 
     def rename_object(self, bucket: str, key: str, new_bucket: str, new_key: str) -> None:
         self._native.rename(bucket, key, new_bucket, new_key)

@@ -7,7 +7,7 @@ import io
 import os
 from typing import Any, Optional, Union
 
-from .errors import error_for
+from .errors import OssInvalidArgumentError, error_for
 
 __all__ = ["DataObject", "new_data_object"]
 
@@ -253,8 +253,12 @@ def _rebuild(key, size, label, data, err, errmsg, pos):
     return obj
 
 
-def new_data_object(key: str, size: int, label: str) -> DataObject:
-    """A descriptor of an object to fetch (as input to OssClient's list_* calls)."""
+def new_data_object(key: str, size: int = 0, label: str = "") -> DataObject:
+    """A descriptor of an object to fetch (as input to OssClient's list_* calls,
+    or returned by a dataset's get_dataset_objects callable): key is
+    ``oss://bucket/key`` or ``/bucket/key``."""
+    if not isinstance(key, str) or not key.startswith(("oss://", "/")):
+        raise OssInvalidArgumentError(f"invalid oss key: {key}, should start with 'oss://' or '/'")
     return DataObject(key, size, label)
 
 

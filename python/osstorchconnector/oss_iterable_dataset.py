@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterable, Iterator, List, Optional, Tuple, Uni
 import torch.utils.data
 
 from . import _worker_share
-from ._dataset_common import _DatasetBase, is_missing
+from ._dataset_common import _DatasetBase, is_missing, to_entry
 from ._oss_bucket_iterable import Entry, TarSource, identity, list_prefix, manifest_entries, objects_entries
 from ._oss_client import OssClient
 from ._oss_connector import DataObject
@@ -150,9 +150,27 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
         client = self._get_client(rank * num_workers + worker_id, world * num_workers)
         if self._tar is not None:
             return self._iterate_tar(client, rank * num_workers + worker_id, world * num_workers, seed)
+        if not isinstance(self._get_dataset_objects, _Source):
+            self._epoch += 1
+            return self._users_objects(client)
         entries = self._entries(client, worker_id, num_workers, seed)
         self._epoch += 1  # in this process; workers advance in lockstep (persistent workers)
         return self._iterate(client, entries)
+
+    def _users_objects(self, client: OssClient) -> Iterator[DataObject]:
+        """A user's get_dataset_objects, called in each worker with the
+        worker's client as upstream's: objects it fetched itself (e.g. with
+        client.list_objects_from_uris_with_preload, already this worker's
+        share) come as they are; descriptors (new_data_object, URIs) are
+        fetched, this worker's share of them."""
+        pending = []
+        for o in self._get_dataset_objects(client):
+            if isinstance(o, DataObject) and (o._data is not None or o._reader is not None or o.err()):
+                yield o
+            else:
+                pending.append(to_entry(o, client._parse_uri))
+        if pending:
+            yield from client._prefetch(pending, include_errors=True)
 
     def _iterate(self, client: OssClient, entries: List[Entry]) -> Iterator[DataObject]:
         # client._id / _total select this worker's (and rank's) share in the core
@@ -252,9 +270,12 @@ class _SkipCount:
         return {"_slots": None, "_plain": self.value}
 
 
-class _FromPrefix:
-    """Picklable source callables (lambdas would break spawn workers)."""
+class _Source:
+    """Our from_* sources: one worker lists per epoch and shares the list.
+    (Picklable classes: lambdas would break spawn workers.)"""
 
+
+class _FromPrefix(_Source):
     def __init__(self, oss_uri: str) -> None:
         self.oss_uri = oss_uri
 
@@ -262,7 +283,7 @@ class _FromPrefix:
         return list_prefix(client, self.oss_uri)
 
 
-class _FromObjects:
+class _FromObjects(_Source):
     def __init__(self, uris: list) -> None:
         self.uris = uris
 
@@ -270,7 +291,7 @@ class _FromObjects:
         return objects_entries(self.uris, client._parse_uri)
 
 
-class _FromManifest:
+class _FromManifest(_Source):
     def __init__(self, path: str, parser: Callable, base: str) -> None:
         self.path, self.parser, self.base = path, parser, base
 

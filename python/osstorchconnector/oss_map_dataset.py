@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterable, List, Tuple, Union
 
 import torch.utils.data
 
-from ._dataset_common import _DatasetBase, _failure
+from ._dataset_common import _DatasetBase, _failure, entries_of
 from ._oss_bucket_iterable import Entry, identity, list_prefix, manifest_entries, objects_entries, tar_source
 from ._oss_client import OssClient
 from ._oss_connector import DataObject
@@ -44,7 +44,8 @@ class OssMapDataset(_DatasetBase, torch.utils.data.Dataset):
             get_dataset_objects = self._tar.entries
         start = time.monotonic()
         log.info("OssMapDataset init, uuid: %s, endpoint: %s", self._uuid, endpoint)
-        self._bucket_objects: List[Entry] = list(get_dataset_objects(self._get_client()))
+        client = self._get_client()
+        self._bucket_objects: List[Entry] = entries_of(get_dataset_objects(client), client)
         log.info("OssMapDataset init done, uuid: %s, time cost: %.2f s", self._uuid, time.monotonic() - start)
 
     @classmethod

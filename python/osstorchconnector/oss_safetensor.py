@@ -121,7 +121,7 @@ class oss_safe_open:
     def __enter__(self) -> "oss_safe_open":
         return self
 
-    def __exit__(self, exc_type, exc_val, exc_tb) -> None:
+    def __exit__(self, _exc_type, _exc_value, _traceback) -> None:  # upstream's parameter names
         # upstream closes only when no exception was raised; we always do
         self._object.close()
 
