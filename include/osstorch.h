@@ -104,6 +104,11 @@ ost_status ost_client_config(ost_handle client, char **out_json, char **err);
 ost_status ost_stat(ost_handle client, const char *bucket, const char *key,
                     char **out_json, char **err);
 
+/* *out = 1 if any object's key starts with prefix, else 0 (one listing
+ * request for one key). */
+ost_status ost_has_prefix(ost_handle client, const char *bucket, const char *prefix,
+                          int32_t *out, char **err);
+
 /* Delete an object (OST_OK if it did not exist). */
 ost_status ost_remove(ost_handle client, const char *bucket, const char *key, char **err);
 

@@ -24,3 +24,12 @@ def key_and_bytes_refusing_3_and_21(obj):
     if obj is not None and obj.key.endswith(("/003.bin", "/021.bin")):
         raise ValueError(f"transform refuses {obj.key}")
     return key_and_bytes(obj)
+
+
+def key_and_read(obj):
+    """(key, bytes), as the usual transform: fails if handed None."""
+    return obj.key, obj.read()
+
+
+def key_bytes_label(obj):
+    return obj.key, obj.read(), obj.label

@@ -76,7 +76,7 @@ def test_server_killed_mid_upload_leaves_no_object(tmp_path):
         srv.start(srv.endpoint.split("//")[1])  # same port, same data directory
         srv.clear_faults()
         with pytest.raises(FileNotFoundError):
-            ckpt(srv).reader(f"oss://{BUCKET}/killed.pt")
+            ckpt(srv).load(f"oss://{BUCKET}/killed.pt")
 
 
 def test_async_save_snapshots_and_reports(local_oss_server):

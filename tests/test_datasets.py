@@ -3,6 +3,7 @@ import hashlib
 import io
 import json
 import os
+import pickle
 import sys
 import threading
 
@@ -141,14 +142,89 @@ def test_default_transform_returns_independent_data_objects(srv):
     assert sum(1 for _ in ds) == N  # the legacy __getitem__ protocol ends on IndexError
 
 
-def test_missing_objects_give_transform_none_in_map_datasets(srv):
+def test_a_missing_object_in_a_map_dataset_raises_for_ds_i_and_is_none_in_a_batch(srv):
+    """As upstream's: ds[i] raises a RuntimeError before the transform is
+    called; the batched __getitems__ (DataLoader with a batch_size) hands the
+    transform None in its place."""
     uris = [f"oss://{BUCKET}/ds/0001.bin", f"oss://{BUCKET}/ds/missing.bin"]
-    ds = OssMapDataset.from_objects(uris, transform=H.key_and_bytes, **kw(srv))
+    seen = []
+
+    def transform(obj):
+        seen.append(obj)
+        return H.key_and_bytes(obj)
+    ds = OssMapDataset.from_objects(uris, transform=transform, **kw(srv))
     assert ds[0] == (f"/{BUCKET}/ds/0001.bin", payload(1))
-    assert ds[1] is None
+    seen.clear()
+    with pytest.raises(RuntimeError, match=r"errno=2.*NoSuchKey") as ei:
+        ds[1]
+    assert seen == [] and isinstance(ei.value, FileNotFoundError) and ei.value.key == "ds/missing.bin"
     assert ds.__getitems__([1, 0]) == [None, (f"/{BUCKET}/ds/0001.bin", payload(1))]
-    it = OssIterableDataset.from_objects(uris, transform=H.key_and_bytes, **kw(srv))
-    assert sorted(list(it), key=str) == sorted([None, (f"/{BUCKET}/ds/0001.bin", payload(1))], key=str)
+    assert seen[0] is None
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("workers, method", [(0, None), (2, "fork"), (2, "spawn"), (2, "forkserver")])
+def test_an_iterable_dataset_skips_missing_objects_and_counts_them(srv, workers, method, caplog):
+    """Upstream's iterator skips missing objects; ours too, but each is named
+    in the log (the first 10 of a worker's epoch, then a summary) and counted
+    in dataset.skipped, over the DataLoader's workers and epochs."""
+    present = [f"ds/{i:04d}.bin" for i in range(20)]
+    missing = [f"ds/missing-{i}.bin" for i in range(13)]
+    names = [n for pair in zip(present, missing + [None] * 7) for n in pair if n]
+    ds = OssIterableDataset.from_objects([f"oss://{BUCKET}/{n}" for n in names], transform=H.key_and_read, **kw(srv))
+    dl = DataLoader(ds, batch_size=None, num_workers=workers, collate_fn=H.no_collate,
+                    multiprocessing_context=method, timeout=120 if workers else 0)
+    for epoch in range(2):
+        caplog.clear()
+        assert dict(dl) == {f"/{BUCKET}/{n}": payload(int(n[3:7])) for n in present}
+        assert ds.skipped == len(missing) * (epoch + 1)
+        if not workers:  # workers log in their own processes
+            named = [r.getMessage() for r in caplog.records if "skipping missing object" in r.getMessage()]
+            assert len(named) == 10 and all("NoSuchKey" in m for m in named), named
+            summary = [r.getMessage() for r in caplog.records if "skipped in this epoch" in r.getMessage()]
+            assert summary == [summary[0]] and ": 13, 3 of them not named above" in summary[0], summary
+    assert ds.skipped == 26 and pickle.loads(pickle.dumps(ds)).skipped == 26  # pickled: a plain number
+
+
+def test_missing_credentials_file_is_not_a_missing_object(srv, tmp_path):
+    """Only a missing object (or bucket) is skipped or handed over as None:
+    a credentials file that does not exist raises for every object."""
+    gone = str(tmp_path / "no-such-credentials.json")
+    uris = [f"oss://{BUCKET}/ds/0001.bin"]
+    it = OssIterableDataset.from_objects(uris, endpoint=srv.endpoint, cred_path=gone, region=srv.region)
+    with pytest.raises(FileNotFoundError, match="no-such-credentials"):
+        next(iter(it))
+    assert it.skipped == 0
+    ds = OssMapDataset.from_objects(uris, endpoint=srv.endpoint, cred_path=gone, region=srv.region)
+    with pytest.raises(RuntimeError, match="no-such-credentials"):
+        ds.__getitems__([0])
+
+
+def _descriptors(client):
+    from osstorchconnector import new_data_object
+    return [new_data_object(f"oss://{BUCKET}/ds/{i:04d}.bin", 0, f"label-{i}") for i in range(6)]
+
+
+def _preloaded(client):
+    """As upstream's own sources do: the worker's share, fetched by the callable."""
+    return client.list_objects_from_uris_with_preload(_descriptors(client))
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("source", [_descriptors, _preloaded])
+def test_a_users_get_dataset_objects_callable_as_upstream_takes_it(srv, source):
+    """The constructors take a callable(client) returning DataObjects
+    (new_data_object descriptors, or objects it fetched itself), as upstream's."""
+    want = {(f"/{BUCKET}/ds/{i:04d}.bin", payload(i), f"label-{i}") for i in range(6)}
+    args = (srv.endpoint, srv.cred_path, "", source)
+    if source is _descriptors:
+        ds = OssMapDataset(*args, transform=H.key_bytes_label, region=srv.region)
+        assert [ds[i] for i in range(len(ds))] == sorted(want) == ds.__getitems__(list(range(6)))
+    it = OssIterableDataset(*args, transform=H.key_bytes_label, region=srv.region)
+    assert sorted(it) == sorted(want)
+    for workers in (2, 3):  # each worker calls it with its own client (_id of _total): no object twice
+        got = [x for x in DataLoader(it, batch_size=None, num_workers=workers, collate_fn=H.no_collate, timeout=120)]
+        assert sorted(got) == sorted(want)
 
 
 def test_other_failures_raise_runtime_error_with_errno(srv):
@@ -233,8 +309,8 @@ def test_imagenet_manifest_with_base_uri_and_labels(srv, tmp_path):
     (lambda s: OssMapDataset.from_prefix("oss:///x", **kw(s)), ValueError, "Bucket name must be non-empty"),
     (lambda s: OssMapDataset.from_prefix("", **kw(s)), ValueError, "oss_uri must be non-empty"),
     (lambda s: OssMapDataset.from_objects([], **kw(s)), ValueError, "object_uris must be non-empty"),
-    (lambda s: OssMapDataset.from_prefix(f"oss://{BUCKET}/ds/", endpoint="", cred_path=s.cred_path), ValueError,
-     "endpoint must be non-empty"),
+    (lambda s: OssMapDataset.from_prefix("/nonexistent-dir/x/", endpoint=""), FileNotFoundError,  # local mode
+     "nonexistent-dir"),
     (lambda s: OssMapDataset.from_manifest_file("/nonexistent/manifest.txt", imagenet_manifest_parser, "", **kw(s)),
      FileNotFoundError, "manifest.txt"),
     (lambda s: OssMapDataset.from_manifest_file(f"oss://{BUCKET}/no-such-manifest", imagenet_manifest_parser, "",
@@ -291,7 +367,7 @@ def test_checkpoint_round_trip_and_abort(srv):
             torch.save(sd, f)
             raise RuntimeError("boom")
     with pytest.raises(FileNotFoundError):
-        ck.reader(f"oss://{BUCKET}/ckpt/aborted.pt")
+        torch.load(ck.reader(f"oss://{BUCKET}/ckpt/aborted.pt"))  # reader() opens lazily, as upstream's
     w = ck.writer(f"oss://{BUCKET}/ckpt/closed.pt")
     w.write(b"x")
     w.close()

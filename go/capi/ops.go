@@ -83,6 +83,27 @@ func ost_stat(h C.uint64_t, bucket, key *C.char, out **C.char, errOut **C.char) 
 	return stOK
 }
 
+//export ost_has_prefix
+func ost_has_prefix(h C.uint64_t, bucket, prefix *C.char, out *C.int32_t, errOut **C.char) (status C.int32_t) {
+	defer guard(&status, errOut)
+	c, err := getClient(h)
+	if err == nil {
+		err = needNonNil(unsafe.Pointer(bucket), unsafe.Pointer(prefix), unsafe.Pointer(out))
+	}
+	if err != nil {
+		return fail(err, errOut)
+	}
+	found, err := c.HasPrefix(context.Background(), C.GoString(bucket), C.GoString(prefix))
+	if err != nil {
+		return fail(err, errOut)
+	}
+	*out = 0
+	if found {
+		*out = 1
+	}
+	return stOK
+}
+
 //export ost_remove
 func ost_remove(h C.uint64_t, bucket, key *C.char, errOut **C.char) (status C.int32_t) {
 	defer guard(&status, errOut)

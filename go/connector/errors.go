@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
 )
@@ -56,17 +57,21 @@ type Error struct {
 	Err       error
 }
 
+// Error reads "Op oss://bucket/key: what happened"; an error with neither op
+// nor object (a bad argument) is its message alone.
 func (e *Error) Error() string {
-	msg := e.Op
+	where := e.Op
 	if e.Bucket != "" {
-		msg += " oss://" + e.Bucket + "/" + e.Key
+		where = strings.TrimSpace(where + " oss://" + e.Bucket + "/" + e.Key)
 	}
+	what := e.Message
 	if e.Code != "" {
-		msg += fmt.Sprintf(": %s (status %d, request id %s): %s", e.Code, e.Status, e.RequestID, e.Message)
-	} else {
-		msg += ": " + e.Message
+		what = fmt.Sprintf("%s (status %d, request id %s): %s", e.Code, e.Status, e.RequestID, e.Message)
 	}
-	return msg
+	if where == "" {
+		return what
+	}
+	return where + ": " + what
 }
 
 func (e *Error) Unwrap() error { return e.Err }

@@ -20,6 +20,18 @@ func (c *Client) Stat(ctx context.Context, bucket, key string) (ObjectInfo, erro
 	return ObjectInfo{Key: key, Size: res.ContentLength, ETag: oss.ToString(res.ETag)}, nil
 }
 
+// HasPrefix reports whether any object's key starts with prefix, with one
+// ListObjectsV2 request for one key: how a key that names no object is told
+// to be a "directory" of others.
+func (c *Client) HasPrefix(ctx context.Context, bucket, prefix string) (bool, error) {
+	res, err := c.oss.ListObjectsV2(ctxOr(ctx), &oss.ListObjectsV2Request{
+		Bucket: oss.Ptr(bucket), Prefix: oss.Ptr(prefix), MaxKeys: 1})
+	if err != nil {
+		return false, wrap("ListObjectsV2", bucket, prefix, err)
+	}
+	return len(res.Contents) > 0, nil
+}
+
 // Remove deletes an object (no error if it does not exist, as OSS), and
 // its part checksum file if it has one.
 func (c *Client) Remove(ctx context.Context, bucket, key string) error {

@@ -6,10 +6,7 @@ Nothing heavy happens at import: torch-dependent classes are imported on first
 attribute access, and the Go core is loaded on first use (once per process,
 fork-safe: see ``osstorchconnector._native``).
 """
-from __future__ import annotations
-
-import importlib
-from typing import Any
+import importlib as _importlib  # private names only: dir(osstorchconnector) shows the API
 
 from ._version import __version__
 from .errors import OssError
@@ -42,11 +39,11 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     mod = _LAZY.get(name)
     if mod is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(mod, __name__), name)
+    value = getattr(_importlib.import_module(mod, __name__), name)
     globals()[name] = value
     return value
 

@@ -1,15 +1,18 @@
 """What both dataset kinds share: the client per process, the error rule
-for a fetched object, and the check that a transform survives pickling."""
+for a fetched object, entries from a get_dataset_objects callable, and the
+check that a transform survives pickling."""
 from __future__ import annotations
 
 import errno
 import logging
 import os
 import pickle
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, List
 
+from ._oss_bucket_iterable import Entry, to_entry
 from ._oss_client import OssClient
 from ._oss_connector import DataObject
+from .errors import OssError, error_for
 
 log = logging.getLogger(__name__)
 
@@ -20,8 +23,8 @@ class _DatasetBase:
 
     def _init_common(self, endpoint: str, cred_path: str, config_path: str, transform: Callable,
                      cred_provider: Any, region: str) -> None:
-        if not endpoint:
-            raise ValueError("endpoint must be non-empty")
+        if not endpoint:  # upstream's local-directory mode (see _local)
+            log.warning("endpoint is empty, load from local directory")
         import uuid
         self._uuid = uuid.uuid4()
         self._endpoint = endpoint
@@ -55,11 +58,33 @@ class _DatasetBase:
 
     def _transformed(self, obj: DataObject) -> Any:
         """upstream's _get_transformed_object_safe: a missing object gives
-        transform(None); any other failure raises RuntimeError."""
+        transform(None); any other failure raises (a RuntimeError, as upstream's)."""
         eno = obj.err()
         if eno == 0:
             return self._transform(obj)
         log.error("%s get item %s failed: %s", type(self).__name__, obj.key, obj.error_msg())
-        if eno == errno.ENOENT:
+        if is_missing(obj):
             return self._transform(None)
-        raise RuntimeError("failed to get next object, errno=%d(%s), msg=%s" % (eno, os.strerror(eno), obj.error_msg()))
+        raise _failure(obj)
+
+
+def is_missing(obj: DataObject) -> bool:
+    """The object (or its bucket) does not exist: errno ENOENT about the
+    object itself, not e.g. about a missing credentials file."""
+    exc = obj.exception()
+    return obj.err() == errno.ENOENT and (not isinstance(exc, OssError) or bool(exc.bucket))
+
+
+def _failure(obj: DataObject) -> OssError:
+    """The exception for a failed fetch: upstream's RuntimeError message, and
+    the OssError subclass of the failure (so also ConnectionError, ...)."""
+    eno = obj.err()
+    return error_for(eno, "failed to get next object, errno=%d(%s), msg=%s" % (eno, os.strerror(eno), obj.error_msg()),
+                     obj.exception())
+
+
+def entries_of(objects: Iterable[Any], client: OssClient) -> List[Entry]:
+    """Entries from what a get_dataset_objects callable returned: our own
+    sources' entries, or (a user's callable, as upstream's) DataObjects made
+    with new_data_object, or URIs."""
+    return [to_entry(o, client._parse_uri) for o in objects]

@@ -58,6 +58,7 @@ _SIGNATURES = {
     "ost_list": (_i32, [_u64, _cp, _cp, _charpp, _P(_sz), _charpp]),
     "ost_get": (_i32, [_u64, _cp, _cp, _charpp, _P(_sz), _charpp]),
     "ost_stat": (_i32, [_u64, _cp, _cp, _charpp, _charpp]),
+    "ost_has_prefix": (_i32, [_u64, _cp, _cp, _P(_i32), _charpp]),
     "ost_remove": (_i32, [_u64, _cp, _cp, _charpp]),
     "ost_rename": (_i32, [_u64, _cp, _cp, _cp, _cp, _charpp]),
     "ost_put": (_i32, [_u64, _cp, _cp, _vp, _sz, _charpp]),
@@ -560,6 +561,12 @@ class NativeClient:
         out = ctypes.c_void_p()
         _call("ost_stat", self._h(), _encode(bucket, "bucket"), _encode(key, "key"), ctypes.byref(out))
         return json.loads(_take(lib(), out))
+
+    def has_prefix(self, bucket: str, prefix: str) -> bool:
+        """Whether any object's key starts with prefix (one request)."""
+        found = _i32()
+        _call("ost_has_prefix", self._h(), _encode(bucket, "bucket"), _encode(prefix, "prefix"), ctypes.byref(found))
+        return bool(found.value)
 
     def remove(self, bucket: str, key: str) -> None:
         _call("ost_remove", self._h(), _encode(bucket, "bucket"), _encode(key, "key"))

@@ -49,35 +49,36 @@ def object_key(bucket: str, key: str) -> str:
     return f"/{bucket}/{key}"
 
 
-def check_prefix_uri(oss_uri: str) -> Tuple[str, str]:
+def check_prefix_uri(oss_uri: str, parse: Callable[[str], Tuple[str, str]] = parse_oss_uri) -> Tuple[str, str]:
     if not isinstance(oss_uri, str) or not oss_uri:
         raise ValueError("oss_uri must be non-empty")
-    return parse_oss_uri(oss_uri)
+    return parse(oss_uri)
 
 
 def list_prefix(client, oss_uri: str) -> List[Entry]:
-    bucket, prefix = check_prefix_uri(oss_uri)
+    bucket, prefix = check_prefix_uri(oss_uri, client._parse_uri)
     return [(bucket, o["key"], o["size"], "") for o in client._native.list(bucket, prefix)]
 
 
-def to_entry(u: Any) -> Entry:
-    """An entry from a URI string, a DataObject descriptor, or an entry."""
+def to_entry(u: Any, parse: Callable[[str], Tuple[str, str]] = parse_oss_uri) -> Entry:
+    """An entry from a URI string, a DataObject descriptor (e.g. made with
+    new_data_object by a custom get_dataset_objects), or an entry."""
     if isinstance(u, tuple):
         return u
     if isinstance(u, DataObject):
-        b, k = parse_oss_uri(u.key)
+        b, k = parse(u.key)
         return (b, k, u.size, u.label)
-    b, k = parse_oss_uri(u)
+    b, k = parse(u)
     return (b, k, 0, "")
 
 
-def objects_entries(object_uris: Any) -> List[Entry]:
+def objects_entries(object_uris: Any, parse: Callable[[str], Tuple[str, str]] = parse_oss_uri) -> List[Entry]:
     if isinstance(object_uris, str):
         object_uris = [object_uris]
     uris = list(object_uris) if object_uris is not None else []
     if not uris:
         raise ValueError("object_uris must be non-empty")
-    return [to_entry(u) for u in uris]
+    return [to_entry(u, parse) for u in uris]
 
 
 def manifest_entries(client, manifest_file_path: str, manifest_parser: Callable[[io.IOBase], Iterable[Tuple[str, str]]],
@@ -91,7 +92,7 @@ def manifest_entries(client, manifest_file_path: str, manifest_parser: Callable[
     if oss_base_uri is None:
         raise ValueError("oss_base_uri must be a string ('' when the manifest holds full URIs)")
     if manifest_file_path.startswith("oss://"):
-        b, k = parse_oss_uri(manifest_file_path)
+        b, k = client._parse_uri(manifest_file_path)
         reader: io.IOBase = io.BytesIO(client._native.get(b, k))
     else:
         reader = open(manifest_file_path, "rb")  # FileNotFoundError names the path
@@ -99,7 +100,7 @@ def manifest_entries(client, manifest_file_path: str, manifest_parser: Callable[
     with reader:
         for item in manifest_parser(reader):
             key, label = item[0], item[1] if len(item) > 1 else ""
-            b, k = parse_oss_uri(oss_base_uri + key)
+            b, k = client._parse_uri(oss_base_uri + key)
             out.append((b, k, 0, label))
     return out
 

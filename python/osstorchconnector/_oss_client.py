@@ -4,12 +4,12 @@ from __future__ import annotations
 import logging
 import os
 import uuid as _uuid
-from typing import Any, Iterable, Iterator, List, Optional
+from typing import Any, Iterable, Iterator, List, Optional, Tuple
 
-from . import _native
-from ._oss_bucket_iterable import Entry, object_key, to_entry
+from . import _local, _native
+from ._oss_bucket_iterable import Entry, object_key, parse_oss_uri, to_entry
 from ._oss_connector import DataObject, error_object
-from .errors import OssError
+from .errors import OssError, OssNotFoundError, error_for
 
 log = logging.getLogger(__name__)
 
@@ -45,18 +45,23 @@ class OssClient:
 
     def __init__(self, endpoint: str, cred_path: str = "", config_path: str = "", uuid: str = "",
                  id: int = 0, total: int = 1, cred_provider: Any = None, region: str = "") -> None:
-        if not endpoint:
-            raise ValueError("endpoint must be non-empty")
-        self._endpoint = endpoint
+        self._endpoint = endpoint or ""
         self._cred_path = cred_path or ""
         self._config_path = config_path or ""
         self._uuid = str(uuid) if uuid else str(_uuid.uuid4())
         self._id, self._total = id, total
         self._cred_provider = cred_provider
         self._region = region or ""  # None and "" both mean "infer"
-        self._native = _native.NativeClient(
+        # "" is upstream's local-directory mode: /dir/file URIs name local files (see _local)
+        self._native = _local.LocalBackend() if not endpoint else _native.NativeClient(
             {"endpoint": endpoint, "cred_path": self._cred_path, "config_path": self._config_path, "region": self._region},
             cred_provider)
+
+    def _parse_uri(self, uri: str) -> Tuple[str, str]:
+        """(bucket, key) of a URI, for this client's mode."""
+        if isinstance(self._native, _local.LocalBackend):
+            return _local.parse_uri(uri)
+        return parse_oss_uri(uri)
 
     def __repr__(self) -> str:
         return f"OssClient(endpoint={self._endpoint!r}, region={self._region!r}, id={self._id}, total={self._total})"
@@ -65,15 +70,22 @@ class OssClient:
 
     def get_object(self, bucket: str, key: str, size: int = 0, type: int = 0, label: str = "") -> DataObject:
         """Fetch an object. type 1 opens a random-access reader (checkpoints);
-        other types read the whole object into memory. A failed read is
-        returned as a DataObject whose err() is set (type 1 raises)."""
+        other types read the whole object into memory. A failed fetch is
+        returned as a DataObject whose err() is set and whose reads raise the
+        error, as upstream's (type 2, upstream's "memory" object, raises it
+        here, as upstream's does)."""
         name = object_key(bucket, key)
         if type == 1:
-            r = self._native.open_reader(bucket, key)
+            try:
+                r = self._native.open_reader(bucket, key)
+            except OssError as e:  # upstream opens lazily: torch.load, not reader(), raises
+                return error_object(name, label, e)
             return DataObject(name, r.size, label, reader=r)
         try:
             data = self._native.get(bucket, key)
         except OssError as e:
+            if type == 2:
+                raise
             return error_object(name, label, e)
         return DataObject(name, len(data), label, data)
 
@@ -83,9 +95,25 @@ class OssClient:
         return DataObject(object_key(bucket, key), 0, "", writer=w)
 
     def head_object(self, bucket: str, key: str) -> DataObject:
-        """Size of an object (raises FileNotFoundError if it does not exist)."""
-        st = self._native.stat(bucket, key)
-        return DataObject(object_key(bucket, key), st["size"], "")
+        """Size of an object. A key that names no object but is a "directory"
+        of others (``key/...`` objects exist; ``""`` is the bucket's root)
+        has size 0, as upstream's, whose integrations tell files from
+        directories that way. Otherwise a missing key raises OssNotFoundError."""
+        name = object_key(bucket, key)
+        missing: Optional[OssNotFoundError] = None
+        if key:
+            try:
+                return DataObject(name, self._native.stat(bucket, key)["size"], "")
+            except OssNotFoundError as e:
+                if e.code == "NoSuchBucket":
+                    raise
+                missing = e
+        if self._native.has_prefix(bucket, key if not key or key.endswith("/") else key + "/"):
+            return DataObject(name, 0, "")
+        if missing is not None:
+            raise missing
+        raise OssNotFoundError(f"HeadObject oss://{bucket}/: the bucket holds no object", op="HeadObject",
+                               bucket=bucket, key=key, kind="not_found")
 
     def rename_object(self, bucket: str, key: str, new_bucket: str, new_key: str) -> None:
         self._native.rename(bucket, key, new_bucket, new_key)
@@ -127,12 +155,12 @@ class OssClient:
     def list_objects_from_uris(self, object_uris: Iterable, prefetch: bool = False, include_errors: bool = False) -> Iterator[DataObject]:
         """Fetch the given objects (DataObject descriptors or URIs) in input
         order; with prefetch, concurrently as one batch."""
-        entries = _entries(object_uris)
+        entries = _entries(object_uris, self._parse_uri)
         if not prefetch:
             for b, k, _, label in entries:
                 obj = self.get_object(b, k, label=label)
                 if obj.err() and not include_errors:
-                    raise obj.exception() or OSError(obj.err(), obj.error_msg())
+                    raise error_for(obj.err(), obj.error_msg(), obj.exception())
                 yield obj
             return
         results = self._native.batch_get([{"bucket": b, "key": k, "size": s} for b, k, s, _ in entries])
@@ -184,8 +212,8 @@ class OssClient:
     def list_objects_from_uris_with_preload(self, object_uris: Iterable, include_errors: bool = False) -> Iterator[DataObject]:
         """Fetch this client's share of the given objects concurrently, in
         completion order."""
-        return self._prefetch(_entries(object_uris), include_errors)
+        return self._prefetch(_entries(object_uris, self._parse_uri), include_errors)
 
 
-def _entries(object_uris: Iterable) -> List[Entry]:
-    return [to_entry(u) for u in object_uris]
+def _entries(object_uris: Iterable, parse) -> List[Entry]:
+    return [to_entry(u, parse) for u in object_uris]

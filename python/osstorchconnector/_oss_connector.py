@@ -7,6 +7,8 @@ import io
 import os
 from typing import Any, Optional, Union
 
+from .errors import OssInvalidArgumentError, error_for
+
 __all__ = ["DataObject", "new_data_object"]
 
 _Buffer = Union[bytes, bytearray, memoryview]
@@ -88,8 +90,8 @@ class DataObject:
             raise ValueError("I/O operation on closed DataObject")
         if self._writer is not None:
             raise io.UnsupportedOperation("DataObject is write-only")
-        if self._err:
-            raise OSError(self._err, self._errmsg or os.strerror(self._err))
+        if self._err:  # the failure behind it, as an OssError (also a RuntimeError, as upstream's)
+            raise error_for(self._err, self._errmsg or os.strerror(self._err), self._exc)
         if self._data is None and self._reader is None:
             raise io.UnsupportedOperation(
                 f"{self.key!r} is a descriptor without data; fetch it with OssClient.get_object")
@@ -109,7 +111,8 @@ class DataObject:
         return self._pos
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        self._check_read()
+        if not self._err:  # a failed object seeks as an empty one, as upstream's; reading it raises
+            self._check_read()
         # as io.BytesIO: a negative absolute position is an error, a relative
         # seek before the start stops at 0
         if whence == os.SEEK_SET:
@@ -119,7 +122,7 @@ class DataObject:
         elif whence == os.SEEK_CUR:
             pos = max(0, self._pos + offset)
         elif whence == os.SEEK_END:
-            pos = max(0, self._length() + offset)
+            pos = max(0, (0 if self._err else self._length()) + offset)
         else:
             raise ValueError(f"invalid whence ({whence}, should be 0, 1 or 2)")
         self._pos = pos
@@ -250,8 +253,12 @@ def _rebuild(key, size, label, data, err, errmsg, pos):
     return obj
 
 
-def new_data_object(key: str, size: int, label: str) -> DataObject:
-    """A descriptor of an object to fetch (as input to OssClient's list_* calls)."""
+def new_data_object(key: str, size: int = 0, label: str = "") -> DataObject:
+    """A descriptor of an object to fetch (as input to OssClient's list_* calls,
+    or returned by a dataset's get_dataset_objects callable): key is
+    ``oss://bucket/key`` or ``/bucket/key``."""
+    if not isinstance(key, str) or not key.startswith(("oss://", "/")):
+        raise OssInvalidArgumentError(f"invalid oss key: {key}, should start with 'oss://' or '/'")
     return DataObject(key, size, label)
 
 

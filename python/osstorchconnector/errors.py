@@ -1,9 +1,12 @@
 """Exceptions raised by osstorchconnector.
 
-Every failure of an OSS operation raises an :class:`OssError`. Its subclasses
-also derive from the builtin exception a Python programmer would catch for the
-same situation, so ``except FileNotFoundError`` works for a missing object and
-``except PermissionError`` for refused credentials.
+Every failure of an OSS operation raises an :class:`OssError`. It is a
+``RuntimeError``, as every failure of upstream's native core is, so a script
+written for upstream (``except RuntimeError``) catches it at the same call.
+Its subclasses also derive from the builtin exception a Python programmer
+would catch for the same situation, so ``except FileNotFoundError`` works for
+a missing object and ``except PermissionError`` for refused credentials. The
+README's "Errors" table lists every failure with its types.
 """
 from __future__ import annotations
 
@@ -21,8 +24,8 @@ __all__ = [
 ]
 
 
-class OssError(OSError):
-    """An OSS operation failed.
+class OssError(OSError, RuntimeError):
+    """An OSS operation failed (an ``OSError`` and, as upstream's, a ``RuntimeError``).
 
     Attributes (``None`` where they do not apply):
         code: the OSS error code, e.g. ``"NoSuchKey"``
@@ -108,6 +111,31 @@ _BY_KIND = {
     "internal": OssInternalError,
     "service": OssError,
 }
+
+
+_BY_ERRNO = {
+    _errno.ENOENT: OssNotFoundError,
+    _errno.EACCES: OssPermissionError,
+    _errno.EPERM: OssPermissionError,
+    _errno.ECONNRESET: OssConnectionError,
+    _errno.ETIMEDOUT: OssConnectionError,
+    _errno.EINVAL: OssInvalidArgumentError,
+    _errno.ECANCELED: OssCanceledError,
+}
+
+
+def error_for(eno: int, message: str, exc: Optional[BaseException] = None) -> OssError:
+    """A fresh exception saying message for a failure recorded as (errno,
+    exception), e.g. in a DataObject: of exc's class, with its details, if
+    it is an OssError, else of the OssError subclass for eno."""
+    if isinstance(exc, OssError):
+        return type(exc)(message, **exc._details())
+    cls = _BY_ERRNO.get(eno, OssError)
+    if cls is OssConnectionError and eno == _errno.ETIMEDOUT:
+        return cls(message, timeout=True)
+    e = cls(message)
+    e.errno = eno or e.errno
+    return e
 
 
 def error_from_details(details: Mapping[str, Any]) -> OssError:

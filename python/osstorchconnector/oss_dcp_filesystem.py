@@ -58,7 +58,8 @@ class OssDCPFileSystem(FileSystemBase):
     def __init__(self, endpoint: str, cred_path: str = "", config_path: str = "", cred_provider: Any = None,
                  region: str = "") -> None:
         self._endpoint = endpoint
-        # OssClient checks the endpoint ("endpoint must be non-empty") and normalises the rest
+        if not endpoint:  # as upstream's (datasets alone read local files with an empty endpoint)
+            raise ValueError("endpoint must be non-empty")
         self._client = OssClient(endpoint, cred_path, config_path, cred_provider=cred_provider, region=region)
         self._path: _PathLike = ""
 

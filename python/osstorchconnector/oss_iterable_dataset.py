@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterable, Iterator, List, Optional, Tuple, Uni
 import torch.utils.data
 
 from . import _worker_share
-from ._dataset_common import _DatasetBase
+from ._dataset_common import _DatasetBase, is_missing, to_entry
 from ._oss_bucket_iterable import Entry, TarSource, identity, list_prefix, manifest_entries, objects_entries
 from ._oss_client import OssClient
 from ._oss_connector import DataObject
@@ -59,6 +59,15 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
         self._get_dataset_objects = get_dataset_objects
         self._shard_by_rank = shard_by_rank
         self._epoch = 0
+        self._skips = _SkipCount()
+
+    @property
+    def skipped(self) -> int:
+        """How many missing objects (no such key) were skipped since this
+        dataset was made, summed over this process and its DataLoader
+        workers (not across distributed ranks). Each is also named in the
+        log (the first 10 of each worker's epoch, then a summary)."""
+        return self._skips.value
 
     @classmethod
     def from_objects(cls, object_uris: Union[str, Iterable[str]], endpoint: str, *, cred_path: str = "",
@@ -152,9 +161,27 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
         client = self._get_client(rank * num_workers + worker_id, world * num_workers)
         if self._tar is not None:
             return self._iterate_tar(client, rank * num_workers + worker_id, world * num_workers, seed)
+        if not isinstance(self._get_dataset_objects, _Source):
+            self._epoch += 1
+            return self._users_objects(client)
         entries = self._entries(client, worker_id, num_workers, seed)
         self._epoch += 1  # in this process; workers advance in lockstep (persistent workers)
         return self._iterate(client, entries)
+
+    def _users_objects(self, client: OssClient) -> Iterator[DataObject]:
+        """A user's get_dataset_objects, called in each worker with the
+        worker's client as upstream's: objects it fetched itself (e.g. with
+        client.list_objects_from_uris_with_preload, already this worker's
+        share) come as they are; descriptors (new_data_object, URIs) are
+        fetched, this worker's share of them."""
+        pending = []
+        for o in self._get_dataset_objects(client):
+            if isinstance(o, DataObject) and (o._data is not None or o._reader is not None or o.err()):
+                yield o
+            else:
+                pending.append(to_entry(o, client._parse_uri))
+        if pending:
+            yield from client._prefetch(pending, include_errors=True)
 
     def _iterate(self, client: OssClient, entries: List[Entry]) -> Iterator[DataObject]:
         # client._id / _total select this worker's (and rank's) share in the core
@@ -170,8 +197,12 @@ class _EpochIterator:
     epoch would never end for a loop that goes on after an error. A failed
     set-up raises once; then this worker's share is over.
 
-    An object that fails (or whose transform raises) raises from the __next__
-    that reached it, and the next __next__ goes on with the following object.
+    A missing object (no such key) is skipped, as upstream's iterator skips
+    it, but not silently: it is named in the log (the first _SKIPS_LOGGED of
+    the epoch, then a summary when the share ends) and counted in
+    dataset.skipped. Any other object that fails (or whose transform raises)
+    raises from the __next__ that reached it, and the next __next__ goes on
+    with the following object.
     The worker hands the error to the main process and keeps pulling, so a
     loop that catches errors loses only what failed, plus, with a batch_size,
     the samples DataLoader had already collected into that batch. (A generator
@@ -182,6 +213,7 @@ class _EpochIterator:
     def __init__(self, dataset: "OssIterableDataset") -> None:
         self._dataset = dataset
         self._objects: Optional[Iterator[DataObject]] = None
+        self._skipped = 0
 
     def __iter__(self) -> "_EpochIterator":
         return self
@@ -190,12 +222,71 @@ class _EpochIterator:
         if self._objects is None:
             self._objects = iter(())  # if the set-up raises, the next call ends the share
             self._objects = self._dataset._epoch_objects()
-        return self._dataset._transformed(next(self._objects))
+        while True:
+            try:
+                obj = next(self._objects)
+            except StopIteration:
+                self._summarise_skips()
+                raise
+            if not is_missing(obj):
+                return self._dataset._transformed(obj)
+            self._skip(obj)
+
+    def _skip(self, obj: DataObject) -> None:
+        info = torch.utils.data.get_worker_info()
+        self._dataset._skips.add(info.id if info is not None else None)
+        self._skipped += 1
+        if self._skipped <= _SKIPS_LOGGED:
+            log.warning("OssIterableDataset: skipping missing object %s (%s); the epoch goes on", obj.key, obj.error_msg())
+
+    def _summarise_skips(self) -> None:
+        if self._skipped:
+            more = f", {self._skipped - _SKIPS_LOGGED} of them not named above" if self._skipped > _SKIPS_LOGGED else ""
+            log.warning("OssIterableDataset: missing objects skipped in this epoch: %d%s (dataset.skipped counts them)",
+                        self._skipped, more)
+            self._skipped = 0
 
 
-class _FromPrefix:
-    """Picklable source callables (lambdas would break spawn workers)."""
+_SKIPS_LOGGED = 10  # missing objects named in the log per worker and epoch; then one summary line
 
+
+class _SkipCount:
+    """Missing objects an iterable dataset skipped, summed over the process
+    that made it and its DataLoader workers: a slot per worker in shared
+    memory (no lock: each process adds to its own slot), inherited by forked
+    workers and handed to spawn/forkserver workers as they start. Pickled any
+    other way it becomes a plain number."""
+
+    _SLOTS = 256  # slot 0: the process itself; worker i: 1 + i % 255
+
+    def __init__(self) -> None:
+        import multiprocessing.sharedctypes
+        self._slots = multiprocessing.sharedctypes.RawArray("q", self._SLOTS)
+        self._plain = 0
+
+    def add(self, worker_id: Optional[int]) -> None:
+        if self._slots is None:
+            self._plain += 1
+        else:
+            self._slots[0 if worker_id is None else 1 + worker_id % (self._SLOTS - 1)] += 1
+
+    @property
+    def value(self) -> int:
+        return self._plain + (sum(self._slots) if self._slots is not None else 0)
+
+    def __getstate__(self):
+        from multiprocessing.context import get_spawning_popen
+        if get_spawning_popen() is not None:  # a worker being started: share the slots
+            return {"_slots": self._slots, "_plain": self._plain}
+        return {"_slots": None, "_plain": self.value}
+
+
+class _Source:
+    """Our from_* sources: one worker lists per epoch and shares the list.
+    (Picklable classes: lambdas would break spawn workers.)"""
+
+
+class _FromPrefix(_Source):
     def __init__(self, oss_uri: str) -> None:
         self.oss_uri = oss_uri
 
@@ -203,15 +294,15 @@ class _FromPrefix:
         return list_prefix(client, self.oss_uri)
 
 
-class _FromObjects:
+class _FromObjects(_Source):
     def __init__(self, uris: list) -> None:
         self.uris = uris
 
     def __call__(self, client: OssClient) -> List[Entry]:
-        return objects_entries(self.uris)
+        return objects_entries(self.uris, client._parse_uri)
 
 
-class _FromManifest:
+class _FromManifest(_Source):
     def __init__(self, path: str, parser: Callable, base: str) -> None:
         self.path, self.parser, self.base = path, parser, base
 

@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterable, List, Tuple, Union
 
 import torch.utils.data
 
-from ._dataset_common import _DatasetBase
+from ._dataset_common import _DatasetBase, _failure, entries_of
 from ._oss_bucket_iterable import Entry, identity, list_prefix, manifest_entries, objects_entries, tar_source
 from ._oss_client import OssClient
 from ._oss_connector import DataObject
@@ -27,7 +27,10 @@ class OssMapDataset(_DatasetBase, torch.utils.data.Dataset):
     """A map-style dataset: lists (or reads its manifest) once, in the
     constructor; ``ds[i]`` fetches one object, ``ds.__getitems__(indices)`` (used
     by DataLoader's batching) fetches a batch concurrently, results in index
-    order. Build it with from_prefix, from_objects or from_manifest_file."""
+    order. Build it with from_prefix, from_objects or from_manifest_file.
+
+    A missing object: ``ds[i]`` raises (before the transform), a batch hands
+    the transform None in its place, as upstream's."""
 
     def __init__(self, endpoint: str, cred_path: str, config_path: str,
                  get_dataset_objects: Callable[[OssClient], Iterable[Entry]],
@@ -41,16 +44,16 @@ class OssMapDataset(_DatasetBase, torch.utils.data.Dataset):
             get_dataset_objects = self._tar.entries
         start = time.monotonic()
         log.info("OssMapDataset init, uuid: %s, endpoint: %s", self._uuid, endpoint)
-        self._bucket_objects: List[Entry] = list(get_dataset_objects(self._get_client()))
+        client = self._get_client()
+        self._bucket_objects: List[Entry] = entries_of(get_dataset_objects(client), client)
         log.info("OssMapDataset init done, uuid: %s, time cost: %.2f s", self._uuid, time.monotonic() - start)
 
     @classmethod
     def from_objects(cls, object_uris: Union[str, Iterable[str]], endpoint: str, *, cred_path: str = "",
                      cred_provider: Any = None, config_path: str = "", transform: Callable[[DataObject], Any] = identity,
                      region: str = "") -> "OssMapDataset":
-        entries = objects_entries(object_uris)
-        return cls(endpoint, cred_path, config_path, lambda client: entries, transform=transform,
-                   cred_provider=cred_provider, region=region)
+        return cls(endpoint, cred_path, config_path, lambda client: objects_entries(object_uris, client._parse_uri),
+                   transform=transform, cred_provider=cred_provider, region=region)
 
     @classmethod
     def from_prefix(cls, oss_uri: str, endpoint: str, *, cred_path: str = "", cred_provider: Any = None,
@@ -89,7 +92,10 @@ class OssMapDataset(_DatasetBase, torch.utils.data.Dataset):
         bucket, key, size, label = self._bucket_objects[i]  # IndexError ends `for x in ds`
         if self._tar is not None:
             return self.__getitems__([i])[0]
-        return self._transformed(self._get_client().get_object(bucket, key, size, label=label))
+        obj = self._get_client().get_object(bucket, key, size, label=label)
+        if obj.err():  # as upstream's: ds[i] raises, before the transform, even for a missing object
+            raise _failure(obj)
+        return self._transformed(obj)
 
     def __getitems__(self, indices: List[int]) -> List[Any]:
         if self._tar is not None:

@@ -121,7 +121,7 @@ class oss_safe_open:
     def __enter__(self) -> "oss_safe_open":
         return self
 
-    def __exit__(self, exc_type, exc_val, exc_tb) -> None:
+    def __exit__(self, _exc_type, _exc_value, _traceback) -> None:  # upstream's parameter names
         # upstream closes only when no exception was raised; we always do
         self._object.close()
 
@@ -200,7 +200,8 @@ class OssSafetensor:
     def __init__(self, endpoint: str, cred_path: str = "", config_path: str = "", cred_provider: Any = None,
                  region: str = "") -> None:
         self._endpoint = endpoint
-        # OssClient checks the endpoint ("endpoint must be non-empty") and normalises the rest
+        if not endpoint:  # as upstream's (datasets alone read local files with an empty endpoint)
+            raise ValueError("endpoint must be non-empty")
         self._client = OssClient(endpoint, cred_path, config_path, cred_provider=cred_provider, region=region)
 
     def safe_open(self, oss_uri: str, device: Union[str, int] = "cpu") -> oss_safe_open:

@@ -75,6 +75,11 @@ static void p_put_get_stat(void) {
     ost_free(out);
     OK(ost_list(client, bucket, "leak/", &out, &n, &err_));
     ost_free(out);
+    int32_t found = -1;
+    OK(ost_has_prefix(client, bucket, "leak/", &found, &err_));
+    CHECK(found == 1, "has_prefix");
+    CHECK(ost_has_prefix(client, "no-such-bucket", "", &found, &err) == OST_ERR_NOT_FOUND && err, "has_prefix missing bucket");
+    ost_free(err), err = NULL;
     CHECK(ost_get(client, bucket, "leak/missing", &out, &n, &err) == OST_ERR_NOT_FOUND && err, "get missing");
     ost_free(err), err = NULL;
     CHECK(ost_stat(client, bucket, "leak/missing", &out, &err) == OST_ERR_NOT_FOUND && err, "stat missing");
