@@ -182,7 +182,7 @@ class OssClient:
             cache[k] = self._native.open_tar(bucket, tar_key, index_bucket or bucket, index_key)
         return cache[k]
 
-    def list_objects_from_tar(self, bucket: str, tar_key: str, index_key: str, chunks: Iterable = (), sizes: Iterable = (),
+    def list_objects_from_tar(self, bucket: str, tar_key: str, index_key: str, chunks: Iterable = [], sizes: Iterable = [],  # noqa: B006 (upstream's defaults; never mutated)
                               prefetch: bool = False, include_errors: bool = False) -> List[DataObject]:
         """Members of a tar by position: with sizes, the runs
         chunks[i] .. chunks[i]+sizes[i]-1; else the positions in chunks. Each
