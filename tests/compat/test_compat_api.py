@@ -48,6 +48,11 @@ def _norm(default: Optional[str]) -> Optional[str]:
     return None if default is None else re.sub(r" at 0x[0-9a-f]+", "", default)
 
 
+def _dflt(default: Optional[str]) -> str:
+    """surface.py writes None for "no default" (and 'None' for a default of None)."""
+    return "required" if default is None else f"default {default}"
+
+
 def params_problems(what: str, up: Dict[str, Any], ours: Dict[str, Any], extras: List[str]) -> List[str]:
     """Differences between two signatures as surface.py reports them; the
     optional parameters ours adds go to extras."""
@@ -69,8 +74,8 @@ def params_problems(what: str, up: Dict[str, Any], ours: Dict[str, Any], extras:
         # pybind11 names unnamed parameters arg0, arg1...: not names a caller can use
         name_ok = q[0] == p[0] or (up.get("native") and re.fullmatch(r"arg\d+", p[0]))
         if not name_ok or q[1] != p[1] or _norm(q[2]) != _norm(p[2]):
-            out.append(f"{what}: parameter {i} is {q[0]} ({q[1]}, default {q[2]}) in ours, "
-                       f"{p[0]} ({p[1]}, default {p[2]}) upstream")
+            out.append(f"{what}: parameter {i} is {q[0]} ({q[1]}, {_dflt(q[2])}) in ours, "
+                       f"{p[0]} ({p[1]}, {_dflt(p[2])}) upstream")
     for q in o_pos[len(u_pos):]:
         if q[2] is None:
             out.append(f"{what}: ours adds a required positional parameter {q[0]!r}")
@@ -79,9 +84,9 @@ def params_problems(what: str, up: Dict[str, Any], ours: Dict[str, Any], extras:
     for name, p in u_kw.items():
         q = o_kw.get(name)
         if q is None:
-            out.append(f"{what}: ours lacks keyword-only parameter {name!r} (default {p[2]})")
+            out.append(f"{what}: ours lacks keyword-only parameter {name!r} ({_dflt(p[2])})")
         elif _norm(q[2]) != _norm(p[2]):
-            out.append(f"{what}: keyword-only {name!r} defaults to {q[2]} in ours, {p[2]} upstream")
+            out.append(f"{what}: keyword-only {name!r}: {_dflt(q[2])} in ours, {_dflt(p[2])} upstream")
     for name, q in o_kw.items():
         if name not in u_kw:
             if q[2] is None:
