@@ -9,7 +9,7 @@ export UV_CACHE_DIR ?= $(HOME)/.cache/uv
 export UV_LINK_MODE ?= copy
 GO_TEST_FLAGS ?= -race -count=1 -timeout 15m
 
-.PHONY: all build venv install demo test test-go test-py test-faults bench wheel clean fuzz fuzz-short
+.PHONY: all build venv install upstream-venv demo test test-go test-py test-compat test-faults bench wheel clean fuzz fuzz-short
 
 all: build
 
@@ -31,6 +31,15 @@ EXTRAS ?= test,demo
 install: venv
 	$(UV) pip install -q --python $(VPY) --reinstall-package osstorchconnector ".[$(EXTRAS)]"
 
+# Upstream osstorchconnector 1.2.3, torch, numpy and pillow in .venv-upstream
+# (uv, the same cache): what the compatibility suite (tests/compat) and the
+# benchmark compare with. scripts/upstream.py does it, the same code the
+# bench and the suite call. It never fails the build: without network it
+# records why in build/upstream-venv.reason, the suite skips with that
+# reason and `make bench` stops (unless BENCH_ARGS has --no-upstream).
+upstream-venv: venv
+	UV="$(UV)" UPSTREAM_BASE_PYTHON="$(PYTHON)" $(PYTHON) scripts/upstream.py venv
+
 demo: install
 	$(VPY) scripts/demo.py
 
@@ -39,8 +48,15 @@ test-go:
 	go test $(GO_TEST_FLAGS) ./...
 	bash scripts/fuzz.sh --go-only $(FUZZ_SHORT)
 
-test-py: install
+test-py: install upstream-venv
 	$(VPY) -m pytest tests
+
+# The compatibility suite alone: the same snippets under upstream 1.2.3 and
+# ours against one local server (needs root for a private mount namespace,
+# else it edits /etc/hosts for the session; skips with the reason where
+# upstream cannot be had).
+test-compat: install upstream-venv
+	$(VPY) -m pytest tests/compat
 
 test: test-go test-py
 
@@ -76,11 +92,14 @@ fuzz-short:
 # memory limits, behind 35 ms of emulated OSS latency. Writes
 # bench/results/latest.{json,md} and PNGs; the full run (30-35 minutes)
 # also updates README's Performance section. BENCH_QUICK=1: a few minutes on
-# small data. BENCH_ARGS passes more flags (--only d1, --no-upstream, ...).
+# small data, results in bench/results/quick/ (gitignored), README untouched.
+# BENCH_ARGS passes more flags (--only d1, --no-upstream, ...). Fails when
+# upstream cannot be measured, unless BENCH_ARGS has --no-upstream.
 BENCH_QUICK ?=
 BENCH_ARGS ?=
 bench:
 	$(MAKE) install EXTRAS=test,demo,bench
+	$(if $(findstring --no-upstream,$(BENCH_ARGS)),,$(MAKE) upstream-venv)
 	$(VPY) scripts/bench/run.py $(if $(BENCH_QUICK),--quick) $(BENCH_ARGS)
 
 # A wheel that installs and works without Go.

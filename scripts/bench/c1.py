@@ -4,7 +4,6 @@ resumable multipart upload/download) and /dev/shm (the memory limit); with
 (M1) the memory our writer and reader took beyond the state dict."""
 from __future__ import annotations
 
-import contextlib
 import pathlib
 from typing import Any, Dict, List, Optional
 
@@ -28,28 +27,27 @@ def run(profile: Profile, tools: Dict[str, str], scratch: pathlib.Path, hosts: D
         env = srv.connection_env()
         env["BENCH_CONFIG_PATH"] = common.write_config(scratch / "config.json", scratch)
         upstream = hosts.get("upstream")
-        with common.HostsEntry() if upstream else contextlib.nullcontext():
-            for rep in range(max(profile.c1_repeats, profile.c1_repeats_other)):
-                for system in SYSTEMS:
-                    host = upstream if system == "upstream" else hosts["ours"]
-                    if host is None:
-                        continue
-                    # oss2 moves 2 GB through one connection at 100 MB/s: once is enough to see it
-                    limit = {"memory": profile.c1_repeats, "ours": profile.c1_repeats,
-                             "upstream": profile.c1_repeats_other}.get(system, 1)
-                    if rep >= limit:
-                        continue
-                    out = srv.run_on(host, "c1", {"system": system, "gib": profile.c1_gib}, env, timeout=1200)
-                    if "error" not in out and not out.get("exact"):
-                        out = {"error": "the loaded state dict differs from the saved one"}
-                    samples.setdefault(system, []).append(out)
-                    if "error" in out:
-                        log(f"  {system:<15} rep {rep + 1}: FAILED {out['error']} {out.get('detail', '')[-800:]}")
-                    else:
-                        log(f"  {system:<15} rep {rep + 1}: save {out['save_gb_s']:.2f} GB/s ({out['save_s']:.1f} s), "
-                            f"load {out['load_gb_s']:.2f} GB/s ({out['load_s']:.1f} s); "
-                            f"+{out['save_peak_rss_growth'] / MIB:.0f} MiB saving, "
-                            f"+{out['load_peak_rss_growth_beyond_tensors'] / MIB:.0f} MiB beyond the tensors loading")
+        for rep in range(max(profile.c1_repeats, profile.c1_repeats_other)):
+            for system in SYSTEMS:
+                host = upstream if system == "upstream" else hosts["ours"]
+                if host is None:
+                    continue
+                # oss2 moves 2 GB through one connection at 100 MB/s: once is enough to see it
+                limit = {"memory": profile.c1_repeats, "ours": profile.c1_repeats,
+                         "upstream": profile.c1_repeats_other}.get(system, 1)
+                if rep >= limit:
+                    continue
+                out = srv.run_on(host, "c1", {"system": system, "gib": profile.c1_gib}, env, timeout=1200)
+                if "error" not in out and not out.get("exact"):
+                    out = {"error": "the loaded state dict differs from the saved one"}
+                samples.setdefault(system, []).append(out)
+                if "error" in out:
+                    log(f"  {system:<15} rep {rep + 1}: FAILED {out['error']} {out.get('detail', '')[-800:]}")
+                else:
+                    log(f"  {system:<15} rep {rep + 1}: save {out['save_gb_s']:.2f} GB/s ({out['save_s']:.1f} s), "
+                        f"load {out['load_gb_s']:.2f} GB/s ({out['load_s']:.1f} s); "
+                        f"+{out['save_peak_rss_growth'] / MIB:.0f} MiB saving, "
+                        f"+{out['load_peak_rss_growth_beyond_tensors'] / MIB:.0f} MiB beyond the tensors loading")
     recs = []
     for system, outs in samples.items():
         ok = common.successes(outs, notes, f"C1 {system}")

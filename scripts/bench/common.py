@@ -1,7 +1,6 @@
 """What the benchmark scenarios share: the run profiles, the emulated OSS
 latency, the local server with a bulk loader, the measurement hosts,
-statistics, result records, and the temporary /etc/hosts entry upstream
-needs.
+statistics, result records, and how upstream reaches the server.
 
 Every measurement runs in a fresh fork of a measurement host (worker.py):
 one Go runtime or upstream engine and one DataLoader per measurement, so a
@@ -27,15 +26,18 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 BENCH_DIR = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(REPO / "scripts"))
+import upstream  # noqa: E402  (scripts/upstream.py: .venv-upstream, and the mount namespace)
+
 RESULTS = REPO / "bench" / "results"
-UPSTREAM_VENV = REPO / ".venv-upstream"
-UPSTREAM_PY = UPSTREAM_VENV / "bin" / "python"
-UPSTREAM_VERSION = "1.2.3"
+# a quick run's results: apart from the committed full run's (gitignored)
+QUICK_RESULTS = RESULTS / "quick"
+UPSTREAM_VERSION = upstream.VERSION
 BUCKET = "bench"
 REGION = "cn-hangzhou"
 # Upstream signs virtual-hosted requests only, so it needs a host name for
 # the server; ossemu reads the bucket from the first label of BUCKET.HOST.
-UPSTREAM_HOST = "oss-local.test"
+UPSTREAM_HOST = upstream.HOST
 MIB = 1 << 20
 
 
@@ -199,12 +201,18 @@ class BenchServer:
                 "OSS_ACCESS_KEY_ID": self.srv.access_key_id, "OSS_ACCESS_KEY_SECRET": self.srv.access_key_secret}
 
 
+# what failed in this run ("D1 upstream-iter workers=0 transform=none", ...):
+# run.py exits non-zero when upstream could not be measured
+FAILURES: List[str] = []
+
+
 def successes(outs: List[Dict[str, Any]], notes: List[str], what: str) -> List[Dict[str, Any]]:
     """The repeats that worked; the first failure, if any, becomes a note
     (one broken system must not sink the suite, nor go unmentioned)."""
     failed = next((o for o in outs if "error" in o), None)
     if failed is not None:
         notes.append(f"{what} failed: {failed['error']}")
+        FAILURES.append(what)
     return [o for o in outs if "error" not in o]
 
 
@@ -216,8 +224,10 @@ class Host:
     {"error": ...} and never raises: one broken system must not sink the
     suite. A host that dies or hangs is restarted for the next request."""
 
-    def __init__(self, python: str, name: str, log_path: Optional[pathlib.Path] = None) -> None:
-        self.python, self.name = python, name
+    def __init__(self, python: str, name: str, log_path: Optional[pathlib.Path] = None,
+                 prefix: Sequence[str] = ()) -> None:
+        # prefix: what runs the interpreter (upstream's: a private mount namespace)
+        self.python, self.name, self.prefix = python, name, list(prefix)
         # the measurements' stderr (upstream's engine logs there before it reads its config)
         self.log_path = log_path or RESULTS / "tmp" / f"host-{name}.log"
         self._p: Optional[subprocess.Popen] = None
@@ -225,7 +235,7 @@ class Host:
     def _start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log_file:
-            self._p = subprocess.Popen([self.python, str(BENCH_DIR / "worker.py")], stdin=subprocess.PIPE,
+            self._p = subprocess.Popen(self.prefix + [self.python, str(BENCH_DIR / "worker.py")], stdin=subprocess.PIPE,
                                        stdout=subprocess.PIPE, stderr=log_file, text=True, cwd=REPO,
                                        start_new_session=True,
                                        env=dict(os.environ, PYTHONUNBUFFERED="1", PYTHONWARNINGS="ignore"))
@@ -291,77 +301,48 @@ def write_config(path: pathlib.Path, log_dir: pathlib.Path, **extra: Any) -> str
 # ---------------------------------------------------------------- upstream
 
 def ensure_upstream(log_fn=log) -> Optional[str]:
-    """The path of upstream's interpreter, creating its virtualenv if
-    missing; None (with the reason logged) if it cannot be had."""
-    need = ["osstorchconnector==" + UPSTREAM_VERSION, "torch", "numpy", "pillow"]
-    uv = [sys.executable, "-m", "uv"]
-    if shutil.which("uv"):
-        uv = ["uv"]
-    try:
-        if not UPSTREAM_PY.exists():
-            log_fn(f"creating {UPSTREAM_VENV} with osstorchconnector {UPSTREAM_VERSION} (uv)")
-            subprocess.run(uv + ["venv", "-q", str(UPSTREAM_VENV)], check=True, cwd=REPO)
-        # find_spec, not import: importing torch costs seconds of CPU here
-        check = "import importlib.util as u, sys; sys.exit(not all(u.find_spec(m) for m in ('osstorchconnector', 'torch', 'numpy', 'PIL')))"
-        probe = subprocess.run([str(UPSTREAM_PY), "-c", check], capture_output=True, text=True)
-        if probe.returncode != 0:
-            subprocess.run(uv + ["pip", "install", "-q", "--python", str(UPSTREAM_PY)] + need, check=True, cwd=REPO)
-    except (OSError, subprocess.CalledProcessError) as e:
-        log_fn(f"upstream virtualenv unavailable: {e}")
-        return None
-    return str(UPSTREAM_PY)
+    """The path of upstream's interpreter, creating .venv-upstream if missing
+    (scripts/upstream.py, the code `make upstream-venv` runs); None, with
+    the reason logged, if it cannot be had."""
+    py, reason = upstream.ensure_venv(log=log_fn)
+    if py is None:
+        log_fn(f"upstream osstorchconnector {UPSTREAM_VERSION} unavailable: {reason}")
+    return py
 
 
-class HostsEntry:
-    """Adds `127.0.0.1 BUCKET.oss-local.test oss-local.test` to /etc/hosts
-    for upstream, and takes it out again: on exit, on SIGTERM/SIGINT (run.py
-    turns those into SystemExit) and at interpreter exit. If someone else
-    changed the file meanwhile, only our line is removed; otherwise the
-    original bytes are written back exactly."""
+class UpstreamAccess:
+    """How upstream's measurement host reaches the server as
+    BUCKET.oss-local.test: preferably a private mount namespace with its own
+    /etc/hosts (`prefix` runs the host in it; nothing on the machine
+    changes, and nothing is left behind if the run is killed); where no
+    namespace can be had, a line added to the real /etc/hosts for the run,
+    removed on exit, on SIGTERM (run.py turns it into SystemExit), at
+    interpreter exit, and by a guardian process if the run is killed."""
 
-    PATH = "/etc/hosts"
+    def __init__(self, bucket: str = BUCKET) -> None:
+        ok, why = upstream.can_unshare()
+        self.how = "namespace" if ok else "hosts"
+        if ok:
+            self._env = upstream.Sandbox([bucket])
+        else:
+            log(f"no private mount namespace ({why}): adding {bucket}.{UPSTREAM_HOST} to /etc/hosts for the run")
+            self._env = upstream.RealChanges([bucket])
 
-    def __init__(self, bucket: str = BUCKET, host: str = UPSTREAM_HOST) -> None:
-        self.line = f"127.0.0.1 {bucket}.{host} {host}  # osstorchconnector bench, removed when it ends\n"
-        self._original: Optional[bytes] = None
+    def prefix(self) -> List[str]:
+        return self._env.prefix()
 
-    def __enter__(self) -> "HostsEntry":
-        import atexit
-        with open(self.PATH, "rb") as f:
-            self._original = f.read()
-        sep = b"" if not self._original or self._original.endswith(b"\n") else b"\n"
-        # write in place: /etc/hosts is often a bind mount that a rename would not reach
-        with open(self.PATH, "r+b") as f:
-            f.seek(0)
-            f.write(self._original + sep + self.line.encode())
-            f.truncate()
-        atexit.register(self.restore)
+    def close(self) -> None:
+        self._env.close()
+
+    def __enter__(self) -> "UpstreamAccess":
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self.restore()
-
-    def restore(self) -> None:
-        if self._original is None:
-            return
-        original, self._original = self._original, None
-        with open(self.PATH, "rb") as f:
-            now = f.read()
-        if self.line.encode() not in now:
-            return
-        sep = b"" if not original or original.endswith(b"\n") else b"\n"
-        if now == original + sep + self.line.encode():
-            new = original
-        else:
-            new = now.replace(self.line.encode(), b"", 1)
-        with open(self.PATH, "r+b") as f:
-            f.seek(0)
-            f.write(new)
-            f.truncate()
+        self.close()
 
 
 def sigterm_as_exit() -> None:
-    """SIGTERM raises SystemExit, so `finally` and `with` clean up (the
+    """SIGTERM raises SystemExit, so `finally` and `with` clean up (a
     hosts entry, servers, files in /dev/shm)."""
     def handler(signum, frame):
         raise SystemExit(128 + signum)

@@ -10,7 +10,6 @@ noisy minute hits every system alike.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import pathlib
@@ -44,33 +43,32 @@ def run(profile: Profile, tools: Dict[str, str], scratch: pathlib.Path, hosts: D
         env = srv.connection_env()
         env["BENCH_CONFIG_PATH"] = common.write_config(scratch / "config.json", scratch)
         upstream = hosts.get("upstream")
-        with common.HostsEntry() if upstream else contextlib.nullcontext():
-            for rep in range(max(profile.repeats, profile.repeats_other, profile.slow_repeats)):
-                for workers in profile.d1_workers:
-                    conc = PREFETCH_CONCURRENCY * max(1, workers)
-                    if rep < profile.repeats:
-                        samples.setdefault(("raw", workers, "none"), []).append(
-                            _raw(tools["rawget"], env, conc, n, srv))
-                    for transform in ("none", "decode"):
-                        for system in FAST + SLOW:
-                            if rep >= repeats(profile, system, transform):
-                                continue
-                            host = upstream if system.startswith("upstream") else hosts["ours"]
-                            if host is None:
-                                continue
-                            args: Dict[str, Any] = {"system": system, "workers": workers, "transform": transform}
-                            if system in SLOW:
-                                # a fixed number of batches per process: each takes 64 x ~40 ms
-                                args["limit"] = BATCH * profile.d1_slow_rounds * max(1, workers)
-                            elif transform == "decode":
-                                args["limit"] = profile.d1_decode_objects
-                            if profile_dir is not None and rep == 0 and system.startswith("ours"):
-                                args["profile"] = str(profile_dir / f"d1-{system}-w{workers}-{transform}.prof")
-                            out = srv.run_on(host, "d1", args, env, timeout=900)
-                            if "error" not in out and "limit" not in args and out["objects"] != n:
-                                out = {"error": f"delivered {out['objects']} of {n} objects"}
-                            samples.setdefault((system, workers, transform), []).append(out)
-                            _log_sample(rep, system, workers, transform, out)
+        for rep in range(max(profile.repeats, profile.repeats_other, profile.slow_repeats)):
+            for workers in profile.d1_workers:
+                conc = PREFETCH_CONCURRENCY * max(1, workers)
+                if rep < profile.repeats:
+                    samples.setdefault(("raw", workers, "none"), []).append(
+                        _raw(tools["rawget"], env, conc, n, srv))
+                for transform in ("none", "decode"):
+                    for system in FAST + SLOW:
+                        if rep >= repeats(profile, system, transform):
+                            continue
+                        host = upstream if system.startswith("upstream") else hosts["ours"]
+                        if host is None:
+                            continue
+                        args: Dict[str, Any] = {"system": system, "workers": workers, "transform": transform}
+                        if system in SLOW:
+                            # a fixed number of batches per process: each takes 64 x ~40 ms
+                            args["limit"] = BATCH * profile.d1_slow_rounds * max(1, workers)
+                        elif transform == "decode":
+                            args["limit"] = profile.d1_decode_objects
+                        if profile_dir is not None and rep == 0 and system.startswith("ours"):
+                            args["profile"] = str(profile_dir / f"d1-{system}-w{workers}-{transform}.prof")
+                        out = srv.run_on(host, "d1", args, env, timeout=900)
+                        if "error" not in out and "limit" not in args and out["objects"] != n:
+                            out = {"error": f"delivered {out['objects']} of {n} objects"}
+                        samples.setdefault((system, workers, transform), []).append(out)
+                        _log_sample(rep, system, workers, transform, out)
         server_stats = srv.stats()
     log(f"D1: server saw peak {server_stats.get('peak_concurrent')} concurrent requests, "
         f"{server_stats.get('faults_injected')} tail stalls")

@@ -312,8 +312,9 @@ def markdown(recs: List[Dict[str, Any]], meta: Dict[str, Any], notes: List[str],
              "(fork), memory counted from its own start. Ours and upstream use the same config.json "
              "(upstream's defaults: prefetchConcurrency 24, uploadConcurrency 64; WARN-level logs in a temporary "
              "directory). Upstream runs in its own virtualenv and reaches the server as "
-             f"`http://{common.UPSTREAM_HOST}:PORT` through a temporary /etc/hosts entry (it signs "
-             "virtual-hosted requests only).")
+             f"`http://{common.UPSTREAM_HOST}:PORT` (it signs virtual-hosted requests only) through "
+             + ("its own /etc/hosts in a private mount namespace."
+                if meta.get("upstream_access") == "namespace" else "a temporary /etc/hosts entry."))
     L.append("")
     if notes:
         L.append("### Notes from this run")

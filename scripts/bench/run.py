@@ -3,13 +3,18 @@
 quick profile): D1 small objects, C1 checkpoints, L1 listing, M1 memory,
 against the local OSS server with realistic latency. Writes
 bench/results/latest.json (records), latest.md (tables), the PNG plots,
-and — full profile, or with --readme — the README's Performance section.
+and — full profile, or with --readme — the README's Performance section. A
+quick run writes to bench/results/quick/ (gitignored) and never touches the
+README.
 
     python scripts/bench/run.py [--quick] [--only d1,c1,l1] [--repeats N] [--no-upstream] [--readme] [--cprofile]
 
 Needs our virtualenv (this interpreter: torch, oss2, alibabacloud-oss-v2,
 Pillow, matplotlib), Go (to build the server and the raw-limit tool) and,
-for upstream, uv and network access the first time (.venv-upstream).
+for upstream, .venv-upstream (`make upstream-venv`; created here if
+missing: uv and network access the first time). Exits 2 at once when
+upstream cannot be had, and 3 (after writing the results) when some
+upstream measurement failed; --no-upstream measures without it.
 """
 from __future__ import annotations
 
@@ -86,7 +91,8 @@ def main() -> int:
     ap.add_argument("--cprofile", action="store_true", help="cProfile our D1 runs into bench/results/tmp/profiles")
     ap.add_argument("--repeats", type=int, default=0,
                     help="override every fast case's repeats (the sequential baselines get at most 2)")
-    ap.add_argument("--out", default=str(common.RESULTS))
+    ap.add_argument("--out", default=None,
+                    help="results folder (default bench/results, or bench/results/quick with --quick)")
     ap.add_argument("--keep-others", action="store_true",
                     help="keep the records of the scenarios not run now from the previous results in --out "
                          "(the report names the run they come from)")
@@ -102,7 +108,7 @@ def main() -> int:
     unknown = set(only) - set(SCENARIOS)
     if unknown:
         ap.error(f"unknown scenario(s) {sorted(unknown)}")
-    out = pathlib.Path(a.out)
+    out = pathlib.Path(a.out or (common.QUICK_RESULTS if a.quick else common.RESULTS))
     tmp_base = common.RESULTS / "tmp"
     tmp_base.mkdir(parents=True, exist_ok=True)
     t_start = time.monotonic()
@@ -111,11 +117,13 @@ def main() -> int:
 
     upstream_py = None if a.no_upstream else common.ensure_upstream()
     if not a.no_upstream and not upstream_py:
-        notes.append("upstream osstorchconnector could not be installed into .venv-upstream: skipped")
+        log("cannot measure upstream osstorchconnector (see above); --no-upstream runs without it")
+        return 2
     for name in ("ours", "upstream"):  # the hosts' logs of the previous run
         (tmp_base / f"host-{name}.log").unlink(missing_ok=True)
+    access = common.UpstreamAccess() if upstream_py else None
     hosts = {"ours": common.Host(sys.executable, "ours"),
-             "upstream": common.Host(upstream_py, "upstream") if upstream_py else None}
+             "upstream": common.Host(upstream_py, "upstream", prefix=access.prefix()) if access else None}
     profile_dir = None
     if a.cprofile:
         profile_dir = tmp_base / "profiles"
@@ -138,6 +146,8 @@ def main() -> int:
         for h in hosts.values():
             if h is not None:
                 h.close()
+        if access is not None:
+            access.close()
     load_after = os.getloadavg()
     import torch
     meta = {
@@ -151,6 +161,7 @@ def main() -> int:
         "d1_decode_objects": profile.d1_decode_objects, "d1_slow_rounds": profile.d1_slow_rounds,
         "load_average_before": [round(x, 2) for x in load_before], "load_average_after": [round(x, 2) for x in load_after],
         "scenarios": only, "faults": common.REALISM,
+        "upstream_access": None if access is None else access.how,
     }
     if a.keep_others:
         kept, meta["kept"] = keep_previous(out, {s.upper() for s in only})
@@ -158,13 +169,23 @@ def main() -> int:
     if max(load_before[0], load_after[0]) > 1.5 * (os.cpu_count() or 1):
         notes.append(f"the machine was busy (load average {load_before[0]:.1f} before, {load_after[0]:.1f} after, "
                      f"{os.cpu_count()} CPUs): figures are noisy")
+    # upstream could not be measured: a scenario that compares with it has no
+    # upstream record, or some upstream case failed
+    upstream_failed = []
+    if upstream_py:
+        measured = {r["scenario"] for r in recs if r["system"].startswith("upstream")}
+        upstream_failed = [f"{sc.upper()}: no upstream measurement" for sc in only
+                           if sc in ("d1", "c1") and sc.upper() not in measured]
+        upstream_failed += [f"{w}: failed" for w in common.FAILURES if " upstream" in w]
     md = report.write(recs, meta, notes, out)
     log(f"wrote {out / 'latest.json'}, {md} and the plots ({meta['wall_min']:.1f} min)")
-    if (profile.name == "full" or a.readme) and out.resolve() == common.RESULTS.resolve():
+    if upstream_failed:
+        log("upstream could not be measured: " + "; ".join(upstream_failed) + " (README.md left as it was)")
+    elif (profile.name == "full" or a.readme) and out.resolve() == common.RESULTS.resolve():
         changed = report.update_readme(out)
         log("README.md Performance section " + ("updated" if changed else "unchanged"))
     print(md.read_text())
-    return 0
+    return 3 if upstream_failed else 0
 
 
 if __name__ == "__main__":
