@@ -333,7 +333,8 @@ def run_map_loader(tally: Tally, dl, names: Sequence[str], batch: Optional[int],
 
 
 _KEY_IN_ERROR = re.compile(r"oss://" + re.escape(BUCKET) + r"/([^\s:]+)")
-_TAR_MEMBER_IN_ERROR = re.compile(r'tar member "([^"]+)"')
+# tar members are named by their path in the folder the tar was made from
+_TAR_MEMBER_IN_ERROR = re.compile(r'tar member "(?:[^"]*/tar-src/)?([^"]+)"')
 
 
 def run_iter_loader(tally: Tally, dl, clear: Callable[[str], bool] = None, after_batch=None, batched=True) -> int:
