@@ -84,13 +84,21 @@ print(json.dumps({'missing': missing, 'version': v}))
 """
 
 
+def clean_env(**extra: str) -> dict:
+    """This environment without what would make upstream's interpreter
+    import another package (a PYTHONPATH pointing at our source tree)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    env.update(extra)
+    return env
+
+
 def probe(python: Union[str, os.PathLike]) -> Optional[str]:
     """None if `python` has upstream VERSION, torch, numpy and PIL; else
     what is wrong. Uses find_spec, not import: importing torch costs seconds."""
     if not os.path.exists(python):
         return f"{python} does not exist"
     try:
-        out = subprocess.run([str(python), "-c", _PROBE], capture_output=True, text=True, timeout=120)
+        out = subprocess.run([str(python), "-c", _PROBE], capture_output=True, text=True, timeout=120, env=clean_env())
         info = json.loads(out.stdout.strip().splitlines()[-1])
     except (OSError, subprocess.SubprocessError, ValueError, IndexError) as e:
         return f"{python} does not run: {e}"

@@ -238,7 +238,7 @@ class Host:
             self._p = subprocess.Popen(self.prefix + [self.python, str(BENCH_DIR / "worker.py")], stdin=subprocess.PIPE,
                                        stdout=subprocess.PIPE, stderr=log_file, text=True, cwd=REPO,
                                        start_new_session=True,
-                                       env=dict(os.environ, PYTHONUNBUFFERED="1", PYTHONWARNINGS="ignore"))
+                                       env=upstream.clean_env(PYTHONUNBUFFERED="1", PYTHONWARNINGS="ignore"))
         line = self._readline(300)
         if not line or not json.loads(line).get("ready"):
             self.close()

@@ -167,4 +167,29 @@ def test_behaviour(surface, case, want):
     ours, up = surface
     u, o = up.get_or_fail(case), ours.get_or_fail(case)
     expect(u == want, f"upstream no longer behaves as the test expects: {show(u)}")
-    expect(o == u, f"{case}: upstream {show(u)}; ours {show(o)}")
+    if case == "custom_iterable":
+        # Deliberate difference (README): upstream hands a custom source's
+        # descriptors to the transform without data (their read() raises);
+        # ours fetches them. The same objects, keys as "/bucket/key".
+        norm = sorted([k.replace("oss://", "/", 1), n, label] for k, n, label in u["ok"])
+        expect(sorted(o["ok"]) == norm, f"{case}: upstream {show(u)}; ours {show(o)}")
+    elif case.startswith("share"):
+        return  # compared as a whole in test_shares_deliver_each_object_once
+    else:
+        expect(o == u, f"{case}: upstream {show(u)}; ours {show(o)}")
+
+
+@pytest.mark.parametrize("total", [2, 3])
+def test_shares_deliver_each_object_once(surface, total):
+    """client._id / _total set by user code: together the shares deliver
+    every object exactly once, on both. Upstream decides at run time who
+    takes what (in one process, share 0 takes everything); ours splits the
+    list by position, so each share is known in advance (and disjoint)."""
+    ours, up = surface
+    everything = sorted([u[len("oss:/"):], str(i)] for i, u in enumerate(SHARE_URIS))
+    for side in (up, ours):
+        shares = [side.get_or_fail(f"share {i} of {total}")["ok"] for i in range(total)]
+        union = sorted(x for sh in shares for x in sh)
+        expect(union == everything, f"{side}: shares of {total} together are {show(union)}")
+    mine = [ours.get_or_fail(f"share {i} of {total}")["ok"] for i in range(total)]
+    expect(all(mine), f"ours: a share of {total} is empty: {show(mine)}")
