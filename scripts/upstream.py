@@ -316,30 +316,39 @@ class Sandbox:
 
 # ---------------------------------------------------------------- without a namespace
 
-_GUARDIAN = r"""
-import json, os, sys
-plan = []
-for line in sys.stdin:
-    msg = json.loads(line)
-    if msg == "done":
-        sys.exit(0)
-    plan.append(msg)
-# our parent went away without saying it had undone its changes: undo them
-for step in reversed(plan):
-    try:
-        if step["op"] == "unlink":
-            os.unlink(step["path"])
-        elif step["op"] == "rmdir":
-            os.rmdir(step["path"])
-        elif step["op"] == "hosts":
-            with open(step["path"], "r+b") as f:
-                now = f.read()
-                line = step["line"].encode()
-                if line in now:
-                    f.seek(0); f.write(now.replace(line, b"", 1)); f.truncate()
-    except OSError:
-        pass
-"""
+def undo(plan: List[dict]) -> None:
+    """Carry out an undo plan of RealChanges, last step first."""
+    for step in reversed(plan):
+        try:
+            if step["op"] == "unlink":
+                os.unlink(step["path"])
+            elif step["op"] == "rmdir":
+                os.rmdir(step["path"])
+            elif step["op"] == "hosts":
+                with open(step["path"], "r+b") as f:
+                    now = f.read()
+                    line = step["line"].encode()
+                    if line in now:
+                        f.seek(0)
+                        f.write(now.replace(line, b"", 1))
+                        f.truncate()
+        except OSError:
+            pass
+
+
+def _guardian() -> None:
+    """The guardian process: reads the plan from stdin; if the pipe closes
+    without a "done" (our parent was killed), undoes it."""
+    plan = []
+    for line in sys.stdin:
+        msg = json.loads(line)
+        if msg == "done":
+            return
+        plan.append(msg)
+    undo(plan)
+
+
+_GUARDIAN = f"import sys; sys.path.insert(0, {str(pathlib.Path(__file__).resolve().parent)!r}); import upstream; upstream._guardian()"
 
 
 class RealChanges:
@@ -416,22 +425,7 @@ class RealChanges:
 
     def close(self) -> None:
         plan, self._plan = self._plan, []
-        for step in reversed(plan):
-            try:
-                if step["op"] == "unlink":
-                    os.unlink(step["path"])
-                elif step["op"] == "rmdir":
-                    os.rmdir(step["path"])
-                elif step["op"] == "hosts":
-                    with open(step["path"], "r+b") as f:
-                        now = f.read()
-                        line = step["line"].encode()
-                        if line in now:
-                            f.seek(0)
-                            f.write(now.replace(line, b"", 1))
-                            f.truncate()
-            except OSError:
-                pass
+        undo(plan)
         if self._guard is not None:
             g, self._guard = self._guard, None
             try:
