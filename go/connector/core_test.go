@@ -490,7 +490,8 @@ func TestAuditLogRecordsSlowRequestsAndNoSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.faults(t, ossemu.Faults{})
-	c.Get(bg, tBucket, "slow") // fast: not audited
+	c.Get(bg, tBucket, "slow")    // fast: not audited
+	c.Get(bg, tBucket, "missing") // fast, but refused: audited
 	getLoggers(c.cfg).audit.Sync()
 	getLoggers(c.cfg).log.Sync()
 	raw, err := os.ReadFile(filepath.Join(e.dir, "audit.log"))
@@ -498,7 +499,7 @@ func TestAuditLogRecordsSlowRequestsAndNoSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
-	if len(lines) != 1 {
+	if len(lines) != 2 || !strings.Contains(lines[1], `"key":"missing"`) || !strings.Contains(lines[1], `"status":404`) {
 		t.Fatalf("audit lines: %q", raw)
 	}
 	var rec map[string]any

@@ -138,8 +138,9 @@ func sdkPrinter(l *zap.Logger) oss.LogPrinter {
 	})
 }
 
-// auditTransport times every request and writes the slow ones to the audit
-// log, one JSON line each, when the response body is closed.
+// auditTransport times every request and writes the slow ones, and those
+// that failed or were refused (HTTP 4xx/5xx), to the audit log, one JSON
+// line each, when the response body is closed.
 type auditTransport struct {
 	next      http.RoundTripper
 	audit     *zap.Logger
@@ -181,8 +182,8 @@ func (b *auditBody) Close() error {
 
 func (t *auditTransport) record(req *http.Request, resp *http.Response, start time.Time, n int64, err error) {
 	d := time.Since(start)
-	if d < t.threshold && err == nil {
-		return
+	if d < t.threshold && err == nil && resp.StatusCode < 400 {
+		return // fast and fine; failures are recorded whatever they took
 	}
 	bucket, key := splitTarget(req)
 	fields := []zap.Field{zap.String("op", opName(req)), zap.String("bucket", bucket), zap.String("key", key),
