@@ -5,7 +5,7 @@
 
 writes DEST/_lib/libosstorch.so, DEST/_lib/libosstorch_fork.so (the same
 library, made byte-different, that forked DataLoader workers load: see
-python/osstorchconnector/_native.py) and DEST/_bin/ossemu (the local OSS
+python/osstorchconnector/_native/loader.py) and DEST/_bin/ossemu (the local OSS
 server). Needs Go (see go.mod for the version).
 """
 import os

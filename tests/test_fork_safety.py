@@ -1,7 +1,7 @@
-"""The Go core under fork, spawn and forkserver (design/fork-safety.md).
+"""The Go core under fork, spawn and forkserver (docs/fork-safety.md).
 
 A forked child that calls into the Go runtime it inherited hangs on its first
-real call; the loader in osstorchconnector._native must give each forked
+real call; the loader in osstorchconnector._native.loader must give each forked
 process a fresh copy of the library. These tests fail (as hangs, bounded by a
 deadline) if the pid check or the fresh copy is missing.
 """
@@ -92,7 +92,7 @@ opts = dict(endpoint=sys.argv[1], cred_path=sys.argv[2], region=sys.argv[3])
 _native.NativeClient(opts).list("test-bucket")
 pid = os.fork()
 if pid == 0:
-    _native.FORK_COPY = pathlib.Path("/nonexistent/libosstorch_fork.so")
+    _native.loader.FORK_COPY = pathlib.Path("/nonexistent/libosstorch_fork.so")
     del os.memfd_create                      # no way to get a fresh runtime
     try:
         _native.NativeClient(opts).list("test-bucket")

@@ -36,12 +36,12 @@ class _DatasetBase:
         self._client = None
         self._client_pid = None
 
-    def _get_client(self, id: int = 0, total: int = 1) -> OssClient:
+    def _get_client(self) -> OssClient:
+        """This process's client (a worker makes its own: handles never cross processes)."""
         if self._client is None or self._client_pid != os.getpid():
             self._client = OssClient(self._endpoint, self._cred_path, self._config_path, str(self._uuid),
                                      cred_provider=self._cred_provider, region=self._region)
             self._client_pid = os.getpid()
-        self._client._id, self._client._total = id, total
         return self._client
 
     def __getstate__(self):
@@ -87,4 +87,4 @@ def entries_of(objects: Iterable[Any], client: OssClient) -> List[Entry]:
     """Entries from what a get_dataset_objects callable returned: our own
     sources' entries, or (a user's callable, as upstream's) DataObjects made
     with new_data_object, or URIs."""
-    return [to_entry(o, client._parse_uri) for o in objects]
+    return [to_entry(o, client.parse_uri) for o in objects]

@@ -21,8 +21,8 @@ def parse_oss_uri(uri: str) -> Tuple[str, str]:
     """Split ``oss://bucket/key`` or ``/bucket/key`` (also
     ``oss://bucket.<endpoint-host>/key``) into (bucket, key); ValueError
     otherwise."""
-    from . import _native
-    return _native.parse_uri(uri)
+    from ._oss_client import parse_oss_uri as parse  # the client module is the one door to the core
+    return parse(uri)
 
 
 def identity(obj: Optional[DataObject]) -> Optional[DataObject]:
@@ -56,8 +56,8 @@ def check_prefix_uri(oss_uri: str, parse: Callable[[str], Tuple[str, str]] = par
 
 
 def list_prefix(client, oss_uri: str) -> List[Entry]:
-    bucket, prefix = check_prefix_uri(oss_uri, client._parse_uri)
-    return [(bucket, o["key"], o["size"], "") for o in client._native.list(bucket, prefix)]
+    bucket, prefix = check_prefix_uri(oss_uri, client.parse_uri)
+    return client.list_entries(bucket, prefix)
 
 
 def to_entry(u: Any, parse: Callable[[str], Tuple[str, str]] = parse_oss_uri) -> Entry:
@@ -92,15 +92,15 @@ def manifest_entries(client, manifest_file_path: str, manifest_parser: Callable[
     if oss_base_uri is None:
         raise ValueError("oss_base_uri must be a string ('' when the manifest holds full URIs)")
     if manifest_file_path.startswith("oss://"):
-        b, k = client._parse_uri(manifest_file_path)
-        reader: io.IOBase = io.BytesIO(client._native.get(b, k))
+        b, k = client.parse_uri(manifest_file_path)
+        reader: io.IOBase = io.BytesIO(client.read_object(b, k))
     else:
         reader = open(manifest_file_path, "rb")  # FileNotFoundError names the path
     out = []
     with reader:
         for item in manifest_parser(reader):
             key, label = item[0], item[1] if len(item) > 1 else ""
-            b, k = client._parse_uri(oss_base_uri + key)
+            b, k = client.parse_uri(oss_base_uri + key)
             out.append((b, k, 0, label))
     return out
 

@@ -1,13 +1,16 @@
-"""OssClient: upstream's client object, over the Go core."""
+"""OssClient: upstream's client object, over the Go core, and the package's
+one door to that core: datasets, tar shards, checkpoints, safetensors, DCP
+and the tools call its methods; only this module uses ``_native``.
+"""
 from __future__ import annotations
 
 import logging
 import os
 import uuid as _uuid
-from typing import Any, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Iterable, Iterator, List, Optional, Tuple, Union
 
 from . import _local, _native
-from ._oss_bucket_iterable import Entry, object_key, parse_oss_uri, to_entry
+from ._oss_bucket_iterable import Entry, object_key, to_entry
 from ._oss_connector import DataObject, error_object
 from .errors import OssError, OssNotFoundError, error_for
 
@@ -36,11 +39,26 @@ class _WriterAdapter:
         self._w.abort()
 
 
+def parse_oss_uri(uri: str) -> Tuple[str, str]:
+    """(bucket, key) of an ``oss://`` or ``/bucket/key`` URI, by the core's
+    parser (it needs no client); ValueError otherwise."""
+    return _native.parse_uri(uri)
+
+
 class OssClient:
     """A client of OSS with upstream's constructor and methods.
 
     It holds plain options only: it pickles into DataLoader workers, and each
-    process creates its own native client on first use.
+    process creates its own native client on first use (the native layer
+    checks the pid on every call; tar handles are cached per process and
+    never pickled).
+
+    Besides upstream's methods it has the ones the rest of this package
+    uses, so that nothing else reaches into it (not upstream's API; they may
+    change): parse_uri, list_entries, read_object, read_objects, prefetch,
+    for_worker, open_tar and build_tar_index. ``_id`` / ``_total`` are
+    upstream's: the share of this client in the ``*_with_preload`` calls,
+    which user code written for upstream sets.
     """
 
     def __init__(self, endpoint: str, cred_path: str = "", config_path: str = "", uuid: str = "",
@@ -56,12 +74,29 @@ class OssClient:
         self._native = _local.LocalBackend() if not endpoint else _native.NativeClient(
             {"endpoint": endpoint, "cred_path": self._cred_path, "config_path": self._config_path, "region": self._region},
             cred_provider)
+        self._tars: dict = {}  # (pid, bucket, tar, index bucket, index) -> NativeTar
 
-    def _parse_uri(self, uri: str) -> Tuple[str, str]:
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_tars"] = {}  # handles of this process: never sent to another
+        return state
+
+    def parse_uri(self, uri: str) -> Tuple[str, str]:
         """(bucket, key) of a URI, for this client's mode."""
         if isinstance(self._native, _local.LocalBackend):
             return _local.parse_uri(uri)
         return parse_oss_uri(uri)
+
+    def for_worker(self, id: int, total: int) -> "OssClient":
+        """This client with the share id of total in the ``*_with_preload``
+        calls (what a dataset hands a user's get_dataset_objects in a
+        DataLoader worker, as upstream's). It shares this client's
+        connections and tar cache; setting its share leaves this one's as
+        it is."""
+        view = object.__new__(OssClient)
+        view.__dict__.update(self.__dict__)
+        view._id, view._total = id, total
+        return view
 
     def __repr__(self) -> str:
         return f"OssClient(endpoint={self._endpoint!r}, region={self._region!r}, id={self._id}, total={self._total})"
@@ -128,11 +163,36 @@ class OssClient:
         for o in self._native.list(bucket, prefix):
             yield DataObject(object_key(bucket, o["key"]), o["size"], "")
 
-    def _prefetch(self, entries: Optional[List[Entry]], include_errors: bool, **source: Any) -> Iterator[DataObject]:
+    def list_entries(self, bucket: str, prefix: str = "") -> List[Entry]:
+        """(bucket, key, size, "") of every object under prefix, in key order."""
+        return [(bucket, o["key"], o["size"], "") for o in self._native.list(bucket, prefix)]
+
+    def read_object(self, bucket: str, key: str) -> bytes:
+        """The whole object; a failure raises its OssError."""
+        return self._native.get(bucket, key)
+
+    def read_objects(self, entries: List[Entry]) -> List[Union[bytes, Exception]]:
+        """The objects of entries, fetched concurrently: per entry, in input
+        order, its bytes or the OssError it failed with."""
+        return self._native.batch_get([{"bucket": b, "key": k, "size": s} for b, k, s, _ in entries])
+
+    def prefetch(self, entries: Optional[List[Entry]] = None, *, bucket: str = "", prefix: str = "",
+                 worker: Optional[Tuple[int, int]] = None, include_errors: bool = False) -> Iterator[DataObject]:
+        """One share of entries (or, without entries, of the objects under
+        bucket/prefix), fetched concurrently, as DataObjects in completion
+        order. worker is (share, total); None takes this client's own
+        (``_id`` of ``_total``). A failed object raises its error, or with
+        include_errors comes as an error object."""
+        share, total = worker if worker is not None else (self._id, self._total)
+        source: dict = {"bucket": bucket, "prefix": prefix} if entries is None else {}
+        return self._prefetched(entries, include_errors, share, total, source)
+
+    def _prefetched(self, entries: Optional[List[Entry]], include_errors: bool, share: int, total: int,
+                    source: dict) -> Iterator[DataObject]:
         labels = [e[3] for e in entries] if entries is not None else None
         if entries is not None:
             source["items"] = [{"bucket": b, "key": k, "size": s} for b, k, s, _ in entries]
-        it = self._native.prefetch(worker_id=self._id, worker_count=self._total, **source)
+        it = self._native.prefetch(worker_id=share, worker_count=total, **source)
         try:
             for meta, data in it:
                 label = labels[meta["index"]] if labels is not None else ""
@@ -150,12 +210,12 @@ class OssClient:
     def list_objects_with_preload(self, bucket: str, prefix: str = "", include_errors: bool = False) -> Iterator[DataObject]:
         """Every object under prefix, fetched concurrently, in completion order;
         this client's share (id of total) only."""
-        return self._prefetch(None, include_errors, bucket=bucket, prefix=prefix)
+        return self.prefetch(bucket=bucket, prefix=prefix, include_errors=include_errors)
 
     def list_objects_from_uris(self, object_uris: Iterable, prefetch: bool = False, include_errors: bool = False) -> Iterator[DataObject]:
         """Fetch the given objects (DataObject descriptors or URIs) in input
         order; with prefetch, concurrently as one batch."""
-        entries = _entries(object_uris, self._parse_uri)
+        entries = _entries(object_uris, self.parse_uri)
         if not prefetch:
             for b, k, _, label in entries:
                 obj = self.get_object(b, k, label=label)
@@ -163,7 +223,7 @@ class OssClient:
                     raise error_for(obj.err(), obj.error_msg(), obj.exception())
                 yield obj
             return
-        results = self._native.batch_get([{"bucket": b, "key": k, "size": s} for b, k, s, _ in entries])
+        results = self.read_objects(entries)
         for (b, k, _, label), r in zip(entries, results):
             name = object_key(b, k)
             if isinstance(r, Exception):
@@ -176,11 +236,17 @@ class OssClient:
     def open_tar(self, bucket: str, tar_key: str, index_key: str, index_bucket: Optional[str] = None) -> _native.NativeTar:
         """The tar at bucket/tar_key, opened through its index object (either
         connector's encoding); cached per process."""
-        cache = self.__dict__.setdefault("_tars", {})
         k = (os.getpid(), bucket, tar_key, index_bucket or bucket, index_key)
-        if k not in cache:
-            cache[k] = self._native.open_tar(bucket, tar_key, index_bucket or bucket, index_key)
-        return cache[k]
+        if k not in self._tars:
+            self._tars[k] = self._native.open_tar(bucket, tar_key, index_bucket or bucket, index_key)
+        return self._tars[k]
+
+    def build_tar_index(self, tar_path: str) -> Tuple[bytes, bytes]:
+        """The index of the tar at tar_path (an ``oss://`` object, streamed
+        once, or a local file): (upstream's encoding, our checksum file)."""
+        if tar_path.startswith("oss://"):
+            return self._native.tar_index_build(*parse_oss_uri(tar_path))
+        return _native.tar_index_from_file(tar_path)
 
     def list_objects_from_tar(self, bucket: str, tar_key: str, index_key: str, chunks: Iterable = [], sizes: Iterable = [],  # noqa: B006 (upstream's defaults; never mutated)
                               prefetch: bool = False, include_errors: bool = False) -> List[DataObject]:
@@ -212,7 +278,7 @@ class OssClient:
     def list_objects_from_uris_with_preload(self, object_uris: Iterable, include_errors: bool = False) -> Iterator[DataObject]:
         """Fetch this client's share of the given objects concurrently, in
         completion order."""
-        return self._prefetch(_entries(object_uris, self._parse_uri), include_errors)
+        return self.prefetch(_entries(object_uris, self.parse_uri), include_errors=include_errors)
 
 
 def _entries(object_uris: Iterable, parse) -> List[Entry]:

@@ -17,7 +17,6 @@ import tarfile
 import time
 from typing import Any, Callable, Iterator, Optional, Tuple
 
-from . import _native
 from ._oss_bucket_iterable import object_key, parse_oss_uri
 from ._oss_client import OssClient
 
@@ -36,18 +35,18 @@ def _sources(client: OssClient, source_path: str) -> Iterator[Tuple[str, int, Ca
     Folder markers (keys ending in "/") and symbolic links are not files and are left out."""
     if _is_oss(source_path):
         bucket, prefix = parse_oss_uri(source_path)
-        objs = [o for o in client._native.list(bucket, prefix) if not o["key"].endswith("/")]
+        objs = [e for e in client.list_entries(bucket, prefix) if not e[1].endswith("/")]
         if not objs:
             raise FileNotFoundError(f"no objects under {source_path}")
         # fetch in batches so the next ones arrive while the tar is written
         batch = 64
         for i in range(0, len(objs), batch):
             part = objs[i:i + batch]
-            datas = client._native.batch_get([{"bucket": bucket, "key": o["key"], "size": o["size"]} for o in part])
-            for o, d in zip(part, datas):
+            datas = client.read_objects(part)
+            for (_, key, _, _), d in zip(part, datas):
                 if isinstance(d, Exception):
                     raise d
-                yield object_key(bucket, o["key"]), len(d), (lambda d=d: d)
+                yield object_key(bucket, key), len(d), (lambda d=d: d)
         return
     if not os.path.isdir(source_path):
         raise FileNotFoundError(f"source_path {source_path!r} is neither an oss:// prefix nor a local directory")
@@ -76,14 +75,6 @@ def _open_output(client: OssClient, path: str):
             raise ValueError(f"{path!r} names no object")
         return client.put_object(bucket, key)
     return open(path, "wb")
-
-
-def _index_of(client: OssClient, tar_path: str) -> Tuple[bytes, bytes]:
-    """(the index in upstream's encoding, our checksum file)."""
-    if _is_oss(tar_path):
-        bucket, key = parse_oss_uri(tar_path)
-        return client._native.tar_index_build(bucket, key)
-    return _native.tar_index_from_file(tar_path)
 
 
 def _write(client: OssClient, path: str, data: bytes) -> None:
@@ -127,7 +118,7 @@ def write_tar_archive(client: OssClient, tar_path: str, index_path: str, source_
                     done, total = done + 1, total + len(data)
                     if progress:
                         progress(done, total)
-    index, checksums = _index_of(client, tar_path)
+    index, checksums = client.build_tar_index(tar_path)
     # the checksum file first: a reader that finds the index finds its checksums too
     _write(client, index_path + CHECKSUM_SUFFIX, checksums)
     _write(client, index_path, index)

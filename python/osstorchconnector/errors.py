@@ -102,15 +102,27 @@ class OssInternalError(OssError, RuntimeError):
     """A bug in osstorchconnector's core; please report it."""
 
 
-_BY_KIND = {
-    "not_found": OssNotFoundError,
-    "permission": OssPermissionError,
-    "network": OssConnectionError,
-    "invalid": OssInvalidArgumentError,
-    "canceled": OssCanceledError,
-    "internal": OssInternalError,
-    "service": OssError,
-}
+# The error kinds, once: (name, status, exception class). The name is what
+# the core writes as "kind" in its error JSON (Go's connector.Kind.String),
+# the status what a C export returns for it (ost_status in osstorch.h).
+# tests/test_error_kinds.py holds the header and the Go sources to this table.
+KINDS = (
+    ("internal", 1, OssInternalError),
+    ("invalid", 2, OssInvalidArgumentError),
+    ("not_found", 3, OssNotFoundError),
+    ("permission", 4, OssPermissionError),
+    ("service", 5, OssError),
+    ("network", 6, OssConnectionError),
+    ("canceled", 7, OssCanceledError),
+)
+
+_BY_KIND = {name: cls for name, _, cls in KINDS}
+_KIND_BY_STATUS = {status: name for name, status, _ in KINDS}
+
+
+def kind_of_status(status: int) -> str:
+    """The kind a C status stands for ("internal" for one we do not know)."""
+    return _KIND_BY_STATUS.get(status, "internal")
 
 
 _BY_ERRNO = {

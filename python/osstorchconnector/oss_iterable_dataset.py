@@ -158,19 +158,20 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
         rank, world = _rank_and_world() if self._shard_by_rank else (0, 1)
         if not 0 <= rank < world:
             raise ValueError(f"rank {rank} is not within world size {world}")
-        client = self._get_client(rank * num_workers + worker_id, world * num_workers)
+        client = self._get_client()
+        share, total = rank * num_workers + worker_id, world * num_workers
         if self._tar is not None:
-            return self._iterate_tar(client, rank * num_workers + worker_id, world * num_workers, seed)
+            return self._iterate_tar(client, share, total, seed)
         if not isinstance(self._get_dataset_objects, _Source):
             self._epoch += 1
-            return self._users_objects(client)
+            return self._users_objects(client.for_worker(share, total))
         entries = self._entries(client, worker_id, num_workers, seed)
         self._epoch += 1  # in this process; workers advance in lockstep (persistent workers)
-        return self._iterate(client, entries)
+        return client.prefetch(entries, worker=(share, total), include_errors=True)
 
     def _users_objects(self, client: OssClient) -> Iterator[DataObject]:
-        """A user's get_dataset_objects, called in each worker with the
-        worker's client as upstream's: objects it fetched itself (e.g. with
+        """A user's get_dataset_objects, called in each worker with a client
+        whose share (_id of _total) is the worker's, as upstream's: objects it fetched itself (e.g. with
         client.list_objects_from_uris_with_preload, already this worker's
         share) come as they are; descriptors (new_data_object, URIs) are
         fetched, this worker's share of them."""
@@ -179,13 +180,9 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
             if isinstance(o, DataObject) and (o._data is not None or o._reader is not None or o.err()):
                 yield o
             else:
-                pending.append(to_entry(o, client._parse_uri))
-        if pending:
-            yield from client._prefetch(pending, include_errors=True)
-
-    def _iterate(self, client: OssClient, entries: List[Entry]) -> Iterator[DataObject]:
-        # client._id / _total select this worker's (and rank's) share in the core
-        return client._prefetch(entries, include_errors=True)
+                pending.append(to_entry(o, client.parse_uri))
+        if pending:  # the client's share: the worker's, or what the user's code set
+            yield from client.prefetch(pending, include_errors=True)
 
 
 class _EpochIterator:
@@ -299,7 +296,7 @@ class _FromObjects(_Source):
         self.uris = uris
 
     def __call__(self, client: OssClient) -> List[Entry]:
-        return objects_entries(self.uris, client._parse_uri)
+        return objects_entries(self.uris, client.parse_uri)
 
 
 class _FromManifest(_Source):

@@ -52,7 +52,7 @@ class OssMapDataset(_DatasetBase, torch.utils.data.Dataset):
     def from_objects(cls, object_uris: Union[str, Iterable[str]], endpoint: str, *, cred_path: str = "",
                      cred_provider: Any = None, config_path: str = "", transform: Callable[[DataObject], Any] = identity,
                      region: str = "") -> "OssMapDataset":
-        return cls(endpoint, cred_path, config_path, lambda client: objects_entries(object_uris, client._parse_uri),
+        return cls(endpoint, cred_path, config_path, lambda client: objects_entries(object_uris, client.parse_uri),
                    transform=transform, cred_provider=cred_provider, region=region)
 
     @classmethod

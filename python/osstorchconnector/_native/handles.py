@@ -1,0 +1,173 @@
+"""Native handles: opaque numbers the core hands out for readers, writers,
+prefetchers, tars and clients.
+
+A handle belongs to the process that created it and to the copy of the
+library that process loaded (loader.py): in another process the number means
+nothing, or worse, something else. So every use checks the pid, and the
+finalizer frees a handle only in its own process and only while that process
+still uses the same library copy; a forked child never touches its parent's
+handles (they die with the parent's runtime).
+"""
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import weakref
+from typing import Any, Dict, List, Optional, Tuple, Union
+
+from ..errors import error_from_details
+from .abi import OK
+from .buffers import in_buffer, out_buffer, take
+from .errors import call, raise_status
+from .loader import _loader, lib, loaded_in_this_process
+
+
+class Handle:
+    """A native handle owned by the process that created it (see the module
+    docstring). Subclasses name the export that frees it in _free_fn."""
+
+    _free_fn = ""
+
+    def __init__(self, handle: int) -> None:
+        self._handle = handle
+        self._pid = os.getpid()
+        self._fin = weakref.finalize(self, _free_handle, self._free_fn, self._pid, _loader.source, handle)
+
+    def _h(self) -> int:
+        if self._handle is None:
+            raise ValueError(f"{type(self).__name__} is closed")
+        if self._pid != os.getpid():
+            raise RuntimeError(f"{type(self).__name__} was opened in another process (pid {self._pid}); open it again here")
+        return self._handle
+
+    def _owned(self) -> bool:
+        """Open, and opened in this process."""
+        return self._handle is not None and self._pid == os.getpid()
+
+    def _release(self) -> None:
+        self._fin.detach()
+        self._handle = None
+
+    def close(self) -> None:
+        """Free the handle (once; in another process only forget it)."""
+        if self._owned():
+            getattr(lib(), self._free_fn)(self._handle)
+        self._release()
+
+
+def _free_handle(fn: str, pid: int, source: Optional[str], handle: int) -> None:
+    if os.getpid() == pid and loaded_in_this_process() and _loader.source == source:
+        getattr(_loader.get(), fn)(handle)
+
+
+class NativeReader(Handle):
+    """Random-access reader over one object (see ost_reader_* in osstorch.h)."""
+
+    _free_fn = "ost_reader_close"
+
+    def __init__(self, handle: int, size: int) -> None:
+        super().__init__(handle)
+        self.size = size
+
+    def read_into(self, offset: int, buf) -> int:
+        ptr, n, keep = out_buffer(buf)
+        got = ctypes.c_size_t()
+        call("ost_reader_read_at", self._h(), offset, ptr, n, ctypes.byref(got))
+        del keep
+        return got.value
+
+
+class NativePrefetcher(Handle):
+    """Iterator of (meta, data) for a sharded listing or key list; meta has
+    index, bucket, key, size and, for a failed object, error (an OssError)."""
+
+    _free_fn = "ost_prefetch_close"
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> Tuple[Dict[str, Any], bytes]:
+        if self._handle is None:
+            raise StopIteration
+        l = lib()
+        meta, data, n, done = ctypes.c_void_p(), ctypes.c_void_p(), ctypes.c_size_t(), ctypes.c_int32()
+        err = ctypes.c_void_p()
+        st = l.ost_prefetch_next(self._h(), ctypes.byref(meta), ctypes.byref(data), ctypes.byref(n), ctypes.byref(done), ctypes.byref(err))
+        if st != OK:
+            self.close()
+            raise_status(l, st, err)
+        if done.value:
+            self.close()
+            raise StopIteration
+        payload = take(l, data, n.value)
+        m = json.loads(take(l, meta))
+        if "error" in m:
+            m["error"] = error_from_details(m["error"])
+        return m, payload
+
+
+class NativeWriter(Handle):
+    """Streaming writer (see ost_writer_* in osstorch.h)."""
+
+    _free_fn = "ost_writer_abort"
+
+    def write(self, data) -> int:
+        ptr, n, keep = in_buffer(data)
+        if n:
+            call("ost_writer_write", self._h(), ptr, n)
+        del keep
+        return n
+
+    def close(self) -> None:
+        """Commit. On error the upload was aborted and nothing is visible."""
+        h = self._h()
+        self._release()
+        call("ost_writer_close", h)
+
+    def abort(self) -> None:
+        # released before the call: a handle the core has seen aborted is never aborted again
+        if self._owned():
+            h = self._handle
+            self._release()
+            lib().ost_writer_abort(h)
+        else:
+            self._release()
+
+
+def packed_entries(fn: str, *args) -> List[Tuple[Dict[str, Any], Union[bytes, Exception]]]:
+    """Unpack the (data, index) pair of ost_batch_get and ost_tar_read: per
+    item, its index entry and its bytes or the OssError it failed with."""
+    l = lib()
+    data, n, index = ctypes.c_void_p(), ctypes.c_size_t(), ctypes.c_void_p()
+    call(fn, *args, ctypes.byref(data), ctypes.byref(n), ctypes.byref(index))
+    try:
+        out: List[Tuple[Dict[str, Any], Union[bytes, Exception]]] = []
+        for e in json.loads(take(l, index)):
+            if "error" in e:
+                out.append((e, error_from_details(e["error"])))
+            else:
+                out.append((e, ctypes.string_at(data.value + e["offset"], e["size"]) if e["size"] else b""))
+        return out
+    finally:
+        l.ost_free(data)
+
+
+class NativeTar(Handle):
+    """A tar archive opened through its index (see ost_tar_* in osstorch.h)."""
+
+    _free_fn = "ost_tar_close"
+
+    def __init__(self, handle: int, members: List[Dict[str, Any]]) -> None:
+        super().__init__(handle)
+        self.members = members
+
+    def read(self, indices: List[int]) -> List[Tuple[str, Union[bytes, Exception]]]:
+        """Per position: the member's name ("" if it failed before its
+        headers were read) and its bytes or the OssError it failed with."""
+        entries = packed_entries("ost_tar_read", self._h(), json.dumps([int(i) for i in indices]).encode())
+        return [(e.get("name", ""), r) for e, r in entries]
+
+
+class ClientHandle(Handle):
+    _free_fn = "ost_client_free"
