@@ -48,10 +48,13 @@ def test_wheel_installs_and_works_without_go(tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     py = str(venv / "bin" / "python")
-    # without dependencies (torch is not needed for this check), then run without Go on PATH
+    # without dependencies (torch is not needed for this check), then run without Go on PATH; never with the
+    # caller's PYTHONPATH: a source tree on it (with the egg-info the build leaves there) makes pip think the
+    # wheel is installed already, and the smoke would import the source tree instead of the wheel
+    clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     subprocess.run([py, "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheels[0])], check=True, timeout=300,
-                   env=dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1"))
-    env = dict(os.environ, PATH="/usr/bin:/bin")
+                   env=dict(clean, PIP_DISABLE_PIP_VERSION_CHECK="1"))
+    env = dict(clean, PATH="/usr/bin:/bin")
     out = subprocess.run([py, "-c", SMOKE], capture_output=True, text=True, timeout=120, env=env, cwd=str(tmp_path))
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("wheel ok")
