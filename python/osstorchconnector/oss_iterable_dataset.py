@@ -171,10 +171,10 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
 
     def _users_objects(self, client: OssClient) -> Iterator[DataObject]:
         """A user's get_dataset_objects, called in each worker with a client
-        whose share (_id of _total) is the worker's, as upstream's: objects it fetched itself (e.g. with
-        client.list_objects_from_uris_with_preload, already this worker's
-        share) come as they are; descriptors (new_data_object, URIs) are
-        fetched, this worker's share of them."""
+        whose share (_id of _total) is the worker's, as upstream's: objects
+        it fetched itself (e.g. with client.list_objects_from_uris_with_preload,
+        already this worker's share) come as they are; descriptors
+        (new_data_object, URIs) are fetched, this worker's share of them."""
         pending = []
         for o in self._get_dataset_objects(client):
             if isinstance(o, DataObject) and (o._data is not None or o._reader is not None or o.err()):
