@@ -10,8 +10,12 @@
  *    ("code", "status" and "request_id" are present when OSS answered.)
  *  - Ownership, the one rule: every pointer the library returns through an
  *    out-parameter (err, out, ...) was allocated with malloc by the library
- *    and belongs to the caller, who releases it with ost_free(). Everything
- *    the caller passes in stays the caller's; the library copies what it keeps.
+ *    and belongs to the caller, who releases it with ost_free(). That
+ *    includes the bodies a packed results buffer points to (see "Packed
+ *    batches" below): each is a malloc'd block of its own. ost_free is
+ *    libc's free(), so plain free() is equivalent; a forked child, which
+ *    must not enter the library's runtime, frees with free(). Everything the
+ *    caller passes in stays the caller's; the library copies what it keeps.
  *  - Handles (ost_handle) are opaque non-zero integers, valid only in the
  *    process that created them. A handle from a parent process must never be
  *    used (or freed) in a forked child.
@@ -134,25 +138,94 @@ ost_status ost_reader_read_at(ost_handle reader, int64_t off, void *buf, size_t 
                               size_t *n_read, char **err);
 ost_status ost_reader_close(ost_handle reader);
 
+/* Packed batches: results handed over many at a time with no JSON on the
+ * per-object path and no copy of a body after it is read from the network.
+ * All integers are little-endian; sizes in bytes.
+ *
+ * A packed results buffer (one malloc'd block, *batch_len bytes):
+ *     offset 0   u32 magic  = 0x3142534F (the bytes "OSB1")
+ *     offset 4   u32 count
+ *     offset 8   count records of 40 bytes each, record i at 8 + 40*i:
+ *         +0   u64 index      what the record answers (per function below)
+ *         +8   u64 body_ptr   address of the body, a malloc'd block of its
+ *                             own that the caller now owns and frees with
+ *                             ost_free (or free); 0 when body_len is 0
+ *         +16  u64 body_len   bytes in the body (0: empty body, or error)
+ *         +24  u32 bucket_len
+ *         +28  u32 key_len
+ *         +32  u32 error_len  0 on success; else the length of the error
+ *                             details (a JSON object as in Conventions)
+ *         +36  u32 flags      bit 0 (OST_PACKED_ERROR): the record is an
+ *                             error (error_len > 0, body_ptr 0, body_len 0);
+ *                             the other bits are 0
+ *     offset 8 + 40*count: the strings area: for each record in order, its
+ *         bucket_len bytes of bucket, key_len bytes of key, error_len bytes
+ *         of error JSON, back to back, not NUL-terminated, unpadded. The
+ *         buffer ends exactly where the last string does.
+ * Free the buffer itself with ost_free once the records are read; the
+ * bodies are independent of it: free each one (non-zero body_ptr) when it
+ * is no longer used, also those of records the caller does not look at.
+ *
+ * A packed items buffer (input of ost_batch_get_packed; the caller's):
+ *     offset 0   u32 magic  = 0x3149534F (the bytes "OSI1")
+ *     offset 4   u32 count
+ *     offset 8   count records of 16 bytes each, record i at 8 + 16*i:
+ *         +0   u32 bucket_len
+ *         +4   u32 key_len
+ *         +8   i64 size       the object's size when known (from a listing),
+ *                             else 0; it lets the body be read straight into
+ *                             a block of that size; never negative
+ *     offset 8 + 16*count: per item in order, bucket bytes then key bytes;
+ *         the buffer ends where the last key does.
+ * A malformed items buffer is OST_ERR_INVALID. */
+#define OST_PACKED_RESULTS_MAGIC 0x3142534Fu
+#define OST_PACKED_ITEMS_MAGIC 0x3149534Fu
+#define OST_PACKED_HEADER_SIZE 8
+#define OST_PACKED_RECORD_SIZE 40
+#define OST_PACKED_ITEM_SIZE 16
+#define OST_PACKED_ERROR 1u
+
 /* Fetch many objects concurrently (datasetConfig.prefetchConcurrency).
  * items_json: [{"bucket": "...", "key": "...", "size": N?}, ...].
  * *data receives every object back to back (*data_len bytes); *index_json a
  * JSON array, per item in input order, of {"offset": O, "size": S} or
- * {"offset": 0, "size": 0, "error": {...}} (an error object as above). */
+ * {"offset": 0, "size": 0, "error": {...}} (an error object as above).
+ * Superseded by ost_batch_get_packed; kept until the Python side moves. */
 ost_status ost_batch_get(ost_handle client, const char *items_json,
                          char **data, size_t *data_len, char **index_json, char **err);
+
+/* ost_batch_get with packed input and output: items is a packed items
+ * buffer of items_len bytes; *batch a packed results buffer of *batch_len
+ * bytes in which record i answers item i (index i, the item's bucket and
+ * key), each body read straight into its own block. A failed item is an
+ * error record and does not stop the others; the call itself fails only
+ * for bad arguments. */
+ost_status ost_batch_get_packed(ost_handle client, const void *items, size_t items_len,
+                                void **batch, size_t *batch_len, char **err);
 
 /* Prefetching iterator over a listing or a key list, sharded.
  * options_json: {"bucket", "prefix"} or {"items": [...]}, and optionally
  *   "worker_id", "worker_count", "rank", "world_size" (an item at position i
  *   belongs to shard i % (worker_count*world_size) ==
  *   rank*worker_count + worker_id), "concurrency", "memory_budget".
- * ost_prefetch_next blocks for the next object, in completion order: *meta_json
- * {"index", "bucket", "key", "size"[, "error"]} and *data (*data_len bytes).
- * At the end *done = 1 and nothing is allocated; if the listing failed, the
- * call returns that error instead. */
+ * Objects come in completion order; fetched objects not yet taken count
+ * against memory_budget until a next call takes them.
+ * ost_prefetch_next_batch blocks until at least one object is ready, then
+ * takes every object already fetched, up to max_items (> 0), without
+ * waiting for more: *batch is a packed results buffer (*batch_len bytes)
+ * whose records have index = the object's position in the whole
+ * (unsharded) source, its bucket and key, and its body or error.
+ * ost_prefetch_next (superseded by ost_prefetch_next_batch; kept until the
+ * Python side moves) takes one object: *meta_json {"index", "bucket", "key",
+ * "size"[, "error"]} and *data (*data_len bytes; a block even when empty).
+ * For both, at the end *done = 1 and nothing is allocated; if the listing
+ * failed, the call returns that error instead.
+ * ost_prefetch_close stops the fetching and frees every object fetched but
+ * not taken; what was taken stays the caller's. */
 ost_status ost_prefetch_open(ost_handle client, const char *options_json,
                              ost_handle *out, char **err);
+ost_status ost_prefetch_next_batch(ost_handle prefetch, int32_t max_items, void **batch,
+                                   size_t *batch_len, int32_t *done, char **err);
 ost_status ost_prefetch_next(ost_handle prefetch, char **meta_json, char **data,
                              size_t *data_len, int32_t *done, char **err);
 ost_status ost_prefetch_close(ost_handle prefetch);
@@ -180,9 +253,18 @@ ost_status ost_writer_abort(ost_handle writer);
  * beside it describes the tar as it is now) and returns a handle;
  * *members_json is [{"name", "size"}, ...] in archive order, with name ""
  * and size -1 where only the member's tar headers say (an upstream index
- * alone). ost_tar_read fetches members by position (indices_json: [i, ...]),
- * one ranged read per run of consecutive positions; results as ost_batch_get,
- * each entry with the member's "name" too. */
+ * alone). ost_tar_read_packed fetches the members at positions[0..count),
+ * one ranged read per run of consecutive positions, runs in parallel; *batch
+ * is a packed results buffer in which record i answers positions[i]: index
+ * positions[i] (as u64), bucket_len 0 (the tar's bucket is the caller's),
+ * key the member's name (for a failed record: the name in the index, which
+ * may be ""), and its body or error (a position out of range is an error
+ * record). Each member is copied once, from the buffer its run was read and
+ * checked in, into its own block.
+ * ost_tar_read (superseded by ost_tar_read_packed; kept until the Python
+ * side moves) takes indices_json: [i, ...] and returns results as
+ * ost_batch_get, each entry with the member's "name" too.
+ * ost_tar_close releases the handle. */
 ost_status ost_tar_index_build(ost_handle client, const char *bucket, const char *key,
                                char **index, size_t *index_len, char **checksum,
                                size_t *checksum_len, char **err);
@@ -191,6 +273,8 @@ ost_status ost_tar_open(ost_handle client, const char *bucket, const char *key,
                         char **members_json, char **err);
 ost_status ost_tar_read(ost_handle tar, const char *indices_json, char **data,
                         size_t *data_len, char **index_json, char **err);
+ost_status ost_tar_read_packed(ost_handle tar, const int64_t *positions, size_t count,
+                               void **batch, size_t *batch_len, char **err);
 ost_status ost_tar_close(ost_handle tar);
 /* The same two encodings for a local tar file. */
 ost_status ost_tar_index_from_file(const char *path, char **index, size_t *index_len,

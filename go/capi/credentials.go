@@ -27,14 +27,15 @@ import (
 var credentialsFn atomic.Pointer[C.ost_credentials_fn]
 
 //export ost_set_credentials_callback
-func ost_set_credentials_callback(fn C.ost_credentials_fn) (status C.int32_t) {
-	defer guard(&status, nil)
-	if fn == nil {
-		credentialsFn.Store(nil)
-		return stOK
-	}
-	credentialsFn.Store(&fn)
-	return stOK
+func ost_set_credentials_callback(fn C.ost_credentials_fn) C.int32_t {
+	return call(nil, func() error {
+		if fn == nil {
+			credentialsFn.Store(nil)
+			return nil
+		}
+		credentialsFn.Store(&fn)
+		return nil
+	})
 }
 
 type providerJSON struct {

@@ -24,15 +24,17 @@ type Result struct {
 
 // BatchGet fetches items concurrently, datasetConfig.prefetchConcurrency at
 // a time, and returns the results in input order. A failed item does not
-// stop the others.
-func (c *Client) BatchGet(ctx context.Context, items []Item) []Result {
+// stop the others. With WithAllocator, each Data is a block of its own from
+// the allocator (empty bodies: none), which the caller frees.
+func (c *Client) BatchGet(ctx context.Context, items []Item, opts ...FetchOption) []Result {
 	ctx = ctxOr(ctx)
+	b := bufs{fetchOpts(opts).alloc}
 	out := make([]Result, len(items))
 	var g errgroup.Group
 	g.SetLimit(c.cfg.DatasetConfig.PrefetchConcurrency)
 	for i, it := range items {
 		g.Go(func() error {
-			out[i] = c.fetchItem(ctx, it)
+			out[i] = c.fetchItem(ctx, it, b)
 			return nil
 		})
 	}
@@ -40,11 +42,28 @@ func (c *Client) BatchGet(ctx context.Context, items []Item) []Result {
 	return out
 }
 
-func (c *Client) fetchItem(ctx context.Context, it Item) Result {
+// fetchItem reads one whole object. With a known size the block is taken
+// before the request, so the body is read straight into it; otherwise (or if
+// the object grew since it was listed) once the response says its length.
+// The result holds either no block (an error, an empty body) or exactly one,
+// which the caller owns.
+func (c *Client) fetchItem(ctx context.Context, it Item, b bufs) Result {
 	var dst []byte
 	if it.Size > 0 {
-		dst = make([]byte, it.Size)
+		var err error
+		if dst, err = b.get(it.Size); err != nil {
+			return Result{Err: wrap("GetObject", it.Bucket, it.Key, err)}
+		}
 	}
-	data, _, err := c.read(ctx, it.Bucket, it.Key, 0, -1, dst, "")
-	return Result{Data: data, Err: err}
+	data, _, err := c.readInto(ctx, it.Bucket, it.Key, 0, -1, dst, "", b)
+	if err != nil || len(data) == 0 || !sameBlock(data, dst) {
+		b.put(dst) // not handed over: failed, empty, or read into a block of its own
+	}
+	if err != nil {
+		return Result{Err: err}
+	}
+	if len(data) == 0 {
+		data = []byte{}
+	}
+	return Result{Data: data}
 }

@@ -27,7 +27,9 @@ type PrefetchOptions struct {
 	MemoryBudget int64 `json:"memory_budget"` // bytes fetched but not yet taken (default memoryBudget)
 }
 
-// Prefetched is one object a Prefetcher delivers: Data or Err.
+// Prefetched is one object a Prefetcher delivers: Data or Err. With
+// WithAllocator, a non-empty Data is a block from the allocator that the
+// consumer owns once Next (or NextBatch) has returned it.
 type Prefetched struct {
 	Index  int // position in the whole (unsharded) source
 	Bucket string
@@ -44,6 +46,7 @@ type Prefetched struct {
 // complete (not in order).
 type Prefetcher struct {
 	out     chan Prefetched
+	bufs    bufs
 	cancel  context.CancelFunc
 	mem     *semaphore.Weighted
 	budget  int64
@@ -53,8 +56,9 @@ type Prefetcher struct {
 	closeMu sync.Once
 }
 
-// Prefetch starts fetching. Call Next until it returns false, then Err.
-func (c *Client) Prefetch(ctx context.Context, o PrefetchOptions) (*Prefetcher, error) {
+// Prefetch starts fetching. Call Next until it returns false, then Err; or
+// Close early, which frees what was fetched but not taken.
+func (c *Client) Prefetch(ctx context.Context, o PrefetchOptions, opts ...FetchOption) (*Prefetcher, error) {
 	if o.WorkerCount <= 0 {
 		o.WorkerCount = 1
 	}
@@ -74,7 +78,7 @@ func (c *Client) Prefetch(ctx context.Context, o PrefetchOptions) (*Prefetcher, 
 		o.MemoryBudget = c.cfg.MemoryBudget
 	}
 	ctx, cancel := context.WithCancel(ctxOr(ctx))
-	p := &Prefetcher{out: make(chan Prefetched, o.Concurrency), cancel: cancel,
+	p := &Prefetcher{out: make(chan Prefetched, o.Concurrency), bufs: bufs{fetchOpts(opts).alloc}, cancel: cancel,
 		mem: semaphore.NewWeighted(o.MemoryBudget), budget: o.MemoryBudget, done: make(chan struct{})}
 	total, share := o.WorkerCount*o.WorldSize, o.Rank*o.WorkerCount+o.WorkerID
 	go func() {
@@ -94,11 +98,12 @@ func (c *Client) Prefetch(ctx context.Context, o PrefetchOptions) (*Prefetcher, 
 				return err
 			}
 			g.Go(func() error {
-				r := c.fetchItem(gctx, it)
+				r := c.fetchItem(gctx, it, p.bufs)
 				select {
 				case p.out <- Prefetched{Index: i, Bucket: it.Bucket, Key: it.Key, Size: int64(len(r.Data)), Data: r.Data, Err: r.Err, weight: w}:
 				case <-gctx.Done():
 					p.mem.Release(w) // never delivered
+					p.bufs.put(r.Data)
 				}
 				return nil
 			})
@@ -140,6 +145,30 @@ func (p *Prefetcher) Next() (Prefetched, bool) {
 	return r, ok
 }
 
+// NextBatch blocks for the next object, then takes every object already
+// fetched, up to max in all, without waiting for more; nil when all are
+// delivered (or after Close).
+func (p *Prefetcher) NextBatch(max int) []Prefetched {
+	r, ok := p.Next()
+	if !ok {
+		return nil
+	}
+	batch := []Prefetched{r}
+	for len(batch) < max {
+		select {
+		case r, ok := <-p.out:
+			if !ok {
+				return batch
+			}
+			p.mem.Release(r.weight)
+			batch = append(batch, r)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
 // Err is the listing error that ended the stream early, if any.
 func (p *Prefetcher) Err() error {
 	p.mu.Lock()
@@ -153,6 +182,7 @@ func (p *Prefetcher) Close() {
 		p.cancel()
 		for r := range p.out { // drain so senders can finish
 			p.mem.Release(r.weight)
+			p.bufs.put(r.Data)
 		}
 		<-p.done
 	})

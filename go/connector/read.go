@@ -50,10 +50,17 @@ func (c *Client) ReadRange(ctx context.Context, bucket, key string, off int64, d
 // enough, else into a new buffer. A non-empty pin is the ETag the object must
 // still have.
 func (c *Client) read(ctx context.Context, bucket, key string, off, n int64, dst []byte, pin string) ([]byte, objectMeta, error) {
+	return c.readInto(ctx, bucket, key, off, n, dst, pin, bufs{})
+}
+
+// readInto is read with the new buffer (when dst is too small) from b. Such
+// a buffer is returned, or freed when the read fails; dst stays the
+// caller's either way.
+func (c *Client) readInto(ctx context.Context, bucket, key string, off, n int64, dst []byte, pin string, b bufs) ([]byte, objectMeta, error) {
 	ctx = ctxOr(ctx)
 	var lastErr error
 	for attempt := 0; attempt < c.cfg.MaxAttempts; attempt++ {
-		data, meta, err := c.readOnce(ctx, bucket, key, off, n, dst, pin)
+		data, meta, err := c.readOnce(ctx, bucket, key, off, n, dst, pin, b)
 		if err == nil {
 			return data, meta, nil
 		}
@@ -66,9 +73,15 @@ func (c *Client) read(ctx context.Context, bucket, key string, off, n int64, dst
 	return nil, objectMeta{}, wrap("GetObject", bucket, key, lastErr)
 }
 
-func (c *Client) readOnce(ctx context.Context, bucket, key string, off, n int64, dst []byte, pin string) ([]byte, objectMeta, error) {
+func (c *Client) readOnce(ctx context.Context, bucket, key string, off, n int64, dst []byte, pin string, b bufs) (_ []byte, _ objectMeta, err error) {
 	meta := objectMeta{ETag: pin}
 	var buf []byte
+	own := false // buf came from b: freed here unless returned
+	defer func() {
+		if err != nil && own {
+			b.put(buf)
+		}
+	}()
 	var got int64
 	whole := off == 0 && n < 0
 	resumes := 0
@@ -108,8 +121,11 @@ func (c *Client) readOnce(ctx context.Context, bucket, key string, off, n int64,
 			want := res.ContentLength
 			if int64(len(dst)) >= want {
 				buf = dst[:want]
+			} else if buf, err = b.get(want); err != nil {
+				res.Body.Close()
+				return nil, meta, err
 			} else {
-				buf = make([]byte, want)
+				own = true
 			}
 		}
 		m, rerr := io.ReadFull(res.Body, buf[got:])

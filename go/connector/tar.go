@@ -150,8 +150,13 @@ func (c *Client) joinTarChecksums(ctx context.Context, ix *tarindex.Index, bucke
 
 // Read fetches the members at the given indices (in any order), one ranged
 // read per run of consecutive indices, runs in parallel; results come back
-// in the order asked.
-func (t *TarArchive) Read(ctx context.Context, indices []int) []Result {
+// in the order asked. With WithAllocator, each member's Data is a block of
+// its own from the allocator (empty members: none), which the caller frees:
+// a run is read into one buffer and checked as a whole before its members
+// are handed out, so each member is copied once, from that buffer into its
+// block.
+func (t *TarArchive) Read(ctx context.Context, indices []int, opts ...FetchOption) []Result {
+	b := bufs{fetchOpts(opts).alloc}
 	out := make([]Result, len(indices))
 	for i, m := range indices {
 		if m < 0 || m >= len(t.Index.Members) {
@@ -178,7 +183,7 @@ func (t *TarArchive) Read(ctx context.Context, indices []int) []Result {
 	g.SetLimit(t.c.cfg.DatasetConfig.PrefetchConcurrency)
 	for _, run := range runs {
 		g.Go(func() error {
-			t.readRun(ctx, indices, run, out)
+			t.readRun(ctx, indices, run, out, b)
 			return nil
 		})
 	}
@@ -191,7 +196,7 @@ func (t *TarArchive) Read(ctx context.Context, indices []int) []Result {
 // for a range, so this is the only check those bytes get: a run with a
 // mismatch is read once more, and members that still mismatch fail with
 // ErrIntegrity.
-func (t *TarArchive) readRun(ctx context.Context, indices, run []int, out []Result) {
+func (t *TarArchive) readRun(ctx context.Context, indices, run []int, out []Result, b bufs) {
 	first, last := indices[run[0]], indices[run[len(run)-1]]
 	off, n := t.Index.Span(first, last)
 	var buf []byte
@@ -237,8 +242,16 @@ func (t *TarArchive) readRun(ctx context.Context, indices, run []int, out []Resu
 		case damaged[k]:
 			out[pos].Err = wrap("GetObject", t.bucket, t.key, fmt.Errorf("%w: tar member %q (bytes %d+%d) does not match its crc64 in the index (%d)",
 				ErrIntegrity, m.Name, m.Offset, m.Size, m.CRC64))
-		default:
+		case b.a == nil:
 			out[pos].Name, out[pos].Data = names[k], datas[k]
+		default:
+			block, err := b.get(int64(len(datas[k])))
+			if err != nil {
+				out[pos].Err = wrap("GetObject", t.bucket, t.key, err)
+				continue
+			}
+			copy(block, datas[k])
+			out[pos].Name, out[pos].Data = names[k], block
 		}
 	}
 }

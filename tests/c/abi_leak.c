@@ -9,6 +9,7 @@
  * usage: abi_leak ENDPOINT CRED_PATH REGION BUCKET TARFILE ITERATIONS
  * The bucket must be empty and writable. Prints one line per pattern and
  * "ok" at the end; exits non-zero on the first failed check. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,6 +153,93 @@ static void p_batch_and_prefetch(void) {
     CHECK(ost_prefetch_close(p) == OST_OK, "prefetch_close after error");
 }
 
+/* Walks a packed results buffer (layout in osstorch.h): checks it, frees
+ * every body with plain free() (as a forked child would) and the buffer with
+ * ost_free. Returns the record count; *errors gets the error records. */
+static uint32_t take_batch(void *batch, size_t len, int *errors) {
+    const unsigned char *b = batch;
+    uint32_t magic, count;
+    CHECK(len >= OST_PACKED_HEADER_SIZE, "batch of %zu bytes", len);
+    memcpy(&magic, b, 4), memcpy(&count, b + 4, 4);
+    CHECK(magic == OST_PACKED_RESULTS_MAGIC, "batch magic %#x", magic);
+    size_t strings = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        const unsigned char *r = b + OST_PACKED_HEADER_SIZE + (size_t)OST_PACKED_RECORD_SIZE * i;
+        uint64_t ptr, n;
+        uint32_t bl, kl, el, flags;
+        memcpy(&ptr, r + 8, 8), memcpy(&n, r + 16, 8);
+        memcpy(&bl, r + 24, 4), memcpy(&kl, r + 28, 4), memcpy(&el, r + 32, 4), memcpy(&flags, r + 36, 4);
+        CHECK((flags & OST_PACKED_ERROR) ? (el > 0 && ptr == 0 && n == 0) : (el == 0 && (ptr == 0) == (n == 0)),
+              "record %u: flags %u, error_len %u, body %llu bytes", i, flags, el, (unsigned long long)n);
+        if (el) ++*errors;
+        free((void *)(uintptr_t)ptr);
+        strings += (size_t)bl + kl + el;
+    }
+    CHECK(len == OST_PACKED_HEADER_SIZE + (size_t)OST_PACKED_RECORD_SIZE * count + strings, "batch length %zu", len);
+    ost_free(batch);
+    return count;
+}
+
+/* Writes a packed items buffer for keys in the bucket (layout in
+ * osstorch.h) into buf and returns its length. */
+static size_t pack_items(unsigned char *buf, const char **keys, const int64_t *sizes, uint32_t count) {
+    memcpy(buf, &(uint32_t){OST_PACKED_ITEMS_MAGIC}, 4), memcpy(buf + 4, &count, 4);
+    size_t s = OST_PACKED_HEADER_SIZE + (size_t)OST_PACKED_ITEM_SIZE * count;
+    for (uint32_t i = 0; i < count; i++) {
+        unsigned char *r = buf + OST_PACKED_HEADER_SIZE + (size_t)OST_PACKED_ITEM_SIZE * i;
+        uint32_t bl = (uint32_t)strlen(bucket), kl = (uint32_t)strlen(keys[i]);
+        memcpy(r, &bl, 4), memcpy(r + 4, &kl, 4), memcpy(r + 8, &sizes[i], 8);
+        memcpy(buf + s, bucket, bl), s += bl;
+        memcpy(buf + s, keys[i], kl), s += kl;
+    }
+    return s;
+}
+
+static void p_packed(void) {
+    char *err = NULL, opts[256];
+    void *batch = NULL;
+    size_t n = 0;
+    int32_t done = 0;
+    int errors = 0;
+    OK(ost_put(client, bucket, "leak/q/a", "aaaa", 4, &err_));
+    OK(ost_put(client, bucket, "leak/q/b", "bb", 2, &err_));
+    OK(ost_put(client, bucket, "leak/q/c", "", 0, &err_));
+    snprintf(opts, sizeof opts, "{\"bucket\":\"%s\",\"prefix\":\"leak/q/\",\"concurrency\":4}", bucket);
+    ost_handle p = 0;
+    OK(ost_prefetch_open(client, opts, &p, &err_));
+    uint32_t seen = 0;
+    for (;;) {
+        OK(ost_prefetch_next_batch(p, 2, &batch, &n, &done, &err_));
+        if (done) break;
+        seen += take_batch(batch, n, &errors);
+    }
+    CHECK(seen == 3 && errors == 0, "prefetch batches: %u objects, %d errors", seen, errors);
+    CHECK(ost_prefetch_close(p) == OST_OK, "prefetch_close");
+    /* closed after the first batch: what was fetched but not taken is freed */
+    OK(ost_prefetch_open(client, opts, &p, &err_));
+    OK(ost_prefetch_next_batch(p, 1, &batch, &n, &done, &err_));
+    take_batch(batch, n, &errors);
+    CHECK(ost_prefetch_close(p) == OST_OK, "prefetch_close early");
+    /* closed before anything was taken */
+    OK(ost_prefetch_open(client, opts, &p, &err_));
+    usleep(20000);
+    CHECK(ost_prefetch_close(p) == OST_OK, "prefetch_close untouched");
+    OK(ost_prefetch_open(client, opts, &p, &err_));
+    CHECK(ost_prefetch_next_batch(p, 0, &batch, &n, &done, &err) == OST_ERR_INVALID && err, "max_items 0");
+    ost_free(err), err = NULL;
+    CHECK(ost_prefetch_close(p) == OST_OK, "prefetch_close after a refused call");
+
+    unsigned char items[512];
+    const char *keys[] = {"leak/q/a", "leak/q/missing", "leak/q/b", "leak/q/c"};
+    const int64_t sizes[] = {4, 9, 0, 0};
+    size_t in = pack_items(items, keys, sizes, 4);
+    errors = 0;
+    OK(ost_batch_get_packed(client, items, in, &batch, &n, &err_));
+    CHECK(take_batch(batch, n, &errors) == 4 && errors == 1, "batch_get_packed: %d errors", errors);
+    CHECK(ost_batch_get_packed(client, items, in - 1, &batch, &n, &err) == OST_ERR_INVALID && err, "truncated items");
+    ost_free(err), err = NULL;
+}
+
 static void p_writer(void) {
     static unsigned char chunk[400000];
     memset(chunk, 7, sizeof chunk);
@@ -214,6 +302,13 @@ static void p_uri_and_tar(void) {
     ost_free(members);
     OK(ost_tar_read(t, "[0,1]", &data, &dn, &index, &err_));
     ost_free(data), ost_free(index);
+    const int64_t positions[] = {0, 1, 99999, -1, 1};
+    void *batch = NULL;
+    int errors = 0;
+    OK(ost_tar_read_packed(t, positions, 5, &batch, &dn, &err_));
+    CHECK(take_batch(batch, dn, &errors) == 5 && errors == 2, "tar_read_packed: %d errors", errors);
+    CHECK(ost_tar_read_packed(t, NULL, 1, &batch, &dn, &err) == OST_ERR_INVALID && err, "tar_read_packed NULL positions");
+    ost_free(err), err = NULL;
     /* out of range: a per-item error (as batch_get) or a failed call */
     if (ost_tar_read(t, "[99999]", &data, &dn, &index, &err) == OST_OK) {
         CHECK(strstr(index, "error") != NULL, "tar_read out of range: %s", index);
@@ -244,7 +339,8 @@ int main(int argc, char **argv) {
 
     struct { const char *name; void (*fn)(void); } patterns[] = {
         {"client", p_client}, {"put_get_stat", p_put_get_stat}, {"ranges_reader", p_ranges_and_reader},
-        {"batch_prefetch", p_batch_and_prefetch}, {"writer", p_writer}, {"uri_tar", p_uri_and_tar},
+        {"batch_prefetch", p_batch_and_prefetch}, {"packed", p_packed}, {"writer", p_writer},
+        {"uri_tar", p_uri_and_tar},
     };
     for (size_t i = 0; i < sizeof patterns / sizeof patterns[0]; i++) {
         patterns[i].fn(); /* warm up: connections, lazily built state */
