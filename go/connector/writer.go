@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/crc64"
 	"math"
 	"os"
 	"runtime/debug"
@@ -16,6 +15,8 @@ import (
 
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
 	"golang.org/x/sync/errgroup"
+
+	"osstorchconnector/go/fastcrc"
 )
 
 // OSS limits on multipart uploads.
@@ -124,9 +125,9 @@ func (c *Client) NewWriter(ctx context.Context, bucket, key string, o WriterOpti
 // when the first writer opened plus the writers' budgets (and an eighth for
 // the runtime): their part buffers are most of the live heap, and buffers
 // dropped as parts grow are garbage that would otherwise sit in the heap,
-// and in the RSS, until the next collection (a 2 GiB checkpoint peaked 320
-// MiB above its 512 MiB budget). GOGC or GOMEMLIMIT set in the environment,
-// or a limit the program set, are left alone.
+// and in the RSS, until the next collection, well beyond the budget. GOGC
+// or GOMEMLIMIT set in the environment, or a limit the program set, are
+// left alone.
 var (
 	openWritersMu  sync.Mutex
 	openWriters    int
@@ -306,25 +307,23 @@ func (w *Writer) flushPart() error {
 		var res *oss.UploadPartResult
 		attempts := 0
 		defer func() { w.giveBack(data, attempts == 1) }() // an abandoned attempt may still be reading data
+		// One pass over the part, whatever the attempts: every answer's
+		// x-oss-hash-crc64ecma must be this, and the part checksum file and
+		// the combined check at Complete use it.
+		crc := fastcrc.Checksum(data)
 		var err error
 		attempts, err = w.c.retryBody(w.gctx, func(opt func(*oss.Options)) (err error) {
 			res, err = w.c.oss.UploadPart(w.gctx, &oss.UploadPartRequest{Bucket: oss.Ptr(w.bucket), Key: oss.Ptr(w.key),
 				UploadId: oss.Ptr(w.uploadID), PartNumber: num, Body: bytes.NewReader(data), ContentLength: oss.Ptr(int64(len(data)))}, opt)
-			return err
+			if err != nil {
+				return err
+			}
+			return checkSentCRC(res.HashCRC64, crc)
 		})
 		if err != nil {
 			err = wrap("UploadPart", w.bucket, w.key, err)
 			w.setErr(err)
 			return err
-		}
-		// The SDK checked the part's CRC-64 against the one OSS computed
-		// (x-oss-hash-crc64ecma), so OSS's is the data's: no second pass.
-		crc, perr := uint64(0), error(nil)
-		if res.HashCRC64 != nil {
-			crc, perr = strconv.ParseUint(*res.HashCRC64, 10, 64)
-		}
-		if res.HashCRC64 == nil || perr != nil {
-			crc = crc64.Checksum(data, crcTable)
 		}
 		w.mu.Lock()
 		w.parts = append(w.parts, oss.UploadPart{PartNumber: num, ETag: res.ETag})
