@@ -90,3 +90,33 @@ func TestUploadsDamagedOnTheWayAreCaught(t *testing.T) {
 		t.Fatalf("content after a damaged Put: %v", err)
 	}
 }
+
+func TestSlabReaderReadsThePartInOrderAndSeeks(t *testing.T) {
+	data := pattern(10_000, 3)
+	slabs := [][]byte{data[:4096], data[4096:8192], data[8192:]}
+	r := newSlabReader(slabs)
+	var got []byte
+	buf := make([]byte, 1000) // reads straddle slab boundaries
+	for {
+		n, err := r.Read(buf)
+		got = append(got, buf[:n]...)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatal("slabs read back differ")
+	}
+	if pos, err := r.Seek(-10, io.SeekEnd); err != nil || pos != 9990 {
+		t.Fatalf("seek: %d %v", pos, err)
+	}
+	if rest, _ := io.ReadAll(r); !bytes.Equal(rest, data[9990:]) {
+		t.Fatal("read after seek")
+	}
+	if _, err := r.Seek(-1, io.SeekStart); err == nil {
+		t.Fatal("negative position accepted")
+	}
+}
