@@ -218,7 +218,7 @@ func (w *Writer) newSlab() ([]byte, error) {
 			w.free = w.free[:n-1]
 			return b[:0], nil
 		}
-		if w.held+w.base <= w.capacity || w.inFlight == 0 {
+		if w.held+w.base <= w.slabBudget() || w.inFlight == 0 {
 			w.held += w.base
 			w.peak = max(w.peak, w.held)
 			w.allocs++
@@ -227,6 +227,12 @@ func (w *Writer) newSlab() ([]byte, error) {
 		w.freed.Wait()
 	}
 }
+
+// slabBudget is what the slabs may hold: the budget less one slab, which
+// is left to the rest of the writer's memory (connections, requests in
+// flight, the runtime's own), so that the writer as a whole stays within the
+// budget; with a budget of one slab, that slab.
+func (w *Writer) slabBudget() int64 { return max(w.base, w.capacity-w.base) }
 
 // giveBack returns an uploaded part's slabs for reuse, or drops them from
 // the budget when they may still be read (an abandoned attempt of its upload).
