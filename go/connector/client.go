@@ -85,7 +85,12 @@ func NewClient(o Options) (*Client, error) {
 		WithRetryer(retryer).
 		WithLogLevel(sdkLevel).
 		WithLogPrinter(sdkPrinter(lg.log)).
-		WithUserAgent("osstorchconnector")
+		WithUserAgent("osstorchconnector").
+		// Uploads are checked by Put and the Writer (checkSentCRC) with a
+		// CRC computed once per body, however many attempts it takes; the
+		// SDK's check would compute it again on every attempt, with the
+		// table-driven hash/crc64.
+		WithDisableUploadCRC64Check(true)
 	if region != "" {
 		ocfg.WithRegion(region)
 	} else {

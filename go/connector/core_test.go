@@ -700,9 +700,9 @@ func TestClockSkewIsCorrectedEachTimeItChanges(t *testing.T) {
 
 // Every part buffer counts against the writer's budget (Concurrency x the
 // first part size): the one being filled, those in flight and idle ones kept
-// for reuse, also once parts have grown past the first size and old buffers
-// are too small. (Before, only parts in flight were counted: a checkpoint of
-// 2 GiB held 836 MiB against a 520 MiB bound.)
+// for reuse, also once parts have grown past the first size. Grown parts
+// reuse the same slabs: no more are ever allocated than the budget holds,
+// so none is left as garbage.
 func TestWriterBuffersStayWithinTheBudgetAsPartsGrow(t *testing.T) {
 	e := newEnv(t)
 	c := e.client(t, "")
@@ -730,6 +730,9 @@ func TestWriterBuffersStayWithinTheBudgetAsPartsGrow(t *testing.T) {
 	}
 	if w.peak > conc*base {
 		t.Fatalf("part buffers peaked at %d bytes, budget %d", w.peak, conc*base)
+	}
+	if w.allocs > conc {
+		t.Fatalf("%d slabs allocated, the budget holds %d: buffers were dropped and replaced", w.allocs, conc)
 	}
 	e.faults(t, ossemu.Faults{})
 	got, err := c.Get(bg, tBucket, "w/grown")

@@ -3,6 +3,7 @@ package connector
 import (
 	"context"
 	"fmt"
+	"hash/crc64"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -20,6 +21,9 @@ const (
 )
 
 var bg = context.Background()
+
+// crcTable is the reference the tests check the fast CRC-64 against.
+var crcTable = crc64.MakeTable(crc64.ECMA)
 
 type env struct {
 	srv  *ossemu.Server

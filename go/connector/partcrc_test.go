@@ -159,6 +159,7 @@ func TestAStaleOrForeignPartChecksumFileIsIgnored(t *testing.T) {
 		"missing a crc":        {fmt.Sprintf(`{"format":%q,"size":5,"crc64":"%d","partSizes":[5],"partCrc64":[]}`, partChecksumFormat, whole), 5, whole},
 		"negative size":        {fmt.Sprintf(`{"format":%q,"size":5,"crc64":"%d","partSizes":[6,-1],"partCrc64":["1","2"]}`, partChecksumFormat, whole), 5, whole},
 		"crc not decimal":      {strings.Replace(string(good), `"crc64":"`, `"crc64":"x`, 1), 5, whole},
+		"parts do not add up":  {strings.Replace(string(good), fmt.Sprintf(`"%d"]`, parts[1].crc), fmt.Sprintf(`"%d"]`, parts[1].crc^1), 1), 5, whole},
 	} {
 		if got, err := decodePartChecksums([]byte(tc.data), tc.size, tc.whole); err == nil {
 			t.Errorf("%s: accepted %v", name, got)

@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/crc64"
 	"io"
 	"strconv"
 
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
-)
 
-var crcTable = crc64.MakeTable(crc64.ECMA)
+	"osstorchconnector/go/fastcrc"
+)
 
 // ErrIntegrity is wrapped by errors for data that failed its CRC-64 check.
 var ErrIntegrity = errors.New("data integrity check failed")
@@ -144,7 +143,7 @@ func (c *Client) readOnce(ctx context.Context, bucket, key string, off, n int64,
 		c.log.Info("body interrupted, resuming", zapKey(bucket, key), zapErr(rerr))
 	}
 	if off == 0 && int64(len(buf)) == meta.Size && meta.HasCRC {
-		if sum := crc64.Checksum(buf, crcTable); sum != meta.CRC64 {
+		if sum := fastcrc.Checksum(buf); sum != meta.CRC64 {
 			return nil, meta, fmt.Errorf("%w: crc64 of %d bytes is %d, server says %d", ErrIntegrity, len(buf), sum, meta.CRC64)
 		}
 	}

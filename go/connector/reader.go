@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/crc64"
 	"io"
 	"sort"
 	"strconv"
@@ -12,6 +11,8 @@ import (
 
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
 	"golang.org/x/sync/errgroup"
+
+	"osstorchconnector/go/fastcrc"
 )
 
 // Reader is a random-access reader of one object (checkpoints, safetensors):
@@ -92,9 +93,8 @@ func (c *Client) OpenReader(ctx context.Context, bucket, key string) (*Reader, e
 	// The cache holds partly read units and the read-ahead window: eight
 	// chunks' worth (more for large parts, see cut). Whole units go straight
 	// into the caller's buffer, and units evicted while in flight, and their
-	// garbage, come on top (with 24 chunks the reader peaked 307 MiB above
-	// the tensors of a 2 GiB torch.load, beyond the prefetchConcurrency x
-	// readChunkSize = 192 MiB it may use).
+	// garbage, come on top: a cache of prefetchConcurrency chunks took the
+	// reader past the prefetchConcurrency x readChunkSize it may use.
 	r.budget = int64(max(2, min(conc, 8))) * r.piece
 	if res.HashCRC64 != nil {
 		if v, perr := strconv.ParseUint(*res.HashCRC64, 10, 64); perr == nil {
@@ -188,8 +188,7 @@ func (r *Reader) fetchUnit(i int, dst []byte) error {
 }
 
 // fetchRange reads len(dst) bytes at off with ranged GETs of at most piece
-// bytes, in parallel, and returns their CRC-64 (one pass once all are in:
-// oss.CRC64Combine rebuilds its tables on every call, ~0.3 ms).
+// bytes, in parallel, and returns their CRC-64 (one pass once all are in).
 func (r *Reader) fetchRange(off int64, dst []byte) (uint64, error) {
 	n := (int64(len(dst)) + r.piece - 1) / r.piece
 	g, gctx := errgroup.WithContext(r.ctx) // a failed range stops its siblings
@@ -209,7 +208,7 @@ func (r *Reader) fetchRange(off int64, dst []byte) (uint64, error) {
 	if err := g.Wait(); err != nil {
 		return 0, err
 	}
-	return crc64.Checksum(dst, crcTable), nil
+	return fastcrc.Checksum(dst), nil
 }
 
 // recordCRC keeps the CRC of a unit without a known one for the combined
@@ -239,7 +238,7 @@ func (r *Reader) recordCRC(i int, sum uint64) error {
 		if !u.known {
 			c = r.crcs[j]
 		}
-		total = oss.CRC64Combine(total, c, uint64(u.size))
+		total = fastcrc.Combine(total, c, u.size)
 	}
 	if total != r.crc {
 		r.err = wrap("GetObject", r.bucket, r.key, fmt.Errorf("%w: combined crc64 %d, server says %d", ErrIntegrity, total, r.crc))

@@ -140,7 +140,9 @@ func (c *Client) retryBody(ctx context.Context, send func(opts func(*oss.Options
 		if err = send(noRetry); err == nil {
 			return attempt, nil
 		}
-		if attempt >= c.retryer.MaxAttempts() || !c.retryer.IsErrorRetryable(err) || ctx.Err() != nil {
+		// ErrIntegrity: the server received other bytes than were sent (checkSentCRC)
+		retryable := c.retryer.IsErrorRetryable(err) || errors.Is(err, ErrIntegrity)
+		if attempt >= c.retryer.MaxAttempts() || !retryable || ctx.Err() != nil {
 			return attempt, err
 		}
 		d, derr := c.retryer.RetryDelay(attempt+1, err) // as the SDK asks: the number of the next attempt

@@ -5,7 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/crc64"
+	"io"
 	"math"
 	"os"
 	"runtime/debug"
@@ -16,6 +16,8 @@ import (
 
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
 	"golang.org/x/sync/errgroup"
+
+	"osstorchconnector/go/fastcrc"
 )
 
 // OSS limits on multipart uploads.
@@ -32,16 +34,18 @@ const (
 
 // PartSize is the size of part n (1-based) after written bytes, for a
 // stream of unknown length: base until written reaches growthDivisor*base,
-// then written/growthDivisor (1 % growth per part), rounded up to 64 KiB and
-// capped at MaxPartSize. The first parts stay small (memory), and any object
-// up to MaxObjectSize still fits in MaxParts parts (a unit test checks it).
-// With a size hint the part size is fixed: max(base, hint/MaxParts).
+// then written/growthDivisor, rounded up to a multiple of base and capped at
+// MaxPartSize. The first parts stay small (memory), and any object up to
+// MaxObjectSize still fits in MaxParts parts (a unit test checks it). With a
+// size hint the part size is fixed: hint/MaxParts rounded up to a multiple
+// of base. Multiples of base because the Writer holds parts in base-sized
+// buffers (slabs): a part of any other size would leave one partly empty.
 func PartSize(base, written, hint int64) int64 {
 	base = max(base, MinPartSize)
 	if hint > 0 {
-		return min(max(base, roundUp((hint+MaxParts-1)/MaxParts, 64<<10)), MaxPartSize)
+		return min(max(base, roundUp((hint+MaxParts-1)/MaxParts, base)), MaxPartSize)
 	}
-	return min(max(base, roundUp(written/growthDivisor, 64<<10)), MaxPartSize)
+	return min(max(base, roundUp(written/growthDivisor, base)), MaxPartSize)
 }
 
 func roundUp(n, m int64) int64 { return (n + m - 1) / m * m }
@@ -55,12 +59,15 @@ type WriterOptions struct {
 
 // Writer streams an object to OSS. Small objects are sent with one PUT at
 // Close; larger ones as a multipart upload with up to Concurrency parts in
-// flight. Every part buffer the writer holds (the one being filled, those in
-// flight, idle ones kept for reuse) counts against one byte budget,
-// Concurrency x the first part size: when parts grow, fewer run at once, and
-// memory stays within the budget (or one part, if a single part is larger).
-// Write blocks while the budget is spent. Nothing is visible until Close
-// succeeds; on any error, or Abort, the upload is aborted.
+// flight. Parts are held in slabs, buffers of the first part size, which a
+// part gives back once uploaded for the next ones to reuse: grown parts
+// take several, so they never leave buffers too small to reuse as garbage.
+// Every slab the writer holds (of the part being filled, of those in
+// flight, idle ones) counts against one byte budget, Concurrency x the
+// first part size: when parts grow, fewer run at once, and memory stays
+// within the budget (or one part, if a single part is larger). Write blocks
+// while the budget is spent. Nothing is visible until Close succeeds; on
+// any error, or Abort, the upload is aborted.
 type Writer struct {
 	c        *Client
 	ctx      context.Context
@@ -70,23 +77,26 @@ type Writer struct {
 	base     int64
 	hint     int64
 	conc     int
-	buf      []byte
-	written  int64 // bytes handed to parts so far
+	cur      [][]byte // the part being filled: full slabs, then the one being filled
+	curLen   int64    // bytes in cur
+	written  int64    // bytes handed to parts so far
 	partNo   int32
 	uploadID string
 	g        *errgroup.Group
 	gctx     context.Context
 	capacity int64 // the byte budget for part buffers
 
-	mu    sync.Mutex
-	freed *sync.Cond // signalled when a buffer comes back or the writer fails
-	held  int64      // bytes (capacity) of every part buffer allocated and not dropped
-	peak  int64      // the most held at once (tests)
-	free  [][]byte   // buffers of uploaded parts, for reuse
-	parts []oss.UploadPart
-	sums  map[int32]partSum // part number -> its size and CRC-64
-	state int               // 0 open, 1 closed, 2 aborted
-	err   error
+	mu       sync.Mutex
+	freed    *sync.Cond // signalled when slabs come back or the writer fails
+	held     int64      // bytes of every slab allocated and not dropped
+	peak     int64      // the most held at once (tests)
+	allocs   int        // slabs allocated (tests)
+	free     [][]byte   // slabs of uploaded parts, for reuse
+	inFlight int        // parts being uploaded
+	parts    []oss.UploadPart
+	sums     map[int32]partSum // part number -> its size and CRC-64
+	state    int               // 0 open, 1 closed, 2 aborted
+	err      error
 }
 
 // NewWriter starts a writer; no request is made until the first part fills
@@ -114,7 +124,6 @@ func (c *Client) NewWriter(ctx context.Context, bucket, key string, o WriterOpti
 		w.freed.Broadcast()
 		w.mu.Unlock()
 	})
-	w.buf, _ = w.newBuf() // the budget is untouched: this cannot wait
 	writerOpened(w.capacity)
 	return w, nil
 }
@@ -124,9 +133,9 @@ func (c *Client) NewWriter(ctx context.Context, bucket, key string, o WriterOpti
 // when the first writer opened plus the writers' budgets (and an eighth for
 // the runtime): their part buffers are most of the live heap, and buffers
 // dropped as parts grow are garbage that would otherwise sit in the heap,
-// and in the RSS, until the next collection (a 2 GiB checkpoint peaked 320
-// MiB above its 512 MiB budget). GOGC or GOMEMLIMIT set in the environment,
-// or a limit the program set, are left alone.
+// and in the RSS, until the next collection, well beyond the budget. GOGC
+// or GOMEMLIMIT set in the environment, or a limit the program set, are
+// left alone.
 var (
 	openWritersMu  sync.Mutex
 	openWriters    int
@@ -189,52 +198,51 @@ func goMemoryInUse() int64 {
 
 func (w *Writer) partSize() int64 { return PartSize(w.base, w.written, w.hint) }
 
-// newBuf returns an empty buffer with room for the next part: one an
-// uploaded part gave back if it is large enough, else a new one once the
-// budget has room (waiting for uploads to finish). Buffers too small for the
-// grown part size are dropped and leave the budget.
-func (w *Writer) newBuf() ([]byte, error) {
-	need := w.partSize()
-	size := need
-	if need != w.base {
-		// Growing parts: room for ~12 % more, so that a recycled buffer fits
-		// the next several parts (they grow by about 1 % each).
-		size = roundUp(need+need/8, 1<<20)
-	}
+// newSlab returns an empty slab for the part being filled: one an uploaded
+// part gave back, else a new one once the budget has room (waiting for
+// uploads to finish). With no upload in flight there is nothing to wait for:
+// a single part larger than the budget gets its slabs anyway.
+func (w *Writer) newSlab() ([]byte, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for {
-		for len(w.free) > 0 {
-			b := w.free[len(w.free)-1]
-			w.free = w.free[:len(w.free)-1]
-			if int64(cap(b)) >= need {
-				return b[:0], nil
-			}
-			w.held -= int64(cap(b))
-		}
-		if w.held == 0 || w.held+size <= w.capacity {
-			w.held += size
-			w.peak = max(w.peak, w.held)
-			return make([]byte, 0, size), nil
-		}
 		if w.err != nil {
 			return nil, w.err
 		}
 		if err := context.Cause(w.gctx); err != nil {
 			return nil, err
 		}
+		if n := len(w.free); n > 0 {
+			b := w.free[n-1]
+			w.free[n-1] = nil
+			w.free = w.free[:n-1]
+			return b[:0], nil
+		}
+		if w.held+w.base <= w.slabBudget() || w.inFlight == 0 {
+			w.held += w.base
+			w.peak = max(w.peak, w.held)
+			w.allocs++
+			return make([]byte, 0, w.base), nil
+		}
 		w.freed.Wait()
 	}
 }
 
-// giveBack returns an uploaded part's buffer for reuse, or drops it from the
-// budget when it may still be read (an abandoned attempt of its upload).
-func (w *Writer) giveBack(b []byte, reusable bool) {
+// slabBudget is what the slabs may hold: the budget less one slab, which
+// is left to the rest of the writer's memory (connections, requests in
+// flight, the runtime's own), so that the writer as a whole stays within the
+// budget; with a budget of one slab, that slab.
+func (w *Writer) slabBudget() int64 { return max(w.base, w.capacity-w.base) }
+
+// giveBack returns an uploaded part's slabs for reuse, or drops them from
+// the budget when they may still be read (an abandoned attempt of its upload).
+func (w *Writer) giveBack(slabs [][]byte, reusable bool) {
 	w.mu.Lock()
+	w.inFlight--
 	if reusable {
-		w.free = append(w.free, b)
+		w.free = append(w.free, slabs...)
 	} else {
-		w.held -= int64(cap(b))
+		w.held -= int64(len(slabs)) * w.base
 	}
 	w.freed.Broadcast()
 	w.mu.Unlock()
@@ -268,21 +276,30 @@ func (w *Writer) Write(p []byte) (int, error) {
 	}
 	n := 0
 	for len(p) > 0 {
-		room := int(w.partSize()) - len(w.buf)
+		room := w.partSize() - w.curLen
 		if room <= 0 {
 			if err := w.flushPart(); err != nil {
 				return n, err
 			}
 			continue
 		}
-		k := min(room, len(p))
-		w.buf = append(w.buf, p[:k]...)
+		last := len(w.cur) - 1
+		if last < 0 || len(w.cur[last]) == cap(w.cur[last]) {
+			slab, err := w.newSlab() // backpressure: waits while the budget is spent
+			if err != nil {
+				return n, w.failedOr(err)
+			}
+			w.cur, last = append(w.cur, slab), last+1
+		}
+		k := int(min(room, int64(cap(w.cur[last])-len(w.cur[last])), int64(len(p))))
+		w.cur[last] = append(w.cur[last], p[:k]...)
+		w.curLen += int64(k)
 		p, n = p[k:], n+k
 	}
 	return n, nil
 }
 
-// flushPart hands the full buffer to an upload goroutine, waiting for a slot.
+// flushPart hands the part being filled to an upload goroutine.
 func (w *Writer) flushPart() error {
 	if w.uploadID == "" {
 		res, err := w.c.oss.InitiateMultipartUpload(w.ctx, &oss.InitiateMultipartUploadRequest{Bucket: oss.Ptr(w.bucket), Key: oss.Ptr(w.key)})
@@ -299,44 +316,43 @@ func (w *Writer) flushPart() error {
 		return err
 	}
 	w.partNo++
-	num, data := w.partNo, w.buf
-	w.written += int64(len(data))
-	w.buf = nil
+	num, slabs, size := w.partNo, w.cur, w.curLen
+	w.written += size
+	w.cur, w.curLen = nil, 0
+	w.mu.Lock()
+	w.inFlight++
+	w.mu.Unlock()
 	w.g.Go(func() error {
 		var res *oss.UploadPartResult
 		attempts := 0
-		defer func() { w.giveBack(data, attempts == 1) }() // an abandoned attempt may still be reading data
+		defer func() { w.giveBack(slabs, attempts == 1) }() // an abandoned attempt may still be reading them
+		// One pass over the part, whatever the attempts: every answer's
+		// x-oss-hash-crc64ecma must be this, and the part checksum file and
+		// the combined check at Complete use it.
+		var crc uint64
+		for _, s := range slabs {
+			crc = fastcrc.Update(crc, s)
+		}
 		var err error
 		attempts, err = w.c.retryBody(w.gctx, func(opt func(*oss.Options)) (err error) {
 			res, err = w.c.oss.UploadPart(w.gctx, &oss.UploadPartRequest{Bucket: oss.Ptr(w.bucket), Key: oss.Ptr(w.key),
-				UploadId: oss.Ptr(w.uploadID), PartNumber: num, Body: bytes.NewReader(data), ContentLength: oss.Ptr(int64(len(data)))}, opt)
-			return err
+				UploadId: oss.Ptr(w.uploadID), PartNumber: num, Body: newSlabReader(slabs), ContentLength: oss.Ptr(size)}, opt)
+			if err != nil {
+				return err
+			}
+			return checkSentCRC(res.HashCRC64, crc)
 		})
 		if err != nil {
 			err = wrap("UploadPart", w.bucket, w.key, err)
 			w.setErr(err)
 			return err
 		}
-		// The SDK checked the part's CRC-64 against the one OSS computed
-		// (x-oss-hash-crc64ecma), so OSS's is the data's: no second pass.
-		crc, perr := uint64(0), error(nil)
-		if res.HashCRC64 != nil {
-			crc, perr = strconv.ParseUint(*res.HashCRC64, 10, 64)
-		}
-		if res.HashCRC64 == nil || perr != nil {
-			crc = crc64.Checksum(data, crcTable)
-		}
 		w.mu.Lock()
 		w.parts = append(w.parts, oss.UploadPart{PartNumber: num, ETag: res.ETag})
-		w.sums[num] = partSum{size: int64(len(data)), crc: crc}
+		w.sums[num] = partSum{size: size, crc: crc}
 		w.mu.Unlock()
 		return nil
 	})
-	buf, err := w.newBuf() // backpressure: waits while the budget is spent
-	if err != nil {
-		return w.failedOr(err)
-	}
-	w.buf = buf
 	return nil
 }
 
@@ -380,9 +396,15 @@ func (w *Writer) commit() error {
 		return err
 	}
 	if w.uploadID == "" { // it all fit in one part: a single PUT
-		return w.c.Put(w.ctx, w.bucket, w.key, w.buf)
+		data := []byte{}
+		if len(w.cur) == 1 {
+			data = w.cur[0]
+		} else if len(w.cur) > 1 { // a size hint made the first part larger than a slab
+			data = bytes.Join(w.cur, nil)
+		}
+		return w.c.Put(w.ctx, w.bucket, w.key, data)
 	}
-	if len(w.buf) > 0 {
+	if w.curLen > 0 {
 		if err := w.flushPart(); err != nil {
 			return err
 		}
@@ -480,4 +502,63 @@ func (w *Writer) abortUpload() error {
 }
 
 // Written is the number of bytes accepted so far.
-func (w *Writer) Written() int64 { return w.written + int64(len(w.buf)) }
+func (w *Writer) Written() int64 { return w.written + w.curLen }
+
+// slabReader reads a part held in slabs, as one body.
+type slabReader struct {
+	slabs [][]byte
+	size  int64
+	off   int64
+}
+
+func newSlabReader(slabs [][]byte) *slabReader {
+	r := &slabReader{slabs: slabs}
+	for _, s := range slabs {
+		r.size += int64(len(s))
+	}
+	return r
+}
+
+func (r *slabReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) && r.off < r.size {
+		i, at := r.locate(r.off)
+		k := copy(p[n:], r.slabs[i][at:])
+		n += k
+		r.off += int64(k)
+	}
+	if n == 0 && len(p) > 0 {
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// locate is the slab holding byte off, and off's place in it (every slab
+// but the last is full).
+func (r *slabReader) locate(off int64) (int, int) {
+	for i, s := range r.slabs {
+		if off < int64(len(s)) {
+			return i, int(off)
+		}
+		off -= int64(len(s))
+	}
+	return len(r.slabs) - 1, len(r.slabs[len(r.slabs)-1])
+}
+
+// Seek lets the SDK rewind the body (it asks where it is before sending).
+func (r *slabReader) Seek(offset int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		offset += r.off
+	case io.SeekEnd:
+		offset += r.size
+	default:
+		return r.off, fmt.Errorf("slabReader: invalid whence %d", whence)
+	}
+	if offset < 0 {
+		return r.off, fmt.Errorf("slabReader: negative position %d", offset)
+	}
+	r.off = offset
+	return offset, nil
+}
