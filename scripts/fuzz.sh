@@ -53,6 +53,7 @@ all=(
 	"FuzzParseConfig ./go/connector"
 	"FuzzCredentialsFile ./go/connector"
 	"FuzzDecodePartChecksums ./go/connector"
+	"FuzzDecodeListPage ./go/connector"
 	"FuzzParse ./go/tarindex"
 	"FuzzParseUpstream ./go/tarindex"
 	"FuzzParseRange ./go/ossemu"
