@@ -56,6 +56,7 @@ _SIGNATURES = {
     "ost_client_free": (_i32, [_u64]),
     "ost_client_config": (_i32, [_u64, _charpp, _charpp]),
     "ost_list": (_i32, [_u64, _cp, _cp, _charpp, _P(_sz), _charpp]),
+    "ost_list_packed": (_i32, [_u64, _cp, _cp, _charpp, _P(_sz), _charpp]),
     "ost_get": (_i32, [_u64, _cp, _cp, _charpp, _P(_sz), _charpp]),
     "ost_stat": (_i32, [_u64, _cp, _cp, _charpp, _charpp]),
     "ost_has_prefix": (_i32, [_u64, _cp, _cp, _P(_i32), _charpp]),
@@ -551,6 +552,13 @@ class NativeClient:
         out, n = ctypes.c_void_p(), ctypes.c_size_t()
         _call("ost_list", self._h(), _encode(bucket, "bucket"), _encode(prefix, "prefix"), ctypes.byref(out), ctypes.byref(n))
         return json.loads(_take(lib(), out, n.value))
+
+    def list_packed(self, bucket: str, prefix: str = ""):
+        """Every object under prefix as a compact Listing (see _listing.py)."""
+        from ._listing import Listing
+        out, n = ctypes.c_void_p(), ctypes.c_size_t()
+        _call("ost_list_packed", self._h(), _encode(bucket, "bucket"), _encode(prefix, "prefix"), ctypes.byref(out), ctypes.byref(n))
+        return Listing.from_packed(bucket, _take(lib(), out, n.value))
 
     def get(self, bucket: str, key: str) -> bytes:
         out, n = ctypes.c_void_p(), ctypes.c_size_t()
