@@ -9,6 +9,7 @@ import "C"
 import (
 	"context"
 	"encoding/binary"
+	"runtime/debug"
 	"unsafe"
 
 	"osstorchconnector/go/connector"
@@ -54,6 +55,10 @@ func (p *packedListing) writeTo(out []byte) {
 	copy(out[at+8:], p.keys)
 }
 
+// bigListing is the packed size from which a listing's garbage is handed
+// back to the OS at once (about 100,000 keys).
+const bigListing = 4 << 20
+
 //export ost_list_packed
 func ost_list_packed(h C.uint64_t, bucket, prefix *C.char, out *unsafe.Pointer, outLen *C.size_t, errOut **C.char) (status C.int32_t) {
 	defer guard(&status, errOut)
@@ -74,5 +79,13 @@ func ost_list_packed(h C.uint64_t, bucket, prefix *C.char, out *unsafe.Pointer, 
 	buf := C.malloc(C.size_t(n))
 	pl.writeTo(unsafe.Slice((*byte)(buf), n))
 	*out, *outLen = buf, C.size_t(n)
+	if n >= bigListing {
+		// Listing a large prefix leaves the Go heap several times the size
+		// of the result, all of it garbage now; the runtime would keep it
+		// mapped for minutes, and it counts in the process's RSS that every
+		// forked DataLoader worker starts from. One collection returns it.
+		pl = packedListing{}
+		debug.FreeOSMemory()
+	}
 	return stOK
 }
