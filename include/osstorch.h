@@ -280,6 +280,20 @@ ost_status ost_tar_close(ost_handle tar);
 ost_status ost_tar_index_from_file(const char *path, char **index, size_t *index_len,
                                    char **checksum, size_t *checksum_len, char **err);
 
+/* ---- Packed listings ----
+ * ost_list_packed lists every object under prefix, as ost_list does, into
+ * one buffer *out of *out_len bytes (release with ost_free), all integers
+ * little-endian:
+ *     uint64 count            number of objects
+ *     uint64 keys_len         total bytes of the keys
+ *     int64  sizes[count]     object sizes
+ *     uint64 offsets[count+1] key i is keys[offsets[i]:offsets[i+1]]
+ *     char   keys[keys_len]   the keys' UTF-8 bytes, back to back, no NULs
+ * Objects are in key order. It spares the caller a JSON document and one
+ * object per key: a host keeps the buffer as it is. */
+ost_status ost_list_packed(ost_handle client, const char *bucket, const char *prefix,
+                           void **out, size_t *out_len, char **err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -54,6 +54,7 @@ all=(
 	"FuzzCredentialsFile ./go/connector"
 	"FuzzDecodePartChecksums ./go/connector"
 	"FuzzPacked ./go/packed"
+	"FuzzDecodeListPage ./go/connector"
 	"FuzzParse ./go/tarindex"
 	"FuzzParseUpstream ./go/tarindex"
 	"FuzzParseRange ./go/ossemu"

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 )
@@ -20,24 +19,22 @@ func (c *Client) List(ctx context.Context, bucket, prefix string, fn func(Object
 	if c.cfg.DatasetConfig.EnableFastList {
 		return c.FastList(ctx, bucket, prefix, c.cfg.DatasetConfig.ListConcurrency, fn)
 	}
-	p := c.oss.NewListObjectsV2Paginator(&oss.ListObjectsV2Request{
-		Bucket: oss.Ptr(bucket), Prefix: oss.Ptr(prefix), MaxKeys: listPageSize})
-	for p.HasNext() {
-		page, err := p.NextPage(ctx)
+	r := listRequest{bucket: bucket, prefix: prefix, maxKeys: listPageSize}
+	for {
+		page, err := c.listObjectsPage(ctx, r)
 		if err != nil {
 			return wrap("ListObjectsV2", bucket, prefix, err)
 		}
-		for _, o := range page.Contents {
-			if err := fn(objectInfo(o)); err != nil {
+		for _, o := range page.Objects {
+			if err := fn(o); err != nil {
 				return err
 			}
 		}
+		if !page.IsTruncated || page.NextContinuationToken == "" {
+			return nil
+		}
+		r.token = page.NextContinuationToken
 	}
-	return nil
-}
-
-func objectInfo(o oss.ObjectProperties) ObjectInfo {
-	return ObjectInfo{Key: oss.ToString(o.Key), Size: o.Size, ETag: oss.ToString(o.ETag)}
 }
 
 // FastList lists prefix with up to concurrency requests in flight and calls
@@ -69,14 +66,20 @@ func (c *Client) FastList(ctx context.Context, bucket, prefix string, concurrenc
 	if err != nil {
 		return err
 	}
-	var all []ObjectInfo
+	// Each chunk is one range, in key order, and ranges do not overlap:
+	// ordering the chunks by their first key orders every key.
+	chunks := l.chunks[:0]
 	for _, ch := range l.chunks {
-		all = append(all, ch...)
+		if len(ch) > 0 {
+			chunks = append(chunks, ch)
+		}
 	}
-	sort.Slice(all, func(i, j int) bool { return all[i].Key < all[j].Key })
-	for _, o := range all {
-		if err := fn(o); err != nil {
-			return err
+	sort.Slice(chunks, func(i, j int) bool { return chunks[i][0].Key < chunks[j][0].Key })
+	for _, ch := range chunks {
+		for _, o := range ch {
+			if err := fn(o); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -115,10 +118,7 @@ type fastLister struct {
 func (l *fastLister) worker(r *keyRange) func() error {
 	return func() error {
 		l.mu.Lock()
-		req := &oss.ListObjectsV2Request{Bucket: oss.Ptr(l.bucket), Prefix: oss.Ptr(l.prefix), MaxKeys: listPageSize}
-		if r.claimed != "" {
-			req.StartAfter = oss.Ptr(r.claimed)
-		}
+		req := listRequest{bucket: l.bucket, prefix: l.prefix, startAfter: r.claimed, maxKeys: listPageSize}
 		l.mu.Unlock()
 		var got []ObjectInfo
 		defer func() {
@@ -127,9 +127,8 @@ func (l *fastLister) worker(r *keyRange) func() error {
 			l.chunks = append(l.chunks, got)
 			l.mu.Unlock()
 		}()
-		p := l.c.oss.NewListObjectsV2Paginator(req)
-		for p.HasNext() {
-			page, err := p.NextPage(l.ctx)
+		for {
+			page, err := l.c.listObjectsPage(l.ctx, req)
 			if err != nil {
 				return wrap("ListObjectsV2", l.bucket, l.prefix, err)
 			}
@@ -137,23 +136,21 @@ func (l *fastLister) worker(r *keyRange) func() error {
 			// splitter cuts under: a cut is only made above what is claimed.
 			l.mu.Lock()
 			l.pages++
-			n := len(page.Contents)
+			n := len(page.Objects)
 			if r.upto != "" {
-				n = sort.Search(n, func(i int) bool { return oss.ToString(page.Contents[i].Key) > r.upto })
+				n = sort.Search(n, func(i int) bool { return page.Objects[i].Key > r.upto })
 			}
 			if n > 0 {
-				r.claimed = oss.ToString(page.Contents[n-1].Key)
+				r.claimed = page.Objects[n-1].Key
 			}
 			l.mu.Unlock()
-			for _, o := range page.Contents[:n] {
-				got = append(got, objectInfo(o))
-			}
-			if n < len(page.Contents) || !page.IsTruncated {
+			got = append(got, page.Objects[:n]...)
+			if n < len(page.Objects) || !page.IsTruncated || page.NextContinuationToken == "" {
 				return nil
 			}
+			req.token = page.NextContinuationToken
 			l.maybeSplit(r)
 		}
-		return nil
 	}
 }
 
@@ -236,15 +233,14 @@ func (l *fastLister) release(r *keyRange, missed bool) {
 
 // firstAfter returns the first key under the prefix that sorts after key.
 func (l *fastLister) firstAfter(key string) (string, bool, error) {
-	res, err := l.c.oss.ListObjectsV2(l.ctx, &oss.ListObjectsV2Request{
-		Bucket: oss.Ptr(l.bucket), Prefix: oss.Ptr(l.prefix), StartAfter: oss.Ptr(key), MaxKeys: 1})
+	res, err := l.c.listObjectsPage(l.ctx, listRequest{bucket: l.bucket, prefix: l.prefix, startAfter: key, maxKeys: 1})
 	if err != nil {
 		return "", false, wrap("ListObjectsV2", l.bucket, l.prefix, err)
 	}
-	if len(res.Contents) == 0 {
+	if len(res.Objects) == 0 {
 		return "", false, nil
 	}
-	return oss.ToString(res.Contents[0].Key), true, nil
+	return res.Objects[0].Key, true, nil
 }
 
 // midpoint returns a string between a and b (a < b) in byte order, as if both

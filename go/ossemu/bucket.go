@@ -107,20 +107,6 @@ func (rc *reqCtx) bucketInfo(b *bucket) *ossError {
 	return rc.writeXML(200, res)
 }
 
-type contentsXML struct {
-	Key          string `xml:"Key"`
-	LastModified string `xml:"LastModified"`
-	ETag         string `xml:"ETag"`
-	Type         string `xml:"Type"`
-	Size         int64  `xml:"Size"`
-	StorageClass string `xml:"StorageClass"`
-	Owner        *owner `xml:"Owner,omitempty"`
-}
-
-type prefixXML struct {
-	Prefix string `xml:"Prefix"`
-}
-
 // listPage walks the sorted keys from a cursor, rolling keys that share a
 // delimiter-terminated prefix into one CommonPrefix. It returns the entries,
 // whether more remain, and the cursor after the last entry: the last key, or
@@ -221,25 +207,7 @@ func (rc *reqCtx) listObjects(b *bucket, v2 bool) *ossError {
 	entries, isPrefix, truncated := listPage(keys, prefix, delim, after, afterPrefix, maxKeys)
 	rc.srv.stats.listPages.Add(1)
 
-	var contents []contentsXML
-	var prefixes []prefixXML
 	fetchOwner := rc.q("fetch-owner") == "true" || !v2
-	for i, e := range entries {
-		if isPrefix[i] {
-			prefixes = append(prefixes, prefixXML{enc(e)})
-			continue
-		}
-		o := b.get(e)
-		if o == nil { // deleted since the index snapshot
-			continue
-		}
-		c := contentsXML{Key: enc(o.Key), LastModified: o.LastModified.Format(isoMillis), ETag: `"` + o.ETag + `"`,
-			Type: o.Type, Size: o.Size, StorageClass: "Standard"}
-		if fetchOwner {
-			c.Owner = &owner{ID: "ossemu", DisplayName: "ossemu"}
-		}
-		contents = append(contents, c)
-	}
 	var next string
 	if truncated && len(entries) > 0 {
 		last := len(entries) - 1
@@ -249,43 +217,103 @@ func (rc *reqCtx) listObjects(b *bucket, v2 bool) *ossError {
 			next = entries[last]
 		}
 	}
-	type result struct {
-		XMLName               xml.Name      `xml:"ListBucketResult"`
-		Name                  string        `xml:"Name"`
-		Prefix                string        `xml:"Prefix"`
-		Marker                *string       `xml:"Marker,omitempty"`
-		StartAfter            *string       `xml:"StartAfter,omitempty"`
-		MaxKeys               int           `xml:"MaxKeys"`
-		Delimiter             string        `xml:"Delimiter"`
-		EncodingType          string        `xml:"EncodingType,omitempty"`
-		IsTruncated           bool          `xml:"IsTruncated"`
-		NextMarker            string        `xml:"NextMarker,omitempty"`
-		ContinuationToken     string        `xml:"ContinuationToken,omitempty"`
-		NextContinuationToken string        `xml:"NextContinuationToken,omitempty"`
-		KeyCount              *int          `xml:"KeyCount,omitempty"`
-		Contents              []contentsXML `xml:"Contents"`
-		CommonPrefixes        []prefixXML   `xml:"CommonPrefixes"`
+	// Written by hand, in the order and escaping encoding/xml would use for
+	// the result struct this replaced: a listing benchmark of a million keys
+	// spent most of the emulator's CPU reflecting over that struct, on the
+	// same cores as the client it measures.
+	w := &xmlWriter{buf: make([]byte, 0, 512+300*len(entries))}
+	w.buf = append(w.buf, xml.Header...)
+	w.buf = append(w.buf, "<ListBucketResult>"...)
+	w.elem("Name", b.name)
+	w.elem("Prefix", enc(prefix))
+	if !v2 {
+		w.elem("Marker", enc(rc.q("marker")))
+	} else if sa := rc.q("start-after"); sa != "" {
+		w.elem("StartAfter", enc(sa))
 	}
-	res := result{Name: b.name, Prefix: enc(prefix), MaxKeys: maxKeys, Delimiter: enc(delim), IsTruncated: truncated,
-		Contents: contents, CommonPrefixes: prefixes}
+	w.elem("MaxKeys", strconv.Itoa(maxKeys))
+	w.elem("Delimiter", enc(delim))
 	if encode {
-		res.EncodingType = "url"
+		w.elem("EncodingType", "url")
+	}
+	w.elem("IsTruncated", strconv.FormatBool(truncated))
+	if v2 {
+		w.elemOmitEmpty("ContinuationToken", rc.q("continuation-token"))
+		w.elemOmitEmpty("NextContinuationToken", next)
+	} else {
+		w.elemOmitEmpty("NextMarker", enc(next))
+	}
+	// Contents come after KeyCount, which counts them.
+	n := 0
+	var prefixes []string
+	body := &xmlWriter{buf: make([]byte, 0, 300*len(entries))}
+	for i, e := range entries {
+		if isPrefix[i] {
+			prefixes = append(prefixes, enc(e))
+			continue
+		}
+		o := b.get(e)
+		if o == nil { // deleted since the index snapshot
+			continue
+		}
+		n++
+		body.buf = append(body.buf, "<Contents>"...)
+		body.elem("Key", enc(o.Key))
+		body.buf = append(body.buf, "<LastModified>"...)
+		body.buf = o.LastModified.AppendFormat(body.buf, isoMillis)
+		body.buf = append(body.buf, "</LastModified>"...)
+		body.elem("ETag", `"`+o.ETag+`"`)
+		body.elem("Type", o.Type)
+		body.elem("Size", strconv.FormatInt(o.Size, 10))
+		body.elem("StorageClass", "Standard")
+		if fetchOwner {
+			body.buf = append(body.buf, "<Owner><ID>ossemu</ID><DisplayName>ossemu</DisplayName></Owner>"...)
+		}
+		body.buf = append(body.buf, "</Contents>"...)
 	}
 	if v2 {
-		if sa := rc.q("start-after"); sa != "" {
-			s := enc(sa)
-			res.StartAfter = &s
-		}
-		res.ContinuationToken = rc.q("continuation-token")
-		res.NextContinuationToken = next
-		n := len(contents) + len(prefixes)
-		res.KeyCount = &n
-	} else {
-		m := enc(rc.q("marker"))
-		res.Marker = &m
-		res.NextMarker = enc(next)
+		w.elem("KeyCount", strconv.Itoa(n+len(prefixes)))
 	}
-	return rc.writeXML(200, res)
+	w.buf = append(w.buf, body.buf...)
+	for _, p := range prefixes {
+		w.buf = append(w.buf, "<CommonPrefixes>"...)
+		w.elem("Prefix", p)
+		w.buf = append(w.buf, "</CommonPrefixes>"...)
+	}
+	w.buf = append(w.buf, "</ListBucketResult>"...)
+	return rc.writeBody(200, "application/xml", w.buf)
+}
+
+// xmlWriter appends elements with encoding/xml's text escaping.
+type xmlWriter struct{ buf []byte }
+
+func (w *xmlWriter) elem(name, text string) {
+	w.buf = append(w.buf, '<')
+	w.buf = append(w.buf, name...)
+	w.buf = append(w.buf, '>')
+	w.text(text)
+	w.buf = append(w.buf, "</"...)
+	w.buf = append(w.buf, name...)
+	w.buf = append(w.buf, '>')
+}
+
+func (w *xmlWriter) elemOmitEmpty(name, text string) {
+	if text != "" {
+		w.elem(name, text)
+	}
+}
+
+// text escapes s as xml.EscapeText does; plain ASCII is copied as is.
+func (w *xmlWriter) text(s string) {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\'' || c == '&' || c == '<' || c == '>' {
+			var b strings.Builder
+			_ = xml.EscapeText(&b, []byte(s))
+			w.buf = append(w.buf, b.String()...)
+			return
+		}
+	}
+	w.buf = append(w.buf, s...)
 }
 
 func (rc *reqCtx) deleteMultiple(b *bucket) *ossError {

@@ -393,8 +393,13 @@ func (rc *reqCtx) writeXML(status int, v any) *ossError {
 	if err != nil {
 		return newErr(500, "InternalError", err.Error())
 	}
+	return rc.writeBody(status, "application/xml", body)
+}
+
+// writeBody sends a complete response body.
+func (rc *reqCtx) writeBody(status int, contentType string, body []byte) *ossError {
 	h := rc.w.Header()
-	h.Set("Content-Type", "application/xml")
+	h.Set("Content-Type", contentType)
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	rc.w.WriteHeader(status)
 	rc.status = status

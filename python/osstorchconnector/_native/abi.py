@@ -31,6 +31,7 @@ SIGNATURES = {
     "ost_client_free": (i32, [u64]),
     "ost_client_config": (i32, [u64, charpp, charpp]),
     "ost_list": (i32, [u64, _cp, _cp, charpp, _P(size), charpp]),
+    "ost_list_packed": (i32, [u64, _cp, _cp, charpp, _P(size), charpp]),
     "ost_get": (i32, [u64, _cp, _cp, charpp, _P(size), charpp]),
     "ost_stat": (i32, [u64, _cp, _cp, charpp, charpp]),
     "ost_has_prefix": (i32, [u64, _cp, _cp, _P(i32), charpp]),

@@ -100,6 +100,13 @@ class NativeClient:
         call("ost_list", self._h(), encode(bucket, "bucket"), encode(prefix, "prefix"), ctypes.byref(out), ctypes.byref(n))
         return json.loads(take(lib(), out, n.value))
 
+    def list_packed(self, bucket: str, prefix: str = ""):
+        """Every object under prefix as a compact Listing (see _listing.py)."""
+        from .._listing import Listing
+        out, n = ctypes.c_void_p(), ctypes.c_size_t()
+        call("ost_list_packed", self._h(), encode(bucket, "bucket"), encode(prefix, "prefix"), ctypes.byref(out), ctypes.byref(n))
+        return Listing.from_packed(bucket, take(lib(), out, n.value))
+
     def get(self, bucket: str, key: str) -> bytes:
         out, n = ctypes.c_void_p(), ctypes.c_size_t()
         call("ost_get", self._h(), encode(bucket, "bucket"), encode(key, "key"), ctypes.byref(out), ctypes.byref(n))
