@@ -96,3 +96,20 @@ def test_a_listing_of_100k_keys_is_compact(oss_module):
     assert held <= 64 * n + key_bytes
     # and nothing per key: pickling it is its buffers
     assert len(pickle.dumps(lst)) <= 16 * n + key_bytes + 4096
+
+
+def test_datasets_over_a_prefix_keep_the_compact_listing(oss_module):
+    """OssMapDataset.from_prefix keeps its listing as a Listing (not a list
+    of per-key tuples, which forked workers would copy page by page), and
+    indexes it as before."""
+    from osstorchconnector import OssMapDataset
+    for i in range(5):
+        oss_module.put_object(BUCKET, f"ds/{i}.bin", bytes([i]) * (i + 1))
+    ds = OssMapDataset.from_prefix(f"oss://{BUCKET}/ds/", endpoint=oss_module.endpoint, cred_path=oss_module.cred_path,
+                                   region=oss_module.region, transform=lambda o: (o.key, o.read()))
+    assert isinstance(ds._bucket_objects, Listing)
+    assert len(ds) == 5
+    assert ds[4] == (f"/{BUCKET}/ds/4.bin", b"\x04" * 5) and ds[-5] == (f"/{BUCKET}/ds/0.bin", b"\x00")
+    assert ds.__getitems__([1, 3]) == [(f"/{BUCKET}/ds/1.bin", b"\x01" * 2), (f"/{BUCKET}/ds/3.bin", b"\x03" * 4)]
+    with pytest.raises(IndexError):
+        ds[5]

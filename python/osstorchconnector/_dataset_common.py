@@ -9,6 +9,7 @@ import os
 import pickle
 from typing import Any, Callable, Iterable, List
 
+from ._listing import Listing
 from ._oss_bucket_iterable import Entry, to_entry
 from ._oss_client import OssClient
 from ._oss_connector import DataObject
@@ -87,4 +88,6 @@ def entries_of(objects: Iterable[Any], client: OssClient) -> List[Entry]:
     """Entries from what a get_dataset_objects callable returned: our own
     sources' entries, or (a user's callable, as upstream's) DataObjects made
     with new_data_object, or URIs."""
+    if isinstance(objects, Listing):  # our own listing: kept compact, as it is
+        return objects
     return [to_entry(o, client.parse_uri) for o in objects]

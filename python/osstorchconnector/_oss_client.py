@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid as _uuid
-from typing import Any, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import Any, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from . import _local, _native
 from ._oss_bucket_iterable import Entry, object_key, to_entry
@@ -163,8 +163,13 @@ class OssClient:
         for o in self._native.list(bucket, prefix):
             yield DataObject(object_key(bucket, o["key"]), o["size"], "")
 
-    def list_entries(self, bucket: str, prefix: str = "") -> List[Entry]:
-        """(bucket, key, size, "") of every object under prefix, in key order."""
+    def list_entries(self, bucket: str, prefix: str = "") -> Sequence[Entry]:
+        """(bucket, key, size, "") of every object under prefix, in key order:
+        from OSS a compact Listing (one buffer, entries made on demand, so a
+        million keys stay a few tens of MiB and forked workers copy none of
+        it); in local-directory mode a list."""
+        if hasattr(self._native, "list_packed"):
+            return self._native.list_packed(bucket, prefix)
         return [(bucket, o["key"], o["size"], "") for o in self._native.list(bucket, prefix)]
 
     def read_object(self, bucket: str, key: str) -> bytes:

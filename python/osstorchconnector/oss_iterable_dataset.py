@@ -5,12 +5,13 @@ import io
 import logging
 import os
 import random
-from typing import Any, Callable, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch.utils.data
 
 from . import _worker_share
 from ._dataset_common import _DatasetBase, is_missing, to_entry
+from ._listing import Listing
 from ._oss_bucket_iterable import Entry, TarSource, identity, list_prefix, manifest_entries, objects_entries
 from ._oss_client import OssClient
 from ._oss_connector import DataObject
@@ -141,10 +142,10 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
 
     def _entries(self, client: OssClient, worker_id: int, num_workers: int, seed: Optional[int]) -> List[Entry]:
         if num_workers <= 1:
-            return list(self._get_dataset_objects(client))
+            return _as_entries(self._get_dataset_objects(client))
         # all workers of this epoch share (uuid, base seed, epoch): one of them lists
         key = f"{self._uuid}-{seed}-{self._epoch}"
-        return _worker_share.shared(key, num_workers, lambda: list(self._get_dataset_objects(client)))
+        return _worker_share.shared(key, num_workers, lambda: _as_entries(self._get_dataset_objects(client)))
 
     def __iter__(self) -> Iterator[Any]:
         return _EpochIterator(self)
@@ -183,6 +184,12 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
                 pending.append(to_entry(o, client.parse_uri))
         if pending:  # the client's share: the worker's, or what the user's code set
             yield from client.prefetch(pending, include_errors=True)
+
+
+def _as_entries(entries: Iterable[Entry]) -> Sequence[Entry]:
+    """A compact Listing stays one (it pickles as a few buffers to the
+    other workers); anything else becomes a list."""
+    return entries if isinstance(entries, Listing) else list(entries)
 
 
 class _EpochIterator:
