@@ -20,7 +20,7 @@ def exercise(options, bucket, tag):
     out["read_range"] = (c.read_range(bucket, base + "b", 1, buf), bytes(buf))
     out["batch"] = [r if isinstance(r, bytes) else type(r).__name__
                     for r in c.batch_get([{"bucket": bucket, "key": base + "a"}, {"bucket": bucket, "key": base + "zz"}])]
-    out["prefetch"] = sorted((m["key"][len(base):], d) for m, d in c.prefetch(bucket=bucket, prefix=base))
+    out["prefetch"] = sorted((key[len(base):], d) for _, _, key, d in c.prefetch(bucket=bucket, prefix=base))
     payload = bytes(range(256)) * 6000  # 1.5 MB: multipart with 1 MiB parts
     w = c.open_writer(bucket, base + "w", part_size=1 << 20, concurrency=2)
     for i in range(0, len(payload), 65536):

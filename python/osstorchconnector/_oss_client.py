@@ -199,14 +199,14 @@ class OssClient:
             source["items"] = [{"bucket": b, "key": k, "size": s} for b, k, s, _ in entries]
         it = self._native.prefetch(worker_id=share, worker_count=total, **source)
         try:
-            for meta, data in it:
-                label = labels[meta["index"]] if labels is not None else ""
-                name = object_key(meta["bucket"], meta["key"])
-                if "error" in meta:
+            for index, bucket, key, data in it:
+                label = labels[index] if labels is not None else ""
+                name = f"/{bucket}/{key}"  # object_key, inlined: once per sample
+                if isinstance(data, Exception):
                     if include_errors:
-                        yield error_object(name, label, meta["error"])
+                        yield error_object(name, label, data)
                     else:
-                        raise meta["error"]
+                        raise data
                     continue
                 yield DataObject(name, len(data), label, data)
         finally:

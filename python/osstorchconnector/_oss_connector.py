@@ -136,7 +136,11 @@ class DataObject:
         if stop <= start:
             return b""
         if self._data is not None:
-            out = self._data[start:stop].tobytes()
+            src = self._data.obj
+            if start == 0 and type(src) is bytes and stop == len(src):
+                out = src  # the whole object: the bytes it was fetched into, not a copy
+            else:
+                out = self._data[start:stop].tobytes()
         else:
             buf = bytearray(stop - start)
             n = self._reader.read_into(start, buf)

@@ -9,12 +9,12 @@ import os
 import threading
 from typing import Any, Dict, List, Optional, Tuple, Union
 
-from . import abi
+from . import abi, packed
 from .abi import encode
 from .buffers import in_buffer, out_buffer, take
 from .credentials import register_provider
 from .errors import call
-from .handles import ClientHandle, NativePrefetcher, NativeReader, NativeTar, NativeWriter, packed_entries
+from .handles import ClientHandle, NativePrefetcher, NativeReader, NativeTar, NativeWriter, packed_call
 from .loader import lib
 
 
@@ -152,7 +152,8 @@ class NativeClient:
 
     def batch_get(self, items: List[Dict[str, Any]]) -> List[Union[bytes, Exception]]:
         """Fetch items concurrently; per item, its bytes or the OssError it failed with."""
-        return [r for _, r in packed_entries("ost_batch_get", self._h(), json.dumps(list(items)).encode())]
+        buf = packed.encode_items([(it["bucket"], it["key"], it.get("size", 0)) for it in items])
+        return [r for _, _, _, r in packed_call("ost_batch_get_packed", self._h(), buf, len(buf))]
 
     def tar_index_build(self, bucket: str, key: str) -> Tuple[bytes, bytes]:
         """Stream a tar object once and return its index: (upstream's

@@ -10,6 +10,7 @@ handles (they die with the parent's runtime).
 """
 from __future__ import annotations
 
+import collections
 import ctypes
 import json
 import os
@@ -17,6 +18,7 @@ import weakref
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from ..errors import error_from_details
+from . import packed
 from .abi import OK
 from .buffers import in_buffer, out_buffer, take
 from .errors import call, raise_status
@@ -79,32 +81,37 @@ class NativeReader(Handle):
 
 
 class NativePrefetcher(Handle):
-    """Iterator of (meta, data) for a sharded listing or key list; meta has
-    index, bucket, key, size and, for a failed object, error (an OssError)."""
+    """Iterator of (index, bucket, key, bytes or OssError) for a sharded
+    listing or key list, in completion order; it takes every object already
+    fetched per call into the core (ost_prefetch_next_batch)."""
 
     _free_fn = "ost_prefetch_close"
+    _BATCH = 64  # objects taken per call at most: bounds what one call copies
+
+    def __init__(self, handle: int) -> None:
+        super().__init__(handle)
+        self._ready: collections.deque = collections.deque()
 
     def __iter__(self):
         return self
 
-    def __next__(self) -> Tuple[Dict[str, Any], bytes]:
+    def __next__(self) -> packed.Result:
+        if self._ready:
+            return self._ready.popleft()
         if self._handle is None:
             raise StopIteration
         l = lib()
-        meta, data, n, done = ctypes.c_void_p(), ctypes.c_void_p(), ctypes.c_size_t(), ctypes.c_int32()
-        err = ctypes.c_void_p()
-        st = l.ost_prefetch_next(self._h(), ctypes.byref(meta), ctypes.byref(data), ctypes.byref(n), ctypes.byref(done), ctypes.byref(err))
+        batch, n, done, err = ctypes.c_void_p(), ctypes.c_size_t(), ctypes.c_int32(), ctypes.c_void_p()
+        st = l.ost_prefetch_next_batch(self._h(), self._BATCH, ctypes.byref(batch), ctypes.byref(n),
+                                       ctypes.byref(done), ctypes.byref(err))
         if st != OK:
             self.close()
             raise_status(l, st, err)
         if done.value:
             self.close()
             raise StopIteration
-        payload = take(l, data, n.value)
-        m = json.loads(take(l, meta))
-        if "error" in m:
-            m["error"] = error_from_details(m["error"])
-        return m, payload
+        self._ready.extend(packed_results(l, batch, n))
+        return self._ready.popleft()
 
 
 class NativeWriter(Handle):
@@ -135,22 +142,19 @@ class NativeWriter(Handle):
             self._release()
 
 
-def packed_entries(fn: str, *args) -> List[Tuple[Dict[str, Any], Union[bytes, Exception]]]:
-    """Unpack the (data, index) pair of ost_batch_get and ost_tar_read: per
-    item, its index entry and its bytes or the OssError it failed with."""
-    l = lib()
-    data, n, index = ctypes.c_void_p(), ctypes.c_size_t(), ctypes.c_void_p()
-    call(fn, *args, ctypes.byref(data), ctypes.byref(n), ctypes.byref(index))
+def packed_results(l: ctypes.CDLL, batch: ctypes.c_void_p, n: ctypes.c_size_t) -> List[packed.Result]:
+    """Decode a packed results buffer the core returned, and free it."""
     try:
-        out: List[Tuple[Dict[str, Any], Union[bytes, Exception]]] = []
-        for e in json.loads(take(l, index)):
-            if "error" in e:
-                out.append((e, error_from_details(e["error"])))
-            else:
-                out.append((e, ctypes.string_at(data.value + e["offset"], e["size"]) if e["size"] else b""))
-        return out
+        return packed.decode_results(batch.value, n.value)
     finally:
-        l.ost_free(data)
+        l.ost_free(batch)
+
+
+def packed_call(fn: str, *args) -> List[packed.Result]:
+    """Call an export that answers with a packed results buffer."""
+    batch, n = ctypes.c_void_p(), ctypes.c_size_t()
+    call(fn, *args, ctypes.byref(batch), ctypes.byref(n))
+    return packed_results(lib(), batch, n)
 
 
 class NativeTar(Handle):
@@ -165,8 +169,8 @@ class NativeTar(Handle):
     def read(self, indices: List[int]) -> List[Tuple[str, Union[bytes, Exception]]]:
         """Per position: the member's name ("" if it failed before its
         headers were read) and its bytes or the OssError it failed with."""
-        entries = packed_entries("ost_tar_read", self._h(), json.dumps([int(i) for i in indices]).encode())
-        return [(e.get("name", ""), r) for e, r in entries]
+        positions = (ctypes.c_int64 * len(indices))(*[int(i) for i in indices])
+        return [(key, r) for _, _, key, r in packed_call("ost_tar_read_packed", self._h(), positions, len(indices))]
 
 
 class ClientHandle(Handle):
