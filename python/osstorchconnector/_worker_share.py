@@ -15,7 +15,7 @@ import os
 import pickle
 import tempfile
 import time
-from typing import Callable, List, TypeVar
+from typing import Callable, Optional, TypeVar
 
 T = TypeVar("T")
 
@@ -41,11 +41,16 @@ def _alive(pid: int) -> bool:
         return True
 
 
-def shared(key: str, num_workers: int, produce: Callable[[], List[T]], poll_s: float = 0.005) -> List[T]:
+def shared(key: str, num_workers: int, produce: Callable[[], T], poll_s: float = 0.005, *,
+           worker_id: int = 0, split: Optional[Callable[[T, int], T]] = None) -> T:
     """Return produce()'s result, computed once by one of num_workers callers
-    that pass the same key."""
+    that pass the same key. With split, each caller gets only its part,
+    split(result, worker_id): the producer publishes one file per worker
+    and a worker reads only its own."""
     base = os.path.join(share_dir(), f"osstorch-{key}")
     lock, result, error, done = base + ".lock", base + ".list", base + ".err", base + ".done"
+    parts = [f"{result}.{w}" for w in range(num_workers)] if split is not None else []
+    files = (lock, result, error, done, *parts)
     while True:
         if os.path.exists(result) or os.path.exists(error):
             break
@@ -70,19 +75,28 @@ def shared(key: str, num_workers: int, produce: Callable[[], List[T]], poll_s: f
         _clean_stale()
         try:
             value = produce()
-            _publish(result, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
-            return _finish(value, done, num_workers, (lock, result, error, done))
+            if split is None:
+                _publish(result, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+                return _finish(value, done, num_workers, files)
+            mine = value
+            for w, part in enumerate(parts):
+                piece = split(value, w)
+                _publish(part, pickle.dumps(piece, protocol=pickle.HIGHEST_PROTOCOL))
+                if w == worker_id:
+                    mine = piece
+            _publish(result, b"")  # the parts are all there
+            return _finish(mine, done, num_workers, files)
         except BaseException as e:
             _publish(error, pickle.dumps(e))
             raise
     if os.path.exists(error):
         with open(error, "rb") as f:
             exc = pickle.load(f)
-        _finish(None, done, num_workers, (lock, result, error, done))
+        _finish(None, done, num_workers, files)
         raise exc
-    with open(result, "rb") as f:
+    with open(parts[worker_id] if split is not None else result, "rb") as f:
         value = pickle.load(f)
-    return _finish(value, done, num_workers, (lock, result, error, done))
+    return _finish(value, done, num_workers, files)
 
 
 def _publish(path: str, raw: bytes) -> None:

@@ -12,6 +12,7 @@ import torch.utils.data
 from . import _worker_share
 from ._dataset_common import _DatasetBase, is_missing, to_entry
 from ._listing import Listing
+from ._sharding import share_of
 from ._oss_bucket_iterable import Entry, TarSource, identity, list_prefix, manifest_entries, objects_entries
 from ._oss_client import OssClient
 from ._oss_connector import DataObject
@@ -128,7 +129,7 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
 
     def _iterate_tar(self, client: OssClient, share: int, total: int, seed: Optional[int]) -> Iterator[Any]:
         tar = client.open_tar(self._tar.bucket, self._tar.tar_key, self._tar.index_key)
-        mine = [c for i, c in enumerate(self._tar_chunks(len(tar.members), seed)) if i % total == share]
+        mine = share_of(self._tar_chunks(len(tar.members), seed), share, total)
         self._epoch += 1
         return self._read_chunks(client, mine)
 
@@ -140,12 +141,18 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
             yield from client.list_objects_from_tar(self._tar.bucket, self._tar.tar_key, self._tar.index_key,
                                                     starts, sizes, include_errors=True)
 
-    def _entries(self, client: OssClient, worker_id: int, num_workers: int, seed: Optional[int]) -> List[Entry]:
+    def _entries(self, client: OssClient, worker_id: int, num_workers: int, seed: Optional[int],
+                 share: int, total: int) -> Sequence[Entry]:
+        """This worker's share of the epoch's objects (share of total, see
+        _sharding); the listing is made once per epoch and rank."""
         if num_workers <= 1:
-            return _as_entries(self._get_dataset_objects(client))
-        # all workers of this epoch share (uuid, base seed, epoch): one of them lists
+            return share_of(_as_entries(self._get_dataset_objects(client)), share, total)
+        # all workers of this epoch share (uuid, base seed, epoch): one of them lists and hands each
+        # worker only its part
         key = f"{self._uuid}-{seed}-{self._epoch}"
-        return _worker_share.shared(key, num_workers, lambda: _as_entries(self._get_dataset_objects(client)))
+        first = share - worker_id  # this rank's first share
+        return _worker_share.shared(key, num_workers, lambda: _as_entries(self._get_dataset_objects(client)),
+                                    worker_id=worker_id, split=lambda es, w: share_of(es, first + w, total))
 
     def __iter__(self) -> Iterator[Any]:
         return _EpochIterator(self)
@@ -166,9 +173,9 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
         if not isinstance(self._get_dataset_objects, _Source):
             self._epoch += 1
             return self._users_objects(client.for_worker(share, total))
-        entries = self._entries(client, worker_id, num_workers, seed)
+        entries = self._entries(client, worker_id, num_workers, seed, share, total)
         self._epoch += 1  # in this process; workers advance in lockstep (persistent workers)
-        return client.prefetch(entries, worker=(share, total), include_errors=True)
+        return client.prefetch(entries, worker=(0, 1), include_errors=True)
 
     def _users_objects(self, client: OssClient) -> Iterator[DataObject]:
         """A user's get_dataset_objects, called in each worker with a client
