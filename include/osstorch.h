@@ -185,18 +185,9 @@ ost_status ost_reader_close(ost_handle reader);
 #define OST_PACKED_ITEM_SIZE 16
 #define OST_PACKED_ERROR 1u
 
-/* Fetch many objects concurrently (datasetConfig.prefetchConcurrency).
- * items_json: [{"bucket": "...", "key": "...", "size": N?}, ...].
- * *data receives every object back to back (*data_len bytes); *index_json a
- * JSON array, per item in input order, of {"offset": O, "size": S} or
- * {"offset": 0, "size": 0, "error": {...}} (an error object as above).
- * Superseded by ost_batch_get_packed; kept until the Python side moves. */
-ost_status ost_batch_get(ost_handle client, const char *items_json,
-                         char **data, size_t *data_len, char **index_json, char **err);
-
-/* ost_batch_get with packed input and output: items is a packed items
- * buffer of items_len bytes; *batch a packed results buffer of *batch_len
- * bytes in which record i answers item i (index i, the item's bucket and
+/* Fetch many objects concurrently (datasetConfig.prefetchConcurrency):
+ * items is a packed items buffer of items_len bytes; *batch a packed
+ * results buffer of *batch_len bytes in which record i answers item i (index i, the item's bucket and
  * key), each body read straight into its own block. A failed item is an
  * error record and does not stop the others; the call itself fails only
  * for bad arguments. */
@@ -215,10 +206,7 @@ ost_status ost_batch_get_packed(ost_handle client, const void *items, size_t ite
  * waiting for more: *batch is a packed results buffer (*batch_len bytes)
  * whose records have index = the object's position in the whole
  * (unsharded) source, its bucket and key, and its body or error.
- * ost_prefetch_next (superseded by ost_prefetch_next_batch; kept until the
- * Python side moves) takes one object: *meta_json {"index", "bucket", "key",
- * "size"[, "error"]} and *data (*data_len bytes; a block even when empty).
- * For both, at the end *done = 1 and nothing is allocated; if the listing
+ * At the end *done = 1 and nothing is allocated; if the listing
  * failed, the call returns that error instead.
  * ost_prefetch_close stops the fetching and frees every object fetched but
  * not taken; what was taken stays the caller's. */
@@ -226,8 +214,6 @@ ost_status ost_prefetch_open(ost_handle client, const char *options_json,
                              ost_handle *out, char **err);
 ost_status ost_prefetch_next_batch(ost_handle prefetch, int32_t max_items, void **batch,
                                    size_t *batch_len, int32_t *done, char **err);
-ost_status ost_prefetch_next(ost_handle prefetch, char **meta_json, char **data,
-                             size_t *data_len, int32_t *done, char **err);
 ost_status ost_prefetch_close(ost_handle prefetch);
 
 /* Streaming writer: one PUT for small objects, else multipart with
@@ -261,9 +247,6 @@ ost_status ost_writer_abort(ost_handle writer);
  * may be ""), and its body or error (a position out of range is an error
  * record). Each member is copied once, from the buffer its run was read and
  * checked in, into its own block.
- * ost_tar_read (superseded by ost_tar_read_packed; kept until the Python
- * side moves) takes indices_json: [i, ...] and returns results as
- * ost_batch_get, each entry with the member's "name" too.
  * ost_tar_close releases the handle. */
 ost_status ost_tar_index_build(ost_handle client, const char *bucket, const char *key,
                                char **index, size_t *index_len, char **checksum,
@@ -271,8 +254,6 @@ ost_status ost_tar_index_build(ost_handle client, const char *bucket, const char
 ost_status ost_tar_open(ost_handle client, const char *bucket, const char *key,
                         const char *index_bucket, const char *index_key, ost_handle *out,
                         char **members_json, char **err);
-ost_status ost_tar_read(ost_handle tar, const char *indices_json, char **data,
-                        size_t *data_len, char **index_json, char **err);
 ost_status ost_tar_read_packed(ost_handle tar, const int64_t *positions, size_t count,
                                void **batch, size_t *batch_len, char **err);
 ost_status ost_tar_close(ost_handle tar);

@@ -125,8 +125,25 @@ func liveHandles() int {
 	return len(handles)
 }
 
-func getClient(h C.uint64_t) (*connector.Client, error) {
-	return getHandle[*connector.Client](h, "client")
+// callOn is call for an export on a handle of kind T: fn runs with the
+// handle's object once h is known and the pointer arguments in required are
+// all non-NULL.
+func callOn[T any](h C.uint64_t, what string, errOut **C.char, required []unsafe.Pointer, fn func(T) error) C.int32_t {
+	return call(errOut, func() error {
+		v, err := getHandle[T](h, what)
+		if err != nil {
+			return err
+		}
+		if err := needNonNil(required...); err != nil {
+			return err
+		}
+		return fn(v)
+	})
+}
+
+// callClient is callOn for a client handle.
+func callClient(h C.uint64_t, errOut **C.char, required []unsafe.Pointer, fn func(*connector.Client) error) C.int32_t {
+	return callOn(h, "client", errOut, required, fn)
 }
 
 // ---- errors ----

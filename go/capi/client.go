@@ -50,30 +50,16 @@ func ost_client_free(h C.uint64_t) C.int32_t {
 
 //export ost_client_config
 func ost_client_config(h C.uint64_t, out **C.char, errOut **C.char) C.int32_t {
-	return call(errOut, func() error {
-		c, err := getClient(h)
-		if err != nil {
-			return err
-		}
-		if err := needNonNil(unsafe.Pointer(out)); err != nil {
-			return err
-		}
+	return callClient(h, errOut, []unsafe.Pointer{unsafe.Pointer(out)}, func(c *connector.Client) error {
 		return setJSON(c.Config(), out, nil)
 	})
 }
 
 //export ost_list
 func ost_list(h C.uint64_t, bucket, prefix *C.char, out **C.char, outLen *C.size_t, errOut **C.char) C.int32_t {
-	return call(errOut, func() error {
-		c, err := getClient(h)
-		if err != nil {
-			return err
-		}
-		if bucket == nil || out == nil || outLen == nil {
-			return invalid("bucket, out and out_len must not be NULL")
-		}
+	return callClient(h, errOut, []unsafe.Pointer{unsafe.Pointer(bucket), unsafe.Pointer(out), unsafe.Pointer(outLen)}, func(c *connector.Client) error {
 		objs := []connector.ObjectInfo{}
-		err = c.List(context.Background(), C.GoString(bucket), C.GoString(prefix), func(o connector.ObjectInfo) error {
+		err := c.List(context.Background(), C.GoString(bucket), C.GoString(prefix), func(o connector.ObjectInfo) error {
 			objs = append(objs, o)
 			return nil
 		})
@@ -86,14 +72,7 @@ func ost_list(h C.uint64_t, bucket, prefix *C.char, out **C.char, outLen *C.size
 
 //export ost_get
 func ost_get(h C.uint64_t, bucket, key *C.char, out **C.char, outLen *C.size_t, errOut **C.char) C.int32_t {
-	return call(errOut, func() error {
-		c, err := getClient(h)
-		if err != nil {
-			return err
-		}
-		if bucket == nil || key == nil || out == nil || outLen == nil {
-			return invalid("bucket, key, out and out_len must not be NULL")
-		}
+	return callClient(h, errOut, []unsafe.Pointer{unsafe.Pointer(bucket), unsafe.Pointer(key), unsafe.Pointer(out), unsafe.Pointer(outLen)}, func(c *connector.Client) error {
 		data, err := c.Get(context.Background(), C.GoString(bucket), C.GoString(key))
 		if err != nil {
 			return err
@@ -105,14 +84,7 @@ func ost_get(h C.uint64_t, bucket, key *C.char, out **C.char, outLen *C.size_t, 
 
 //export ost_stat
 func ost_stat(h C.uint64_t, bucket, key *C.char, out **C.char, errOut **C.char) C.int32_t {
-	return call(errOut, func() error {
-		c, err := getClient(h)
-		if err != nil {
-			return err
-		}
-		if err := needNonNil(unsafe.Pointer(bucket), unsafe.Pointer(key), unsafe.Pointer(out)); err != nil {
-			return err
-		}
+	return callClient(h, errOut, []unsafe.Pointer{unsafe.Pointer(bucket), unsafe.Pointer(key), unsafe.Pointer(out)}, func(c *connector.Client) error {
 		o, err := c.Stat(context.Background(), C.GoString(bucket), C.GoString(key))
 		if err != nil {
 			return err
@@ -123,14 +95,7 @@ func ost_stat(h C.uint64_t, bucket, key *C.char, out **C.char, errOut **C.char) 
 
 //export ost_has_prefix
 func ost_has_prefix(h C.uint64_t, bucket, prefix *C.char, out *C.int32_t, errOut **C.char) C.int32_t {
-	return call(errOut, func() error {
-		c, err := getClient(h)
-		if err != nil {
-			return err
-		}
-		if err := needNonNil(unsafe.Pointer(bucket), unsafe.Pointer(prefix), unsafe.Pointer(out)); err != nil {
-			return err
-		}
+	return callClient(h, errOut, []unsafe.Pointer{unsafe.Pointer(bucket), unsafe.Pointer(prefix), unsafe.Pointer(out)}, func(c *connector.Client) error {
 		found, err := c.HasPrefix(context.Background(), C.GoString(bucket), C.GoString(prefix))
 		if err != nil {
 			return err
@@ -145,42 +110,21 @@ func ost_has_prefix(h C.uint64_t, bucket, prefix *C.char, out *C.int32_t, errOut
 
 //export ost_remove
 func ost_remove(h C.uint64_t, bucket, key *C.char, errOut **C.char) C.int32_t {
-	return call(errOut, func() error {
-		c, err := getClient(h)
-		if err != nil {
-			return err
-		}
-		if err := needNonNil(unsafe.Pointer(bucket), unsafe.Pointer(key)); err != nil {
-			return err
-		}
+	return callClient(h, errOut, []unsafe.Pointer{unsafe.Pointer(bucket), unsafe.Pointer(key)}, func(c *connector.Client) error {
 		return c.Remove(context.Background(), C.GoString(bucket), C.GoString(key))
 	})
 }
 
 //export ost_rename
 func ost_rename(h C.uint64_t, bucket, key, newBucket, newKey *C.char, errOut **C.char) C.int32_t {
-	return call(errOut, func() error {
-		c, err := getClient(h)
-		if err != nil {
-			return err
-		}
-		if err := needNonNil(unsafe.Pointer(bucket), unsafe.Pointer(key), unsafe.Pointer(newBucket), unsafe.Pointer(newKey)); err != nil {
-			return err
-		}
+	return callClient(h, errOut, []unsafe.Pointer{unsafe.Pointer(bucket), unsafe.Pointer(key), unsafe.Pointer(newBucket), unsafe.Pointer(newKey)}, func(c *connector.Client) error {
 		return c.Rename(context.Background(), C.GoString(bucket), C.GoString(key), C.GoString(newBucket), C.GoString(newKey))
 	})
 }
 
 //export ost_put
 func ost_put(h C.uint64_t, bucket, key *C.char, data unsafe.Pointer, n C.size_t, errOut **C.char) C.int32_t {
-	return call(errOut, func() error {
-		c, err := getClient(h)
-		if err != nil {
-			return err
-		}
-		if err := needNonNil(unsafe.Pointer(bucket), unsafe.Pointer(key)); err != nil {
-			return err
-		}
+	return callClient(h, errOut, []unsafe.Pointer{unsafe.Pointer(bucket), unsafe.Pointer(key)}, func(c *connector.Client) error {
 		if data == nil && n > 0 {
 			return invalid("data is NULL")
 		}
@@ -190,43 +134,13 @@ func ost_put(h C.uint64_t, bucket, key *C.char, data unsafe.Pointer, n C.size_t,
 
 //export ost_read_range
 func ost_read_range(h C.uint64_t, bucket, key *C.char, off C.int64_t, buf unsafe.Pointer, n C.size_t, nRead *C.size_t, errOut **C.char) C.int32_t {
-	return call(errOut, func() error {
-		c, err := getClient(h)
-		if err != nil {
-			return err
-		}
-		if err := needNonNil(unsafe.Pointer(bucket), unsafe.Pointer(key), unsafe.Pointer(nRead)); err != nil {
-			return err
-		}
+	return callClient(h, errOut, []unsafe.Pointer{unsafe.Pointer(bucket), unsafe.Pointer(key), unsafe.Pointer(nRead)}, func(c *connector.Client) error {
 		if buf == nil && n > 0 {
 			return invalid("buf is NULL")
 		}
 		got, err := c.ReadRange(context.Background(), C.GoString(bucket), C.GoString(key), int64(off), goBytes(buf, n))
 		*nRead = C.size_t(got)
 		return err
-	})
-}
-
-// ost_batch_get fetches the items of items_json ([{"bucket","key","size"?}])
-// concurrently. *data receives all objects back to back; *index_json a JSON
-// array with, per item in input order, {"offset","size"} or {"error"}.
-// Superseded by ost_batch_get_packed.
-//
-//export ost_batch_get
-func ost_batch_get(h C.uint64_t, itemsJSON *C.char, data **C.char, dataLen *C.size_t, index **C.char, errOut **C.char) C.int32_t {
-	return call(errOut, func() error {
-		c, err := getClient(h)
-		if err != nil {
-			return err
-		}
-		if err := needNonNil(unsafe.Pointer(itemsJSON), unsafe.Pointer(data), unsafe.Pointer(dataLen), unsafe.Pointer(index)); err != nil {
-			return err
-		}
-		var items []connector.Item
-		if err := parseJSON(itemsJSON, &items, "items"); err != nil {
-			return err
-		}
-		return jsonResults(c.BatchGet(context.Background(), items), data, dataLen, index)
 	})
 }
 
@@ -237,14 +151,7 @@ func ost_batch_get(h C.uint64_t, itemsJSON *C.char, data **C.char, dataLen *C.si
 //
 //export ost_batch_get_packed
 func ost_batch_get_packed(h C.uint64_t, items unsafe.Pointer, itemsLen C.size_t, batch *unsafe.Pointer, batchLen *C.size_t, errOut **C.char) C.int32_t {
-	return call(errOut, func() error {
-		c, err := getClient(h)
-		if err != nil {
-			return err
-		}
-		if err := needNonNil(items, unsafe.Pointer(batch), unsafe.Pointer(batchLen)); err != nil {
-			return err
-		}
+	return callClient(h, errOut, []unsafe.Pointer{items, unsafe.Pointer(batch), unsafe.Pointer(batchLen)}, func(c *connector.Client) error {
 		list, err := packed.DecodeItems(goBytes(items, itemsLen))
 		if err != nil {
 			return invalid("items: " + err.Error())

@@ -61,14 +61,7 @@ const bigListing = 4 << 20
 
 //export ost_list_packed
 func ost_list_packed(h C.uint64_t, bucket, prefix *C.char, out *unsafe.Pointer, outLen *C.size_t, errOut **C.char) C.int32_t {
-	return call(errOut, func() error {
-		c, err := getClient(h)
-		if err != nil {
-			return err
-		}
-		if bucket == nil || out == nil || outLen == nil {
-			return invalid("bucket, out and out_len must not be NULL")
-		}
+	return callClient(h, errOut, []unsafe.Pointer{unsafe.Pointer(bucket), unsafe.Pointer(out), unsafe.Pointer(outLen)}, func(c *connector.Client) error {
 		var pl packedListing
 		if err := c.List(context.Background(), C.GoString(bucket), C.GoString(prefix), pl.add); err != nil {
 			return err

@@ -14,19 +14,11 @@ import (
 )
 
 // ost_prefetch_open starts a Prefetcher whose bodies land in malloc'd
-// blocks (cAllocator), whichever of ost_prefetch_next and
-// ost_prefetch_next_batch takes them.
+// blocks (cAllocator) that ost_prefetch_next_batch hands over.
 //
 //export ost_prefetch_open
 func ost_prefetch_open(h C.uint64_t, optsJSON *C.char, out *C.uint64_t, errOut **C.char) C.int32_t {
-	return call(errOut, func() error {
-		c, err := getClient(h)
-		if err != nil {
-			return err
-		}
-		if err := needNonNil(unsafe.Pointer(optsJSON), unsafe.Pointer(out)); err != nil {
-			return err
-		}
+	return callClient(h, errOut, []unsafe.Pointer{unsafe.Pointer(optsJSON), unsafe.Pointer(out)}, func(c *connector.Client) error {
 		var o connector.PrefetchOptions
 		if err := parseJSON(optsJSON, &o, "prefetch options"); err != nil {
 			return err
@@ -40,60 +32,6 @@ func ost_prefetch_open(h C.uint64_t, optsJSON *C.char, out *C.uint64_t, errOut *
 	})
 }
 
-type prefetchMeta struct {
-	Index  int        `json:"index"`
-	Bucket string     `json:"bucket"`
-	Key    string     `json:"key"`
-	Size   int64      `json:"size"`
-	Error  *errorJSON `json:"error,omitempty"`
-}
-
-// ost_prefetch_next blocks for the next object. *done is set to 1 (and
-// nothing else) at the end; a listing failure that ended the stream early is
-// returned as an error then. Otherwise *meta gets {"index","bucket","key",
-// "size"[,"error"]} and *data the bytes (the block they were read into).
-// Superseded by ost_prefetch_next_batch.
-//
-//export ost_prefetch_next
-func ost_prefetch_next(ph C.uint64_t, meta **C.char, data **C.char, dataLen *C.size_t, done *C.int32_t, errOut **C.char) C.int32_t {
-	return call(errOut, func() error {
-		p, err := getHandle[*connector.Prefetcher](ph, "prefetch")
-		if err != nil {
-			return err
-		}
-		if err := needNonNil(unsafe.Pointer(meta), unsafe.Pointer(data), unsafe.Pointer(dataLen), unsafe.Pointer(done)); err != nil {
-			return err
-		}
-		r, ok := p.Next()
-		if !ok {
-			*done = 1
-			return p.Err()
-		}
-		*done = 0
-		handed := false
-		defer func() {
-			if !handed {
-				cAllocator{}.freeBody(r.Data)
-			}
-		}()
-		m := prefetchMeta{Index: r.Index, Bucket: r.Bucket, Key: r.Key, Size: r.Size}
-		if r.Err != nil {
-			e := toErrorJSON(r.Err)
-			m.Error = &e
-		}
-		if err := setJSON(m, meta, nil); err != nil {
-			return err
-		}
-		if len(r.Data) == 0 {
-			*data, *dataLen = cBytes(nil) // a block even for no bytes, as always
-		} else {
-			*data, *dataLen = (*C.char)(unsafe.Pointer(unsafe.SliceData(r.Data))), C.size_t(len(r.Data))
-		}
-		handed = true
-		return nil
-	})
-}
-
 // ost_prefetch_next_batch blocks for the next object, then takes every
 // object already fetched, up to max_items, without waiting for more, and
 // hands them over as one packed results buffer (index: the object's
@@ -101,14 +39,7 @@ func ost_prefetch_next(ph C.uint64_t, meta **C.char, data **C.char, dataLen *C.s
 //
 //export ost_prefetch_next_batch
 func ost_prefetch_next_batch(ph C.uint64_t, maxItems C.int32_t, batch *unsafe.Pointer, batchLen *C.size_t, done *C.int32_t, errOut **C.char) C.int32_t {
-	return call(errOut, func() error {
-		p, err := getHandle[*connector.Prefetcher](ph, "prefetch")
-		if err != nil {
-			return err
-		}
-		if err := needNonNil(unsafe.Pointer(batch), unsafe.Pointer(batchLen), unsafe.Pointer(done)); err != nil {
-			return err
-		}
+	return callOn(ph, "prefetch", errOut, []unsafe.Pointer{unsafe.Pointer(batch), unsafe.Pointer(batchLen), unsafe.Pointer(done)}, func(p *connector.Prefetcher) error {
 		if maxItems <= 0 {
 			return invalid("max_items must be positive")
 		}

@@ -17,14 +17,7 @@ import (
 
 //export ost_reader_open
 func ost_reader_open(h C.uint64_t, bucket, key *C.char, out *C.uint64_t, size *C.int64_t, errOut **C.char) C.int32_t {
-	return call(errOut, func() error {
-		c, err := getClient(h)
-		if err != nil {
-			return err
-		}
-		if err := needNonNil(unsafe.Pointer(bucket), unsafe.Pointer(key), unsafe.Pointer(out), unsafe.Pointer(size)); err != nil {
-			return err
-		}
+	return callClient(h, errOut, []unsafe.Pointer{unsafe.Pointer(bucket), unsafe.Pointer(key), unsafe.Pointer(out), unsafe.Pointer(size)}, func(c *connector.Client) error {
 		r, err := c.OpenReader(context.Background(), C.GoString(bucket), C.GoString(key))
 		if err != nil {
 			return err
@@ -37,14 +30,7 @@ func ost_reader_open(h C.uint64_t, bucket, key *C.char, out *C.uint64_t, size *C
 
 //export ost_reader_read_at
 func ost_reader_read_at(rh C.uint64_t, off C.int64_t, buf unsafe.Pointer, n C.size_t, nRead *C.size_t, errOut **C.char) C.int32_t {
-	return call(errOut, func() error {
-		r, err := getHandle[*connector.Reader](rh, "reader")
-		if err != nil {
-			return err
-		}
-		if err := needNonNil(unsafe.Pointer(nRead)); err != nil {
-			return err
-		}
+	return callOn(rh, "reader", errOut, []unsafe.Pointer{unsafe.Pointer(nRead)}, func(r *connector.Reader) error {
 		if buf == nil && n > 0 {
 			return invalid("buf is NULL")
 		}

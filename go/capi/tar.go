@@ -21,11 +21,7 @@ import (
 //
 //export ost_tar_index_build
 func ost_tar_index_build(h C.uint64_t, bucket, key *C.char, index **C.char, indexLen *C.size_t, checksum **C.char, checksumLen *C.size_t, errOut **C.char) C.int32_t {
-	return call(errOut, func() error {
-		c, err := getClient(h)
-		if err != nil {
-			return err
-		}
+	return callClient(h, errOut, nil, func(c *connector.Client) error {
 		if err := needNonNil(unsafe.Pointer(bucket), unsafe.Pointer(key), unsafe.Pointer(index), unsafe.Pointer(indexLen),
 			unsafe.Pointer(checksum), unsafe.Pointer(checksumLen)); err != nil {
 			return err
@@ -92,11 +88,7 @@ type tarMember struct {
 //
 //export ost_tar_open
 func ost_tar_open(h C.uint64_t, bucket, key, indexBucket, indexKey *C.char, out *C.uint64_t, members **C.char, errOut **C.char) C.int32_t {
-	return call(errOut, func() error {
-		c, err := getClient(h)
-		if err != nil {
-			return err
-		}
+	return callClient(h, errOut, nil, func(c *connector.Client) error {
 		if err := needNonNil(unsafe.Pointer(bucket), unsafe.Pointer(key), unsafe.Pointer(indexBucket), unsafe.Pointer(indexKey),
 			unsafe.Pointer(out), unsafe.Pointer(members)); err != nil {
 			return err
@@ -117,28 +109,6 @@ func ost_tar_open(h C.uint64_t, bucket, key, indexBucket, indexKey *C.char, out 
 	})
 }
 
-// ost_tar_read fetches members by index (indices_json: [i, ...]), one ranged
-// read per run of consecutive indices; results as ost_batch_get. Superseded
-// by ost_tar_read_packed.
-//
-//export ost_tar_read
-func ost_tar_read(th C.uint64_t, indicesJSON *C.char, data **C.char, dataLen *C.size_t, index **C.char, errOut **C.char) C.int32_t {
-	return call(errOut, func() error {
-		ta, err := getHandle[*connector.TarArchive](th, "tar")
-		if err != nil {
-			return err
-		}
-		if err := needNonNil(unsafe.Pointer(indicesJSON), unsafe.Pointer(data), unsafe.Pointer(dataLen), unsafe.Pointer(index)); err != nil {
-			return err
-		}
-		var indices []int
-		if err := jsonAPI.Unmarshal([]byte(C.GoString(indicesJSON)), &indices); err != nil {
-			return invalid("indices are not a JSON array of integers: " + err.Error())
-		}
-		return jsonResults(ta.Read(context.Background(), indices), data, dataLen, index)
-	})
-}
-
 // ost_tar_read_packed fetches the members at positions[0..count) and returns
 // a packed results buffer: record i answers positions[i] (index: that
 // position; key: the member's name, "" where the index has none and the
@@ -146,14 +116,7 @@ func ost_tar_read(th C.uint64_t, indicesJSON *C.char, data **C.char, dataLen *C.
 //
 //export ost_tar_read_packed
 func ost_tar_read_packed(th C.uint64_t, positions *C.int64_t, count C.size_t, batch *unsafe.Pointer, batchLen *C.size_t, errOut **C.char) C.int32_t {
-	return call(errOut, func() error {
-		ta, err := getHandle[*connector.TarArchive](th, "tar")
-		if err != nil {
-			return err
-		}
-		if err := needNonNil(unsafe.Pointer(batch), unsafe.Pointer(batchLen)); err != nil {
-			return err
-		}
+	return callOn(th, "tar", errOut, []unsafe.Pointer{unsafe.Pointer(batch), unsafe.Pointer(batchLen)}, func(ta *connector.TarArchive) error {
 		if positions == nil && count > 0 {
 			return invalid("positions is NULL")
 		}

@@ -15,14 +15,7 @@ import (
 
 //export ost_writer_open
 func ost_writer_open(h C.uint64_t, bucket, key, optsJSON *C.char, out *C.uint64_t, errOut **C.char) C.int32_t {
-	return call(errOut, func() error {
-		c, err := getClient(h)
-		if err != nil {
-			return err
-		}
-		if err := needNonNil(unsafe.Pointer(bucket), unsafe.Pointer(key), unsafe.Pointer(out)); err != nil {
-			return err
-		}
+	return callClient(h, errOut, []unsafe.Pointer{unsafe.Pointer(bucket), unsafe.Pointer(key), unsafe.Pointer(out)}, func(c *connector.Client) error {
 		var o struct {
 			PartSize    int64 `json:"part_size"`
 			Concurrency int   `json:"concurrency"`
@@ -47,15 +40,11 @@ func ost_writer_open(h C.uint64_t, bucket, key, optsJSON *C.char, out *C.uint64_
 //
 //export ost_writer_write
 func ost_writer_write(wh C.uint64_t, data unsafe.Pointer, n C.size_t, errOut **C.char) C.int32_t {
-	return call(errOut, func() error {
-		w, err := getHandle[*connector.Writer](wh, "writer")
-		if err != nil {
-			return err
-		}
+	return callOn(wh, "writer", errOut, nil, func(w *connector.Writer) error {
 		if data == nil && n > 0 {
 			return invalid("data is NULL")
 		}
-		_, err = w.Write(goBytes(data, n)) // Write copies into its part buffer
+		_, err := w.Write(goBytes(data, n)) // Write copies into its part buffer
 		return err
 	})
 }

@@ -194,13 +194,12 @@ class OssClient:
 
     def _prefetched(self, entries: Optional[List[Entry]], include_errors: bool, share: int, total: int,
                     source: dict) -> Iterator[DataObject]:
-        labels = [e[3] for e in entries] if entries is not None else None
         if entries is not None:
             source["items"] = [{"bucket": b, "key": k, "size": s} for b, k, s, _ in entries]
         it = self._native.prefetch(worker_id=share, worker_count=total, **source)
         try:
             for index, bucket, key, data in it:
-                label = labels[index] if labels is not None else ""
+                label = entries[index][3] if entries is not None else ""
                 name = f"/{bucket}/{key}"  # object_key, inlined: once per sample
                 if isinstance(data, Exception):
                     if include_errors:

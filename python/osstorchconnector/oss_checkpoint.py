@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import threading
-from typing import Any, Optional
+from typing import Any
 
 from ._oss_bucket_iterable import parse_oss_uri
 from ._oss_client import OssClient

@@ -45,9 +45,7 @@ SIGNATURES = {
     "ost_reader_open": (i32, [u64, _cp, _cp, _P(u64), _P(i64), charpp]),
     "ost_reader_read_at": (i32, [u64, i64, _vp, size, _P(size), charpp]),
     "ost_reader_close": (i32, [u64]),
-    "ost_batch_get": (i32, [u64, _cp, charpp, _P(size), charpp, charpp]),
     "ost_prefetch_open": (i32, [u64, _cp, _P(u64), charpp]),
-    "ost_prefetch_next": (i32, [u64, charpp, charpp, _P(size), _P(i32), charpp]),
     "ost_prefetch_close": (i32, [u64]),
     "ost_writer_open": (i32, [u64, _cp, _cp, _cp, _P(u64), charpp]),
     "ost_writer_write": (i32, [u64, _vp, size, charpp]),
@@ -57,7 +55,6 @@ SIGNATURES = {
     "ost_parse_uri": (i32, [_cp, charpp, charpp, charpp]),
     "ost_tar_index_build": (i32, [u64, _cp, _cp, charpp, _P(size), charpp, _P(size), charpp]),
     "ost_tar_open": (i32, [u64, _cp, _cp, _cp, _cp, _P(u64), charpp, charpp]),
-    "ost_tar_read": (i32, [u64, _cp, charpp, _P(size), charpp, charpp]),
     "ost_tar_close": (i32, [u64]),
     "ost_tar_index_from_file": (i32, [_cp, charpp, _P(size), charpp, _P(size), charpp]),
 }

@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import collections
 import ctypes
-import json
 import os
 import weakref
 from typing import Any, Dict, List, Optional, Tuple, Union
 
-from ..errors import error_from_details
 from . import packed
 from .abi import OK
-from .buffers import in_buffer, out_buffer, take
+from .buffers import in_buffer, out_buffer
 from .errors import call, raise_status
 from .loader import _loader, lib, loaded_in_this_process
 
