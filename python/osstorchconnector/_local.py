@@ -120,25 +120,22 @@ class _LocalWriter:
 
 
 class _LocalPrefetcher:
-    """(meta, data) for this worker's share, in list order (as NativePrefetcher)."""
+    """(index, bucket, key, bytes or OssError) for this worker's share, in
+    list order (as NativePrefetcher)."""
 
     def __init__(self, backend: "LocalBackend", items: List[Dict[str, Any]], worker_id: int, worker_count: int) -> None:
         self._it = self._run(backend, items, worker_id, max(1, worker_count))
 
     @staticmethod
-    def _run(backend, items, worker_id, worker_count) -> Iterator[Tuple[Dict[str, Any], bytes]]:
+    def _run(backend, items, worker_id, worker_count) -> Iterator[Tuple[int, str, str, Union[bytes, Exception]]]:
         for i, item in enumerate(items):
             if i % worker_count != worker_id:
                 continue
             b, k = item["bucket"], item["key"]
-            meta: Dict[str, Any] = {"index": i, "bucket": b, "key": k}
             try:
-                data = backend.get(b, k)
+                yield i, b, k, backend.get(b, k)
             except OssError as e:
-                meta["error"] = e
-                data = b""
-            meta["size"] = len(data)
-            yield meta, data
+                yield i, b, k, e
 
     def __iter__(self):
         return self
