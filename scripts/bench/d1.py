@@ -25,6 +25,10 @@ FAST = ["ours-map", "ours-iter", "upstream-map", "upstream-iter"]
 SLOW = ["oss2-seed", "ossv2"]
 PREFETCH_CONCURRENCY = 24   # datasetConfig.prefetchConcurrency (upstream's default, used by both)
 MEMORY_BUDGET = 256 * MIB   # memoryBudget (our default): fetched-but-unconsumed bytes per prefetcher
+# The short epoch (the first 1,000 images): with the full epoch, two dataset
+# sizes, from which the CPU an epoch costs before its per-sample work (worker
+# start-up, listing, shutdown) is fitted.
+SHORT_PREFIX = "d1/img-0000"
 
 
 def run(profile: Profile, tools: Dict[str, str], scratch: pathlib.Path, hosts: Dict[str, Optional[common.Host]],
@@ -69,10 +73,28 @@ def run(profile: Profile, tools: Dict[str, str], scratch: pathlib.Path, hosts: D
                             out = {"error": f"delivered {out['objects']} of {n} objects"}
                         samples.setdefault((system, workers, transform), []).append(out)
                         _log_sample(rep, system, workers, transform, out)
+            if rep < profile.repeats:
+                _short_epochs(rep, profile, srv, hosts, env, samples, min(n, 1000))
         server_stats = srv.stats()
     log(f"D1: server saw peak {server_stats.get('peak_concurrent')} concurrent requests, "
         f"{server_stats.get('faults_injected')} tail stalls")
     return _records(profile, samples, mean_size, notes)
+
+
+def _short_epochs(rep: int, profile: Profile, srv: common.BenchServer, hosts: Dict[str, Optional[common.Host]],
+                  env: Dict[str, str], samples: Dict[tuple, List[Dict[str, Any]]], short: int) -> None:
+    """The fast systems at the most workers over the first `short` images."""
+    workers = max(profile.d1_workers)
+    for system in FAST:
+        host = hosts.get("upstream") if system.startswith("upstream") else hosts["ours"]
+        if host is None:
+            continue
+        out = srv.run_on(host, "d1", {"system": system, "workers": workers, "transform": "none",
+                                      "prefix": SHORT_PREFIX}, env, timeout=600)
+        if "error" not in out and out["objects"] != short:
+            out = {"error": f"delivered {out['objects']} of {short} objects"}
+        samples.setdefault((system, workers, "short"), []).append(out)
+        _log_sample(rep, system, workers, "short", out)
 
 
 def repeats(profile: Profile, system: str, transform: str) -> int:
@@ -120,7 +142,7 @@ def _records(profile: Profile, samples: Dict[tuple, List[Dict[str, Any]]], mean_
     recs = []
     for (system, workers, transform), outs in sorted(samples.items()):
         ok = common.successes(outs, notes, f"D1 {system} workers={workers} transform={transform}")
-        if not ok:
+        if not ok or transform == "short":
             continue
         params: Dict[str, Any] = {"workers": workers, "transform": transform, "batch_size": BATCH,
                                   "dataset_objects": profile.d1_objects, "object_kb": round(mean_size / 1000)}
@@ -144,4 +166,39 @@ def _records(profile: Profile, samples: Dict[tuple, List[Dict[str, Any]]], mean_
             mparams["bound_mib"] = MEMORY_BUDGET * procs / MIB
             mparams["bound"] = f"memoryBudget {MEMORY_BUDGET // MIB} MiB x {procs} process(es)"
         recs.append(record("M1", system, mparams, "peak_rss_growth", [o["peak_rss_growth"] / MIB for o in ok], "MiB"))
+        if transform == "none":
+            recs.append(record("D1", system, params, "first_batch", [o["first_batch_s"] for o in ok], "s"))
+            if workers and ok[0].get("worker_private_mean"):
+                recs.append(record("D1", system, params, "worker_private",
+                                   [o["worker_private_mean"] / MIB for o in ok], "MiB"))
+    recs += _epoch_fixed(profile, samples, notes)
+    return recs
+
+
+def _epoch_fixed(profile: Profile, samples: Dict[tuple, List[Dict[str, Any]]],
+                 notes: List[str]) -> List[Dict[str, Any]]:
+    """CPU an epoch costs per DataLoader worker before its per-sample work:
+    the line through (objects, client CPU) of the short and the full epoch
+    (medians), its intercept divided by the workers. Each pair of repeats
+    gives one estimate; the record holds them all."""
+    import statistics
+    recs = []
+    workers = max(profile.d1_workers)
+    for system in FAST:
+        short = [o for o in samples.get((system, workers, "short"), []) if "error" not in o]
+        full = [o for o in samples.get((system, workers, "none"), []) if "error" not in o]
+        if not short or not full:
+            continue
+        fits = []
+        for s_, f_ in zip(short, full * len(short)):
+            per_sample = (f_["cpu_s"] - s_["cpu_s"]) / (f_["objects"] - s_["objects"])
+            fits.append((s_["cpu_s"] - per_sample * s_["objects"], per_sample))
+        params = {"workers": workers, "transform": "none", "short_objects": short[0]["objects"],
+                  "dataset_objects": full[0]["objects"]}
+        recs.append(record("D1", system, params, "epoch_fixed_cpu_per_worker", [a / workers for a, _ in fits], "s"))
+        recs.append(record("D1", system, params, "fitted_cpu_per_sample", [b * 1e3 for _, b in fits], "ms/image"))
+        recs.append(record("D1", system, dict(params, dataset_objects=short[0]["objects"]), "first_batch",
+                           [o["first_batch_s"] for o in short], "s"))
+        if statistics.median(a for a, _ in fits) < 0:
+            notes.append(f"D1 {system}: the fitted per-epoch CPU came out negative (noise larger than the fixed cost)")
     return recs

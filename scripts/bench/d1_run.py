@@ -20,7 +20,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 import imaging
-from measure import MemorySampler, cpu
+from measure import MemorySampler, WorkerMemory, cpu
 
 BATCH = 64
 PREFIX = "d1/"
@@ -114,12 +114,12 @@ class PlainV2Dataset(Dataset):
 
 # ---------------------------------------------------------------- the run
 
-def build(system, transform, env):
+def build(system, transform, env, prefix=PREFIX):
     decode = transform == "decode"
     endpoint, cred, region, bucket = env["BENCH_ENDPOINT"], env["BENCH_CRED_PATH"], env["BENCH_REGION"], env["BENCH_BUCKET"]
     config = env.get("BENCH_CONFIG_PATH", "")
     tf = imaging.read_decode if decode else imaging.read_bytes
-    uri = f"oss://{bucket}/{PREFIX}"
+    uri = f"oss://{bucket}/{prefix}"
     if system in ("ours-map", "ours-iter", "upstream-map", "upstream-iter"):
         from osstorchconnector import OssIterableDataset, OssMapDataset
         if system.startswith("upstream"):
@@ -149,12 +149,13 @@ def count_batch(batch, transform):
     return n, nbytes
 
 
-def run_case(system, workers=0, transform="none", limit=0, seconds=0.0, profile=""):
-    """Read the D1 images through one system with a DataLoader until all are
-    read, or `limit` samples, or `seconds` have passed."""
+def run_case(system, workers=0, transform="none", limit=0, seconds=0.0, profile="", prefix=PREFIX):
+    """Read the D1 images under `prefix` through one system with a
+    DataLoader until all are read, or `limit` samples, or `seconds` have
+    passed."""
     env = os.environ
     t0 = time.monotonic()
-    ds = build(system, transform, env)
+    ds = build(system, transform, env, prefix)
     setup_s = time.monotonic() - t0
     collate = imaging.list_collate if transform == "none" else None
     loader = DataLoader(ds, batch_size=BATCH, num_workers=workers, collate_fn=collate)
@@ -164,12 +165,14 @@ def run_case(system, workers=0, transform="none", limit=0, seconds=0.0, profile=
         import cProfile
         prof = cProfile.Profile()
     mem = MemorySampler(period=0.02).start()
+    wmem = WorkerMemory().start() if workers else None
     n = nbytes = batches = 0
     first_batch_s = None
     c0, t0 = cpu(), time.monotonic()
     if prof:
         prof.enable()
     it = iter(loader)
+    expected = _len(ds)
     for batch in it:
         k, b = count_batch(batch, transform)
         n, nbytes, batches = n + k, nbytes + b, batches + 1
@@ -177,17 +180,21 @@ def run_case(system, workers=0, transform="none", limit=0, seconds=0.0, profile=
             first_batch_s = time.monotonic() - t0
         if (limit and n >= limit) or (seconds and time.monotonic() - t0 >= seconds):
             break
+        if wmem is not None and n == expected:  # the epoch's last batch: workers still there
+            wmem.sample()
     elapsed = time.monotonic() - t0
     if prof:
         prof.disable()
         prof.dump_stats(profile)
     mem.stop()
+    worker_mem = wmem.stop() if wmem is not None else {}
     del it  # shuts the workers down (and joins them, so that their CPU time is counted)
     cpu_s = cpu() - c0
     return {"system": system, "workers": workers, "transform": transform, "objects": n, "bytes": nbytes,
             "batches": batches, "seconds": elapsed, "objects_per_s": n / elapsed, "setup_s": setup_s,
             "first_batch_s": first_batch_s, "dataset_len": _len(ds), "cpu_s": cpu_s,
-            "peak_rss_growth": mem.peak_growth, "peak_rss_total": mem.peak_total}
+            "peak_rss_growth": mem.peak_growth, "peak_rss_total": mem.peak_total,
+            "worker_private_mean": worker_mem.get("mean"), "worker_private_max": worker_mem.get("max")}
 
 
 def main():

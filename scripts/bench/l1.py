@@ -1,7 +1,13 @@
 """L1, listing: every key of a large prefix with FastList (concurrent split
 key ranges), with sequential 1,000-key pages (our client, FastList off),
 and with oss2's ObjectIteratorV2. Keys are laid out like a dataset:
-l1/<dir>/<n>, 1,000 per directory."""
+l1/<dir>/<n>, 1,000 per directory.
+
+Over the same keys, ours beside upstream's: the time to an
+OssIterableDataset's first batch with 8 workers (emulated network on, like
+the listing), then with the network off (as fast as the server answers)
+the map dataset's construction time, CPU and parent memory, and the private
+memory of each of 2 workers after a full epoch of the map dataset."""
 from __future__ import annotations
 
 import pathlib
@@ -11,6 +17,7 @@ import common
 from common import Profile, log, record
 
 SYSTEMS = ["fastlist", "sequential", "oss2"]
+WHO = ["ours", "upstream"]
 LIST_CONCURRENCY = 16  # datasetConfig.listConcurrency (default)
 
 
@@ -45,10 +52,21 @@ def run(profile: Profile, tools: Dict[str, str], scratch: pathlib.Path, hosts: D
                     log(f"  {system:<10} rep {rep + 1}: {out['keys']} keys in {out['seconds']:.2f} s "
                         f"({out['keys_per_s']:.0f} keys/s, {out['requests']} list requests, "
                         f"{out['peak_concurrent']} at once)")
+        for who in WHO:  # network on: once each (the listing takes a minute)
+            _connector(srv, hosts, who, "first-batch", n, env, samples)
+        srv.realism_off()
+        for rep in range(profile.l1_repeats):
+            for who in WHO:
+                _connector(srv, hosts, who, "map", n, env, samples)
+        for who in WHO:
+            _connector(srv, hosts, who, "epoch", n, env, samples)
     recs = []
     for system, outs in samples.items():
         ok = common.successes(outs, notes, f"L1 {system}")
         if not ok:
+            continue
+        if system.split("-", 1)[0] in WHO:
+            recs += _connector_records(system, ok, n)
             continue
         params = {"keys": n, "page_size": 1000, "list_requests": ok[0]["requests"]}
         if system == "fastlist":
@@ -62,3 +80,39 @@ def run(profile: Profile, tools: Dict[str, str], scratch: pathlib.Path, hosts: D
         recs.append(record("L1", system, params, "server_cpu", [o["server_cpu_s"] / o["keys"] * 1e6 for o in ok],
                            "ms/1000 keys"))
     return recs
+
+
+def _connector(srv: common.BenchServer, hosts: Dict[str, Optional[common.Host]], who: str, case: str, n: int,
+               env: Dict[str, str], samples: Dict[str, List[Dict[str, Any]]]) -> None:
+    host = hosts.get(who)
+    if host is None:
+        return
+    system = f"{who}-{case}"
+    out = srv.run_on(host, "l1", {"system": system, "expect": n}, env, timeout=1500)
+    samples.setdefault(system, []).append(out)
+    if "error" in out:
+        log(f"  {system:<20}: FAILED {out['error']} {out.get('detail', '')[-800:]}")
+    elif case == "map":
+        log(f"  {system:<20}: {out['keys']} keys in {out['seconds']:.2f} s, CPU {out['cpu_s']:.2f} s, "
+            f"parent +{out['rss_growth'] / common.MIB:.0f} MiB")
+    elif case == "first-batch":
+        log(f"  {system:<20}: first batch after {out['first_batch_s']:.2f} s")
+    else:
+        log(f"  {system:<20}: {out['keys']} objects in {out['seconds']:.1f} s, worker private "
+            f"{out['worker_private_mean'] / common.MIB:.0f} MiB (mean of {out['workers_seen']})")
+
+
+def _connector_records(system: str, ok: List[Dict[str, Any]], n: int) -> List[Dict[str, Any]]:
+    who, case = system.split("-", 1)
+    if case == "first-batch":
+        params = {"keys": n, "workers": 8, "batch_size": 64, "network": "emulated"}
+        return [record("L1", system, params, "first_batch", [o["first_batch_s"] for o in ok], "s")]
+    if case == "map":
+        params = {"keys": n, "network": "none"}
+        return [record("L1", system, params, "time", [o["seconds"] for o in ok], "s"),
+                record("L1", system, params, "client_cpu", [o["cpu_s"] / o["keys"] * 1e6 for o in ok], "us/key"),
+                record("L1", system, params, "parent_rss_growth", [o["rss_growth"] / common.MIB for o in ok], "MiB"),
+                record("L1", system, params, "parent_bytes_per_key", [o["rss_growth"] / o["keys"] for o in ok], "B/key")]
+    params = {"keys": n, "workers": 2, "batch_size": 256, "network": "none"}
+    return [record("L1", system, params, "worker_private", [o["worker_private_mean"] / common.MIB for o in ok], "MiB"),
+            record("L1", system, params, "time", [o["seconds"] for o in ok], "s")]

@@ -7,6 +7,12 @@ Systems: fastlist and sequential build an OssMapDataset over the prefix
 (its constructor lists: what a user waits for) with
 datasetConfig.enableFastList on or off; oss2 walks ObjectIteratorV2 with
 1,000-key pages, as a hand-written dataset would.
+
+Cases for ours and upstream (--system ours|upstream-... under the matching
+virtualenv): *-map builds the map dataset (time, CPU, parent RSS growth);
+*-first-batch times an OssIterableDataset's first batch with 8 DataLoader
+workers; *-epoch reads every object of a map dataset with 2 workers and
+reports each worker's private memory at the epoch's end.
 """
 from __future__ import annotations
 
@@ -44,6 +50,8 @@ def run_case(system: str, expect: int = 0) -> dict:
         seconds, cpu_s = time.monotonic() - t0, time.process_time() - c0
         n, first, last = len(keys), keys[0][0], keys[-1][0]
         ordered = all(a[0] < b[0] for a, b in zip(keys, keys[1:]))
+    elif system.split("-", 1)[0] in ("ours", "upstream"):
+        return _connector_case(system, expect)
     else:
         raise ValueError(f"unknown system {system}")
     if expect and n != expect:
@@ -52,6 +60,64 @@ def run_case(system: str, expect: int = 0) -> dict:
         raise RuntimeError(f"{system} listed keys out of order")
     return {"system": system, "keys": n, "seconds": seconds, "keys_per_s": n / seconds, "first": first, "last": last,
             "cpu_s": cpu_s}
+
+
+def _read_all(batch: list) -> int:
+    """Collate: read every sample's body (a DataObject may fetch lazily),
+    hand back only the count."""
+    for o in batch:
+        o.read()
+    return len(batch)
+
+
+def _connector_case(system: str, expect: int) -> dict:
+    from osstorchconnector import OssIterableDataset, OssMapDataset
+    from measure import WorkerMemory, cpu, rss
+    env = os.environ
+    bucket = env.get("BENCH_BUCKET", "bench")
+    who, case = system.split("-", 1)
+    kw = {"endpoint": env["BENCH_UPSTREAM_ENDPOINT" if who == "upstream" else "BENCH_ENDPOINT"],
+          "cred_path": env["BENCH_CRED_PATH"], "config_path": env["BENCH_CONFIG_PATH"], "region": env["BENCH_REGION"]}
+    OssMapDataset.from_prefix(f"oss://{bucket}/warm/", **kw)  # load the core, open a connection: not timed
+    uri = f"oss://{bucket}/{PREFIX}"
+    out = {"system": system}
+    if case == "map":
+        base = rss()
+        t0, c0 = time.monotonic(), time.process_time()
+        ds = OssMapDataset.from_prefix(uri, **kw)
+        out.update(seconds=time.monotonic() - t0, cpu_s=time.process_time() - c0, rss_growth=rss() - base,
+                   keys=len(ds))
+    elif case == "first-batch":
+        from torch.utils.data import DataLoader
+        ds = OssIterableDataset.from_prefix(uri, **kw)
+        loader = DataLoader(ds, batch_size=64, num_workers=8, collate_fn=_read_all)
+        t0 = time.monotonic()
+        it = iter(loader)
+        got = next(it)
+        out.update(first_batch_s=time.monotonic() - t0, batch=got, keys=expect)
+        del it
+    elif case == "epoch":
+        from torch.utils.data import DataLoader
+        ds = OssMapDataset.from_prefix(uri, **kw)
+        n = len(ds)
+        loader = DataLoader(ds, batch_size=256, num_workers=2, collate_fn=_read_all)
+        wmem = WorkerMemory(period=1.0).start()
+        t0, c0, read = time.monotonic(), cpu(), 0
+        it = iter(loader)
+        for k in it:
+            read += k
+            if read == n:  # the epoch's last batch: the workers are still there
+                wmem.sample()
+        seconds = time.monotonic() - t0
+        m = wmem.stop()
+        del it
+        out.update(keys=read, seconds=seconds, cpu_s=cpu() - c0, worker_private_mean=m["mean"],
+                   worker_private_max=m["max"], workers_seen=m["workers"])
+    else:
+        raise ValueError(f"unknown system {system}")
+    if expect and out["keys"] != expect:
+        raise RuntimeError(f"{system} saw {out['keys']} keys, expected {expect}")
+    return out
 
 
 def main() -> None:

@@ -46,6 +46,55 @@ def children(pid: int) -> list:
     return kids
 
 
+def private_dirty(pid: int) -> int:
+    """Bytes a process has written to since it was forked (its own
+    allocations and the pages it copied from its parent), from
+    smaps_rollup; 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Private_Dirty:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+class WorkerMemory:
+    """The private memory of each DataLoader worker, the last time it was
+    seen alive: sampled every `period` seconds (smaps_rollup walks the page
+    tables, so not as often as RSS), and once more by sample() — call it
+    after the last batch and before the iterator is dropped, while the
+    workers still exist."""
+
+    def __init__(self, period: float = 0.25) -> None:
+        self.period = period
+        self.last: dict = {}
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> "WorkerMemory":
+        self._t.start()
+        return self
+
+    def sample(self) -> None:
+        for pid in children(os.getpid()):
+            v = private_dirty(pid)
+            if v:
+                self.last[pid] = v
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.period):
+            self.sample()
+
+    def stop(self) -> dict:
+        """{"mean": bytes, "max": bytes, "workers": n} over the workers seen."""
+        self._stop.set()
+        self._t.join()
+        vals = list(self.last.values())
+        return {"mean": sum(vals) / len(vals) if vals else 0, "max": max(vals, default=0), "workers": len(vals)}
+
+
 class MemorySampler:
     """Peak growth of this process and its children (DataLoader workers):
     for each process, RSS minus its RSS when first seen (this process: when

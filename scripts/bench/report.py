@@ -123,6 +123,8 @@ def markdown(recs: List[Dict[str, Any]], meta: Dict[str, Any], notes: List[str],
             return "n/a"
         return "yes" if r[0] >= target else "**no**"
 
+    import report_cpu  # imports this module's helpers: loaded once they exist
+
     L: List[str] = []
     prof = meta.get("profile", "?")
     L.append(f"# Benchmarks ({prof} profile)")
@@ -177,6 +179,8 @@ def markdown(recs: List[Dict[str, Any]], meta: Dict[str, Any], notes: List[str],
                  f"| within | {'yes' if ok else '**no**'} |")
     L.append("")
 
+    L.extend(report_cpu.targets(recs, workers))
+
     # D1 detail
     d1meta = next((x["params"] for x in recs if x["scenario"] == "D1"), {})
     if d1meta:  # absent when the run skipped D1 (--only)
@@ -224,6 +228,8 @@ def markdown(recs: List[Dict[str, Any]], meta: Dict[str, Any], notes: List[str],
             L.extend(cpu_rows)
             L.append("")
 
+    L.extend(report_cpu.p1_tables(recs, workers))
+
     # C1 detail
     c1 = [x for x in recs if x["scenario"] == "C1" and x["metric"] == "throughput"]
     if c1:
@@ -259,7 +265,7 @@ def markdown(recs: List[Dict[str, Any]], meta: Dict[str, Any], notes: List[str],
         L.append("| system | seconds | keys/s | list requests |")
         L.append("|---|---|---|---|")
         for sys_ in ("fastlist", "sequential", "oss2"):
-            t = find(recs, "L1", sys_, "time")
+            t = find(recs, "L1", sys_, "time", page_size=1000)
             if t:
                 L.append(f"| {LABELS[sys_]} | {fmt_val(t, 2)} | {fmt_val(find(recs, 'L1', sys_, 'throughput'))} | "
                          f"{t['params'].get('list_requests', '?'):,} |")
@@ -268,6 +274,7 @@ def markdown(recs: List[Dict[str, Any]], meta: Dict[str, Any], notes: List[str],
         if r:
             L.append(f"FastList / oss2: {fmt_ratio(r)}.")
             L.append("")
+        L.extend(report_cpu.listing_scale_table(recs))
 
     if brief:
         L.append("M1 (memory) in detail, the CPU accounting, where the time goes, the method and this run's notes: "
@@ -392,8 +399,8 @@ def analysis(recs: List[Dict[str, Any]], workers: List[int]) -> List[str]:
         if fc and fs:
             per_page = fc["value"] + fs["value"]
             ceiling = fl["params"]["keys"] / 1000 * per_page / 1000 / cores
-            text += (f" Each 1,000 keys cost {fc['value']:.0f} ms of client CPU (XML parsing in Go, the Python "
-                     f"list of entries) and {fs['value']:.0f} ms of the emulated server's (sorting out and writing "
+            text += (f" Each 1,000 keys cost {fc['value']:.0f} ms of client CPU (decoding the pages in Go, the "
+                     f"compact listing handed to Python) and {fs['value']:.0f} ms of the emulated server's (sorting out and writing "
                      f"the XML page), all on the same {cores} cores: the whole listing cannot take less than "
                      f"about {ceiling:.2f} s here however many requests are in flight, so the ratio to sequential "
                      "pages is capped by CPU, not by latency; with OSS doing the server's part elsewhere and more "
