@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable, List
 from ._listing import Listing
 from ._oss_bucket_iterable import Entry, to_entry
 from ._oss_client import OssClient
-from ._oss_connector import DataObject
+from ._data_object import DataObject
 from .errors import OssError, error_for
 
 log = logging.getLogger(__name__)

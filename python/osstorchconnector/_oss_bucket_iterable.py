@@ -6,7 +6,7 @@ import io
 import logging
 from typing import Any, Callable, Iterable, List, Optional, Tuple
 
-from ._oss_connector import DataObject
+from ._data_object import DataObject
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from typing import Any, Iterable, Iterator, List, Optional, Sequence, Tuple, Uni
 
 from . import _local, _native
 from ._oss_bucket_iterable import Entry, object_key, to_entry
-from ._oss_connector import DataObject, error_object
+from ._data_object import DataObject, error_object
 from .errors import OssError, OssNotFoundError, error_for
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ from typing import Any
 
 from ._oss_bucket_iterable import parse_oss_uri
 from ._oss_client import OssClient
-from ._oss_connector import DataObject
+from ._data_object import DataObject
 
 __all__ = ["OssCheckpoint"]
 

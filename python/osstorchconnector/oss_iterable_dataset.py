@@ -15,7 +15,7 @@ from ._listing import Listing
 from ._sharding import share_of
 from ._oss_bucket_iterable import Entry, TarSource, identity, list_prefix, manifest_entries, objects_entries
 from ._oss_client import OssClient
-from ._oss_connector import DataObject
+from ._data_object import DataObject
 
 log = logging.getLogger(__name__)
 

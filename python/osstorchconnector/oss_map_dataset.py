@@ -11,7 +11,7 @@ import torch.utils.data
 from ._dataset_common import _DatasetBase, _failure, entries_of
 from ._oss_bucket_iterable import Entry, identity, list_prefix, manifest_entries, objects_entries, tar_source
 from ._oss_client import OssClient
-from ._oss_connector import DataObject
+from ._data_object import DataObject
 
 log = logging.getLogger(__name__)
 

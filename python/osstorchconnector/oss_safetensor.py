@@ -19,7 +19,7 @@ import torch
 
 from ._oss_bucket_iterable import parse_oss_uri
 from ._oss_client import OssClient
-from ._oss_connector import DataObject
+from ._data_object import DataObject
 
 __all__ = ["OssSafetensor", "oss_safe_open", "oss_safe_slice"]
 
