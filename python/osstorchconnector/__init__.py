@@ -27,7 +27,7 @@ _LAZY = {
     "OssClient": "._oss_client",
     "DataObject": "._data_object",
     "new_data_object": "._data_object",
-    "imagenet_manifest_parser": "._oss_bucket_iterable",
+    "imagenet_manifest_parser": "._sources",
     "generate_tar_archive": "._tar_archive",
     "OssDCPFileSystem": ".oss_dcp_filesystem",
     "OssFileSystem": ".oss_dcp_filesystem",

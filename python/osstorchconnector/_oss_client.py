@@ -10,8 +10,8 @@ import uuid as _uuid
 from typing import Any, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from . import _local, _native
-from ._oss_bucket_iterable import Entry, object_key, to_entry
 from ._data_object import DataObject, error_object
+from ._entries import Entry, object_key, to_entry
 from .errors import OssError, OssNotFoundError, error_for
 
 log = logging.getLogger(__name__)
@@ -40,8 +40,9 @@ class _WriterAdapter:
 
 
 def parse_oss_uri(uri: str) -> Tuple[str, str]:
-    """(bucket, key) of an ``oss://`` or ``/bucket/key`` URI, by the core's
-    parser (it needs no client); ValueError otherwise."""
+    """(bucket, key) of an ``oss://bucket/key`` or ``/bucket/key`` URI (also
+    ``oss://bucket.<endpoint-host>/key``), by the core's parser (it needs no
+    client); ValueError otherwise."""
     return _native.parse_uri(uri)
 
 

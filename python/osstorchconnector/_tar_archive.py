@@ -17,8 +17,8 @@ import tarfile
 import time
 from typing import Any, Callable, Iterator, Optional, Tuple
 
-from ._oss_bucket_iterable import object_key, parse_oss_uri
-from ._oss_client import OssClient
+from ._entries import object_key
+from ._oss_client import OssClient, parse_oss_uri
 
 __all__ = ["generate_tar_archive"]
 
