@@ -107,9 +107,7 @@ class DataObject:
     def tell(self) -> int:
         if self._closed:
             raise ValueError("I/O operation on closed DataObject")
-        if self._writer is not None:
-            return self._writer_pos
-        return self._pos
+        return self._pos  # in write mode: the bytes written so far
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
         if not self._err:  # a failed object seeks as an empty one, as upstream's; reading it raises
@@ -199,20 +197,18 @@ class DataObject:
 
     # ---- writing ----
 
-    @property
-    def _writer_pos(self) -> int:
-        return getattr(self._writer, "written", 0)
-
     def write(self, data) -> int:
         if self._closed:
             raise ValueError("write to closed DataObject")
         if self._writer is None:
             raise io.UnsupportedOperation("DataObject is read-only")
         try:
-            return self._writer.write(data)
+            n = self._writer.write(data)
         except Exception as e:
             self._exc = e  # the upload failed: __exit__ reports this, not what it caused
             raise
+        self._pos += n  # a writer never seeks: the position is what was written
+        return n
 
     def flush(self) -> int:
         if self._closed and self._writer is not None:

@@ -21,24 +21,6 @@ __all__ = ["OssClient"]
 O_MULTI_PART = 0x40000000  # upstream's (unused) constant
 
 
-class _WriterAdapter:
-    """Gives a NativeWriter the position DataObject.tell() reports."""
-
-    def __init__(self, w: _native.NativeWriter) -> None:
-        self._w, self.written = w, 0
-
-    def write(self, data) -> int:
-        n = self._w.write(data)
-        self.written += n
-        return n
-
-    def close(self) -> None:
-        self._w.close()
-
-    def abort(self) -> None:
-        self._w.abort()
-
-
 def parse_oss_uri(uri: str) -> Tuple[str, str]:
     """(bucket, key) of an ``oss://bucket/key`` or ``/bucket/key`` URI (also
     ``oss://bucket.<endpoint-host>/key``), by the core's parser (it needs no
@@ -127,7 +109,7 @@ class OssClient:
 
     def put_object(self, bucket: str, key: str, **writer_options: Any) -> DataObject:
         """A write-only DataObject: stream with write(), commit with close()."""
-        w = _WriterAdapter(self._native.open_writer(bucket, key, **writer_options))
+        w = self._native.open_writer(bucket, key, **writer_options)
         return DataObject(object_key(bucket, key), 0, "", writer=w)
 
     def head_object(self, bucket: str, key: str) -> DataObject:
