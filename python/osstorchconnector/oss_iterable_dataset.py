@@ -206,8 +206,9 @@ class _EpochIterator:
     The epoch is set up (client, listing, share) in the first __next__, not in
     iter(): torch's DataLoader worker reports an exception from iter(dataset)
     once and then answers every later request with UnboundLocalError, so the
-    epoch would never end for a loop that goes on after an error. A failed
-    set-up raises once; then this worker's share is over.
+    epoch would never end for a loop that goes on after an error
+    (docs/dataloader-facts.md). A failed set-up raises once; then this
+    worker's share is over.
 
     A missing object (no such key) is skipped, as upstream's iterator skips
     it, but not silently: it is named in the log (the first _SKIPS_LOGGED of
