@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence, 
 
 import torch.utils.data
 
-from . import _worker_share
+from . import _shared_listing
 from ._data_object import DataObject
 from ._dataset_common import _DatasetBase, identity, is_missing
 from ._entries import Entry, to_entry
@@ -152,8 +152,8 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
         # worker only its part
         key = f"{self._uuid}-{seed}-{self._epoch}"
         first = share - worker_id  # this rank's first share
-        return _worker_share.shared(key, num_workers, lambda: _as_entries(self._get_dataset_objects(client)),
-                                    worker_id=worker_id, split=lambda es, w: share_of(es, first + w, total))
+        return _shared_listing.shared(key, num_workers, lambda: _as_entries(self._get_dataset_objects(client)),
+                                      worker_id=worker_id, split=lambda es, w: share_of(es, first + w, total))
 
     def __iter__(self) -> Iterator[Any]:
         return _EpochIterator(self)
