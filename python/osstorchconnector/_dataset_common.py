@@ -1,21 +1,27 @@
-"""What both dataset kinds share: the client per process, the error rule
-for a fetched object, entries from a get_dataset_objects callable, and the
-check that a transform survives pickling."""
+"""What both dataset kinds share: the default transform, the client per
+process, the error rule for a fetched object, entries from a
+get_dataset_objects callable, and the check that a transform survives
+pickling."""
 from __future__ import annotations
 
 import errno
 import logging
 import os
 import pickle
-from typing import Any, Callable, Iterable, List
+from typing import Any, Callable, Iterable, List, Optional
 
+from ._data_object import DataObject
+from ._entries import Entry, to_entry
 from ._listing import Listing
-from ._oss_bucket_iterable import Entry, to_entry
 from ._oss_client import OssClient
-from ._oss_connector import DataObject
 from .errors import OssError, error_for
 
 log = logging.getLogger(__name__)
+
+
+def identity(obj: Optional[DataObject]) -> Optional[DataObject]:
+    """The default transform: an independent copy of the object."""
+    return obj.copy() if obj is not None else None
 
 
 class _DatasetBase:

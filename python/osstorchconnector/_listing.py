@@ -20,7 +20,7 @@ from array import array
 from itertools import accumulate
 from typing import Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
-Entry = Tuple[str, str, int, str]
+from ._entries import Entry
 
 _HEADER = struct.Struct("<QQ")
 

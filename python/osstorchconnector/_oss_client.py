@@ -10,8 +10,8 @@ import uuid as _uuid
 from typing import Any, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from . import _local, _native
-from ._oss_bucket_iterable import Entry, object_key, to_entry
-from ._oss_connector import DataObject, error_object
+from ._data_object import DataObject, error_object
+from ._entries import Entry, object_key, to_entry
 from .errors import OssError, OssNotFoundError, error_for
 
 log = logging.getLogger(__name__)
@@ -21,27 +21,10 @@ __all__ = ["OssClient"]
 O_MULTI_PART = 0x40000000  # upstream's (unused) constant
 
 
-class _WriterAdapter:
-    """Gives a NativeWriter the position DataObject.tell() reports."""
-
-    def __init__(self, w: _native.NativeWriter) -> None:
-        self._w, self.written = w, 0
-
-    def write(self, data) -> int:
-        n = self._w.write(data)
-        self.written += n
-        return n
-
-    def close(self) -> None:
-        self._w.close()
-
-    def abort(self) -> None:
-        self._w.abort()
-
-
 def parse_oss_uri(uri: str) -> Tuple[str, str]:
-    """(bucket, key) of an ``oss://`` or ``/bucket/key`` URI, by the core's
-    parser (it needs no client); ValueError otherwise."""
+    """(bucket, key) of an ``oss://bucket/key`` or ``/bucket/key`` URI (also
+    ``oss://bucket.<endpoint-host>/key``), by the core's parser (it needs no
+    client); ValueError otherwise."""
     return _native.parse_uri(uri)
 
 
@@ -126,7 +109,7 @@ class OssClient:
 
     def put_object(self, bucket: str, key: str, **writer_options: Any) -> DataObject:
         """A write-only DataObject: stream with write(), commit with close()."""
-        w = _WriterAdapter(self._native.open_writer(bucket, key, **writer_options))
+        w = self._native.open_writer(bucket, key, **writer_options)
         return DataObject(object_key(bucket, key), 0, "", writer=w)
 
     def head_object(self, bucket: str, key: str) -> DataObject:

@@ -17,8 +17,8 @@ import tarfile
 import time
 from typing import Any, Callable, Iterator, Optional, Tuple
 
-from ._oss_bucket_iterable import object_key, parse_oss_uri
-from ._oss_client import OssClient
+from ._entries import object_key
+from ._oss_client import OssClient, parse_oss_uri
 
 __all__ = ["generate_tar_archive"]
 
@@ -30,7 +30,7 @@ def _is_oss(path: str) -> bool:
 CHECKSUM_SUFFIX = ".osstorch-crc64"
 
 
-def _sources(client: OssClient, source_path: str) -> Iterator[Tuple[str, int, Callable[[], bytes]]]:
+def _files_to_pack(client: OssClient, source_path: str) -> Iterator[Tuple[str, int, Callable[[], bytes]]]:
     """(member name, size, reader) for every object or file under source_path, in name order.
     Folder markers (keys ending in "/") and symbolic links are not files and are left out."""
     if _is_oss(source_path):
@@ -110,7 +110,7 @@ def write_tar_archive(client: OssClient, tar_path: str, index_path: str, source_
         done = total = 0
         with out:  # on OSS: committed on success, aborted on error
             with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tf:
-                for name, size, read in _sources(client, source_path):
+                for name, size, read in _files_to_pack(client, source_path):
                     data = read()
                     info = tarfile.TarInfo(name)
                     info.size, info.mtime, info.mode = len(data), int(time.time()), 0o644

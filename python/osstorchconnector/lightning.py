@@ -16,7 +16,7 @@ try:
 except ImportError:  # the older package name
     from pytorch_lightning.plugins.io import CheckpointIO  # type: ignore[no-redef]
 
-from ._oss_bucket_iterable import parse_oss_uri
+from ._oss_client import parse_oss_uri
 from .oss_checkpoint import OssCheckpoint
 
 __all__ = ["OssLightningCheckpoint"]

@@ -5,9 +5,8 @@ import concurrent.futures
 import threading
 from typing import Any
 
-from ._oss_bucket_iterable import parse_oss_uri
-from ._oss_client import OssClient
-from ._oss_connector import DataObject
+from ._data_object import DataObject
+from ._oss_client import OssClient, parse_oss_uri
 
 __all__ = ["OssCheckpoint"]
 

@@ -22,8 +22,7 @@ from typing import Any, Generator, Tuple, Union
 from torch.distributed.checkpoint.filesystem import FileSystemBase, FileSystemReader, FileSystemWriter
 from torch.distributed.checkpoint.planner import LoadPlan
 
-from ._oss_bucket_iterable import parse_oss_uri
-from ._oss_client import OssClient
+from ._oss_client import OssClient, parse_oss_uri
 
 log = logging.getLogger(__name__)
 

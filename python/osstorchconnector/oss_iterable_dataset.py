@@ -9,13 +9,14 @@ from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence, 
 
 import torch.utils.data
 
-from . import _worker_share
-from ._dataset_common import _DatasetBase, is_missing, to_entry
+from . import _shared_listing
+from ._data_object import DataObject
+from ._dataset_common import _DatasetBase, identity, is_missing
+from ._entries import Entry, to_entry
 from ._listing import Listing
-from ._sharding import share_of
-from ._oss_bucket_iterable import Entry, TarSource, identity, list_prefix, manifest_entries, objects_entries
 from ._oss_client import OssClient
-from ._oss_connector import DataObject
+from ._sharding import share_of
+from ._sources import FromManifest, FromObjects, FromPrefix, Source, TarSource
 
 log = logging.getLogger(__name__)
 
@@ -76,14 +77,14 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
                      cred_provider: Any = None, config_path: str = "", transform: Callable[[DataObject], Any] = identity,
                      region: str = "", shard_by_rank: bool = False) -> "OssIterableDataset":
         uris = [object_uris] if isinstance(object_uris, str) else list(object_uris or [])
-        return cls(endpoint, cred_path, config_path, _FromObjects(uris), transform=transform,
+        return cls(endpoint, cred_path, config_path, FromObjects(uris), transform=transform,
                    cred_provider=cred_provider, region=region, shard_by_rank=shard_by_rank)
 
     @classmethod
     def from_prefix(cls, oss_uri: str, endpoint: str, *, cred_path: str = "", cred_provider: Any = None,
                     config_path: str = "", transform: Callable[[DataObject], Any] = identity,
                     region: str = "", shard_by_rank: bool = False) -> "OssIterableDataset":
-        return cls(endpoint, cred_path, config_path, _FromPrefix(oss_uri), transform=transform,
+        return cls(endpoint, cred_path, config_path, FromPrefix(oss_uri), transform=transform,
                    cred_provider=cred_provider, region=region, shard_by_rank=shard_by_rank)
 
     @classmethod
@@ -92,7 +93,7 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
                            oss_base_uri: str, endpoint: str, *, cred_path: str = "", cred_provider: Any = None,
                            config_path: str = "", transform: Callable[[DataObject], Any] = identity,
                            region: str = "", shard_by_rank: bool = False) -> "OssIterableDataset":
-        return cls(endpoint, cred_path, config_path, _FromManifest(manifest_file_path, manifest_parser, oss_base_uri),
+        return cls(endpoint, cred_path, config_path, FromManifest(manifest_file_path, manifest_parser, oss_base_uri),
                    transform=transform, cred_provider=cred_provider, region=region, shard_by_rank=shard_by_rank)
 
     @classmethod
@@ -151,8 +152,8 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
         # worker only its part
         key = f"{self._uuid}-{seed}-{self._epoch}"
         first = share - worker_id  # this rank's first share
-        return _worker_share.shared(key, num_workers, lambda: _as_entries(self._get_dataset_objects(client)),
-                                    worker_id=worker_id, split=lambda es, w: share_of(es, first + w, total))
+        return _shared_listing.shared(key, num_workers, lambda: _as_entries(self._get_dataset_objects(client)),
+                                      worker_id=worker_id, split=lambda es, w: share_of(es, first + w, total))
 
     def __iter__(self) -> Iterator[Any]:
         return _EpochIterator(self)
@@ -170,7 +171,7 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
         share, total = rank * num_workers + worker_id, world * num_workers
         if self._tar is not None:
             return self._iterate_tar(client, share, total, seed)
-        if not isinstance(self._get_dataset_objects, _Source):
+        if not isinstance(self._get_dataset_objects, Source):
             self._epoch += 1
             return self._users_objects(client.for_worker(share, total))
         entries = self._entries(client, worker_id, num_workers, seed, share, total)
@@ -205,8 +206,9 @@ class _EpochIterator:
     The epoch is set up (client, listing, share) in the first __next__, not in
     iter(): torch's DataLoader worker reports an exception from iter(dataset)
     once and then answers every later request with UnboundLocalError, so the
-    epoch would never end for a loop that goes on after an error. A failed
-    set-up raises once; then this worker's share is over.
+    epoch would never end for a loop that goes on after an error
+    (docs/dataloader-facts.md). A failed set-up raises once; then this
+    worker's share is over.
 
     A missing object (no such key) is skipped, as upstream's iterator skips
     it, but not silently: it is named in the log (the first _SKIPS_LOGGED of
@@ -291,31 +293,3 @@ class _SkipCount:
             return {"_slots": self._slots, "_plain": self._plain}
         return {"_slots": None, "_plain": self.value}
 
-
-class _Source:
-    """Our from_* sources: one worker lists per epoch and shares the list.
-    (Picklable classes: lambdas would break spawn workers.)"""
-
-
-class _FromPrefix(_Source):
-    def __init__(self, oss_uri: str) -> None:
-        self.oss_uri = oss_uri
-
-    def __call__(self, client: OssClient) -> List[Entry]:
-        return list_prefix(client, self.oss_uri)
-
-
-class _FromObjects(_Source):
-    def __init__(self, uris: list) -> None:
-        self.uris = uris
-
-    def __call__(self, client: OssClient) -> List[Entry]:
-        return objects_entries(self.uris, client.parse_uri)
-
-
-class _FromManifest(_Source):
-    def __init__(self, path: str, parser: Callable, base: str) -> None:
-        self.path, self.parser, self.base = path, parser, base
-
-    def __call__(self, client: OssClient) -> List[Entry]:
-        return manifest_entries(client, self.path, self.parser, self.base)

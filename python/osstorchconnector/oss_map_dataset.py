@@ -8,10 +8,11 @@ from typing import Any, Callable, Iterable, List, Tuple, Union
 
 import torch.utils.data
 
-from ._dataset_common import _DatasetBase, _failure, entries_of
-from ._oss_bucket_iterable import Entry, identity, list_prefix, manifest_entries, objects_entries, tar_source
+from ._data_object import DataObject
+from ._dataset_common import _DatasetBase, _failure, entries_of, identity
+from ._entries import Entry
 from ._oss_client import OssClient
-from ._oss_connector import DataObject
+from ._sources import FromManifest, FromObjects, FromPrefix, tar_source
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +53,14 @@ class OssMapDataset(_DatasetBase, torch.utils.data.Dataset):
     def from_objects(cls, object_uris: Union[str, Iterable[str]], endpoint: str, *, cred_path: str = "",
                      cred_provider: Any = None, config_path: str = "", transform: Callable[[DataObject], Any] = identity,
                      region: str = "") -> "OssMapDataset":
-        return cls(endpoint, cred_path, config_path, lambda client: objects_entries(object_uris, client.parse_uri),
+        return cls(endpoint, cred_path, config_path, FromObjects(object_uris),
                    transform=transform, cred_provider=cred_provider, region=region)
 
     @classmethod
     def from_prefix(cls, oss_uri: str, endpoint: str, *, cred_path: str = "", cred_provider: Any = None,
                     config_path: str = "", transform: Callable[[DataObject], Any] = identity,
                     region: str = "") -> "OssMapDataset":
-        return cls(endpoint, cred_path, config_path, lambda client: list_prefix(client, oss_uri),
+        return cls(endpoint, cred_path, config_path, FromPrefix(oss_uri),
                    transform=transform, cred_provider=cred_provider, region=region)
 
     @classmethod
@@ -68,8 +69,7 @@ class OssMapDataset(_DatasetBase, torch.utils.data.Dataset):
                            oss_base_uri: str, endpoint: str, *, cred_path: str = "", cred_provider: Any = None,
                            config_path: str = "", transform: Callable[[DataObject], Any] = identity,
                            region: str = "") -> "OssMapDataset":
-        return cls(endpoint, cred_path, config_path,
-                   lambda client: manifest_entries(client, manifest_file_path, manifest_parser, oss_base_uri),
+        return cls(endpoint, cred_path, config_path, FromManifest(manifest_file_path, manifest_parser, oss_base_uri),
                    transform=transform, cred_provider=cred_provider, region=region)
 
     @classmethod

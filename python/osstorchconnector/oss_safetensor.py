@@ -17,9 +17,8 @@ from typing import Any, Dict, List, Optional, Union
 
 import torch
 
-from ._oss_bucket_iterable import parse_oss_uri
-from ._oss_client import OssClient
-from ._oss_connector import DataObject
+from ._data_object import DataObject
+from ._oss_client import OssClient, parse_oss_uri
 
 __all__ = ["OssSafetensor", "oss_safe_open", "oss_safe_slice"]
 

@@ -2,7 +2,7 @@
 dataset.
 
 Every worker of one epoch computes the same key: (dataset uuid, base seed,
-epoch counter) — see design/dataloader-facts.md. The first worker to create
+epoch counter) — docs/dataloader-facts.md says why. The first worker to create
 ``<key>.lock`` (O_EXCL) builds the list and publishes it as ``<key>.list``
 (written aside, then renamed); the others wait for it, checking that the
 leader is still alive (if it died, one of them takes over). Each worker
