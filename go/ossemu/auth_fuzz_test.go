@@ -116,7 +116,7 @@ func FuzzAuthorizationHeader(f *testing.F) {
 
 		at := goldenClocks[int(clock)%len(goldenClocks)]
 		s, err := New(Options{AccessKeyID: "ak", AccessKeySecret: "sk", Region: "cn-hangzhou",
-			Faults: Faults{ClockOffsetMs: at.Sub(time.Now()).Milliseconds()}})
+			Faults: Faults{ClockOffsetMs: time.Until(at).Milliseconds()}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -41,7 +41,7 @@ func goldenV4Request(xdate string) *http.Request {
 func serverAt(t *testing.T, at time.Time, mod func(*Options)) *Server {
 	t.Helper()
 	o := Options{AccessKeyID: "ak", AccessKeySecret: "sk", Region: "cn-hangzhou",
-		Faults: Faults{ClockOffsetMs: at.Sub(time.Now()).Milliseconds()}}
+		Faults: Faults{ClockOffsetMs: time.Until(at).Milliseconds()}}
 	if mod != nil {
 		mod(&o)
 	}
