@@ -18,8 +18,8 @@ import (
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss/credentials"
 )
 
-// goldenV4Request is the request of the SDK's TestV4AuthHeader vector
-// (oss-protocol.md §5.1) as the server would receive it.
+// goldenV4Request is the request of the SDK's TestV4AuthHeader vector (its
+// oss/signer tests) as the server would receive it.
 func goldenV4Request(xdate string) *http.Request {
 	vals := url.Values{}
 	vals.Add("param1", "value1")
@@ -176,8 +176,9 @@ func TestV1GoldenVector(t *testing.T) {
 }
 
 func TestV1StringToSignSubresources(t *testing.T) {
-	// The live examples of oss-protocol.md §5.2: sub-resources are signed with
-	// decoded values, other query keys are left out.
+	// Requests the SDK sent with V1 signing (its string to sign was captured):
+	// sub-resources are signed with decoded values, other query keys are left
+	// out.
 	for _, c := range []struct{ target, bucket, key, want string }{
 		{"/bucket/?list-type=2&continuation-token=dir%2Fa%20b%2Bc~%C3%BC.txt&encoding-type=url", "bucket", "",
 			"/bucket/?continuation-token=dir/a b+c~ü.txt"},
