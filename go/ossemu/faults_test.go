@@ -219,7 +219,7 @@ func TestFaultResetOnRead(t *testing.T) {
 	if !errors.Is(err, io.ErrUnexpectedEOF) && !strings.Contains(err.Error(), "reset") {
 		t.Fatalf("not a connection error: %v", err)
 	}
-	if st := settledStats(t, srv); st.Count("GetObject", 599) != 1 || st.FaultsInjected != 1 {
+	if st := settledStats(t, srv); st.Count("GetObject", statusReset) != 1 || st.FaultsInjected != 1 {
 		t.Fatalf("stats: %v", st.Requests)
 	}
 	// The SDK's ReadOnlyFile resumes at the offset it reached.
@@ -228,7 +228,7 @@ func TestFaultResetOnRead(t *testing.T) {
 		if got := readAllFile(t, c, "r", prefetch); !bytes.Equal(got, data) {
 			t.Fatalf("prefetch %v: resumed read differs", prefetch)
 		}
-		if n := settledStats(t, srv).Count("GetObject", 599); n != 3 {
+		if n := settledStats(t, srv).Count("GetObject", statusReset); n != 3 {
 			t.Fatalf("prefetch %v: %d resets, want 3", prefetch, n)
 		}
 	}
@@ -248,7 +248,7 @@ func TestFaultTruncate(t *testing.T) {
 	if !errors.Is(err, io.ErrUnexpectedEOF) || !bytes.Equal(b, data[:5000]) {
 		t.Fatalf("truncated read: %d bytes, err %v", len(b), err)
 	}
-	if st := settledStats(t, srv); st.Count("GetObject", 598) != 1 {
+	if st := settledStats(t, srv); st.Count("GetObject", statusTruncated) != 1 {
 		t.Fatalf("stats: %v", st.Requests)
 	}
 	setFaults(t, srv, Faults{TruncateRate: 1, TruncateAfterBytes: 5000, FaultLimit: 2})
@@ -351,9 +351,9 @@ func TestFaultsOnUpload(t *testing.T) {
 			t.Fatal("content differs")
 		}
 		waitIdle(t, srv)
-		// The reset shows in the stats as 599, not as an error answer that
+		// The reset shows in the stats as statusReset, not as an error answer that
 		// was never sent.
-		if st := settledStats(t, srv); st.Count("PutObject", 599) != 1 || st.Count("PutObject", 200) != 1 || st.Count("PutObject", 0) != 2 {
+		if st := settledStats(t, srv); st.Count("PutObject", statusReset) != 1 || st.Count("PutObject", 200) != 1 || st.Count("PutObject", 0) != 2 {
 			t.Fatalf("stats: %v", st.Requests)
 		}
 	})
@@ -385,7 +385,7 @@ func TestFaultsOnUpload(t *testing.T) {
 			t.Fatal("content differs")
 		}
 		waitIdle(t, srv)
-		if n := settledStats(t, srv).Count("UploadPart", 599); n != 2 {
+		if n := settledStats(t, srv).Count("UploadPart", statusReset); n != 2 {
 			t.Fatalf("%d resets", n)
 		}
 	})

@@ -408,8 +408,11 @@ func (rc *reqCtx) writeBody(status int, contentType string, body []byte) *ossErr
 	return nil
 }
 
-// readBody reads the request body into st, applying the request-side faults of
-// rc.plan. A fault that resets the connection returns errConnReset.
+// readBody reads the request body into dst, applying the request-side faults
+// of rc.plan. A fault that resets the connection returns errConnReset: every
+// reset of an upload reaches its handler as this error, and writeError then
+// sends nothing, so the stats keep statusReset. No handler checks for the
+// reset itself.
 func (rc *reqCtx) readBody(dst io.Writer) (int64, error) {
 	body := rc.r.Body
 	var n int64
@@ -471,7 +474,7 @@ func (rc *reqCtx) resetConn() {
 	}
 	conn.Close()
 	rc.hijacked = true
-	rc.status = 599 // not an HTTP status: the stats show the connection was reset
+	rc.status = statusReset
 }
 
 // sendBody streams n bytes from src with the response-side faults of rc.plan
@@ -502,7 +505,7 @@ func (rc *reqCtx) sendBody(src io.Reader, n int64) {
 			if flusher != nil {
 				flusher.Flush()
 			}
-			rc.status = 598 // truncated: marked apart in the stats
+			rc.status = statusTruncated
 			panic(http.ErrAbortHandler)
 		}
 		if p.stallAt >= 0 && sent >= p.stallAt {
