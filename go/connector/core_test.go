@@ -671,7 +671,7 @@ func TestSustainedThrottlingSlowsDownInsteadOfFailing(t *testing.T) {
 	if _, err := c.Get(bg, tBucket, "t/00"); err == nil {
 		t.Fatal("a GET that always gets 500 succeeded")
 	}
-	if n := e.settled(t).Count("GetObject", 0); n != 3 {
+	if n := e.srv.SettledStats().Count("GetObject", 0); n != 3 {
 		t.Fatalf("%d attempts against 500s with maxAttempts 3", n)
 	}
 }
@@ -692,7 +692,7 @@ func TestClockSkewIsCorrectedEachTimeItChanges(t *testing.T) {
 				t.Fatalf("server clock %v, GET %d: %v", skew, i, err)
 			}
 		}
-		if n := e.settled(t).Count("GetObject", 403); n > 1 {
+		if n := e.srv.SettledStats().Count("GetObject", 403); n > 1 {
 			t.Fatalf("server clock %v: %d requests refused as skewed; one is needed to learn the offset", skew, n)
 		}
 	}
@@ -778,7 +778,7 @@ func TestReaderReadsAheadOverSmallForwardSkips(t *testing.T) {
 	if _, err := r.ReadAt(got, 2*chunk); err != nil || !bytes.Equal(got, data[2*chunk:4*chunk]) {
 		t.Fatalf("read after read-ahead: %v", err)
 	}
-	if n := e.settled(t).Count("GetObject", 0); n != 7 {
+	if n := e.srv.SettledStats().Count("GetObject", 0); n != 7 {
 		t.Fatalf("%d GETs for chunks 0-5 and 11, want 7: chunks read ahead were fetched again", n)
 	}
 }

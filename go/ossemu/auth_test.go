@@ -334,7 +334,7 @@ func TestSignatureVersionsPathStyle(t *testing.T) {
 			}
 		})
 	}
-	if n := settledStats(t, srv).Count("PutObject", 403); n != 0 {
+	if n := srv.SettledStats().Count("PutObject", 403); n != 0 {
 		t.Fatalf("%d signature failures", n)
 	}
 }
@@ -401,7 +401,7 @@ func TestVirtualHosted(t *testing.T) {
 					t.Fatalf("%s: only %d virtual-hosted requests", v.name, virtual)
 				}
 			}
-			if settledStats(t, srv).Count("PutObject", 200) == 0 {
+			if srv.SettledStats().Count("PutObject", 200) == 0 {
 				t.Fatal("no PutObject reached the server")
 			}
 		})
@@ -481,7 +481,7 @@ func TestClockSkew(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		st := settledStats(t, srv)
+		st := srv.SettledStats()
 		if st.Count("PutObject", 403) != 2 || st.Count("PutObject", 200) != 2 || st.Count("GetObject", 200) != 2 {
 			t.Fatalf("offset %v: stats %v", offset, st.Requests)
 		}

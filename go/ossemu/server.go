@@ -85,6 +85,22 @@ func (s *Server) Stats() Stats {
 	return st
 }
 
+// settleTimeout bounds SettledStats' wait, so that a request that never ends
+// shows in the counts it returns rather than as a hang.
+const settleTimeout = 10 * time.Second
+
+// SettledStats is Stats once no request is in flight (or after
+// settleTimeout). A request is counted when its handler returns, which can be
+// after its client has read the whole answer and moved on: counts taken
+// straight after a client call can miss its last request, these cannot.
+func (s *Server) SettledStats() Stats {
+	deadline := time.Now().Add(settleTimeout)
+	for s.stats.conc.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(2 * time.Millisecond)
+	}
+	return s.Stats()
+}
+
 // ResetStats zeroes the request counters.
 func (s *Server) ResetStats() { s.stats.reset() }
 
