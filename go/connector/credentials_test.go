@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"osstorchconnector/go/ossemu"
 )
 
 // credFuzzPath names the file in the fuzzed error messages. It has no digits,
@@ -145,5 +148,46 @@ func TestNoCredentialsNamesWhatWasTried(t *testing.T) {
 	var ce *Error
 	if !errors.As(err, &ce) || ce.Kind != KindPermission || !strings.Contains(err.Error(), "cred_path") || !strings.Contains(err.Error(), "OSS_ACCESS_KEY_ID") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+func TestCredentialsFileRewrittenWithNewKeys(t *testing.T) {
+	e := newEnv(t)
+	// credentials that expire in 2 s
+	e.writeCred(t, tAK, tSK, time.Now().Add(2*time.Second).UTC().Format(time.RFC3339))
+	c := e.client(t, "")
+	e.put(t, c, "k", []byte("v"))
+	// the keys are rotated: the server accepts only the new ones...
+	if err := e.srv.SetCredentials(ossemu.Keys{AccessKeyID: "LTAInewkey", AccessKeySecret: "new-secret-xyz"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Get(bg, tBucket, "k"); kindOf(err) != KindPermission {
+		t.Fatalf("old keys after rotation: %v", err)
+	}
+	// ...and once the old ones expired the file is rewritten with the new keys
+	time.Sleep(2100 * time.Millisecond)
+	e.writeCred(t, "LTAInewkey", "new-secret-xyz", time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
+	if got, err := c.Get(bg, tBucket, "k"); err != nil || string(got) != "v" {
+		t.Fatalf("after rewrite: %v", err)
+	}
+	// a rewrite is picked up at once, expiry or not
+	e.srv.SetCredentials(ossemu.Keys{AccessKeyID: tAK, AccessKeySecret: tSK})
+	e.writeCred(t, tAK, tSK, "")
+	if _, err := c.Get(bg, tBucket, "k"); err != nil {
+		t.Fatalf("after second rewrite: %v", err)
+	}
+}
+
+func TestWrongSecretIsAPermissionErrorWithoutTheSecret(t *testing.T) {
+	e := newEnv(t)
+	e.writeCred(t, tAK, "not-the-secret-xyz", "")
+	c := e.client(t, "")
+	err := c.Put(bg, tBucket, "k", []byte("v"))
+	var ce *Error
+	if !errors.As(err, &ce) || ce.Kind != KindPermission || ce.Code != "SignatureDoesNotMatch" {
+		t.Fatalf("got %v", err)
+	}
+	if strings.Contains(err.Error(), "not-the-secret-xyz") {
+		t.Fatal("error message contains the secret")
 	}
 }

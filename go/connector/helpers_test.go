@@ -2,6 +2,7 @@ package connector
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/crc64"
 	"net/http/httptest"
@@ -96,4 +97,13 @@ func pattern(n int, seed byte) []byte {
 		b[i] = byte(x >> 24)
 	}
 	return b
+}
+
+// kindOf is err's Kind, 0 when err is no *Error.
+func kindOf(err error) Kind {
+	var ce *Error
+	if errors.As(err, &ce) {
+		return ce.Kind
+	}
+	return 0
 }
