@@ -5,8 +5,10 @@
 // This file is the boundary every export goes through: the handle table,
 // the status codes and error details, and call, which runs an export's body
 // (a plain func() error) with panics recovered. The exports live in one file
-// per handle kind (client.go, reader.go, writer.go, prefetch.go, tar.go) and
-// runtime.go; results.go builds the batched results they hand over.
+// per handle kind (client.go, reader.go, writer.go, prefetch.go, tar.go),
+// listing.go (the packed listing), credentials.go (the host's credentials
+// callback) and runtime.go; results.go builds the batched results they hand
+// over.
 package main
 
 /*

@@ -175,3 +175,38 @@ func FuzzParseConfig(f *testing.F) {
 		}
 	})
 }
+
+func TestConfigFile(t *testing.T) {
+	c, warnings, err := ParseConfig([]byte(`{"logLevel":2,"datasetConfig":{"prefetchConcurrency":8,"enableFastList":true,"bogus":1},"extra":true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *c.LogLevel != 2 || c.DatasetConfig.PrefetchConcurrency != 8 || !c.DatasetConfig.EnableFastList ||
+		c.DatasetConfig.ListConcurrency != 16 || c.CheckpointConfig.UploadConcurrency != 64 || c.LogPath != DefaultLogPath {
+		t.Fatalf("parsed %+v", c)
+	}
+	if len(warnings) != 2 || !strings.Contains(strings.Join(warnings, ";"), "datasetConfig.bogus") {
+		t.Fatalf("warnings %v", warnings)
+	}
+	for raw, field := range map[string]string{
+		`{"datasetConfig":{"prefetchConcurrency":"8"}}`: "datasetConfig.prefetchConcurrency",
+		`{"datasetConfig":{"enableFastList":1}}`:        "datasetConfig.enableFastList",
+		`{"logPath":5}`:                                 "logPath",
+		`{"checkpointConfig":[]}`:                       "checkpointConfig",
+		`{"partSize":-1}`:                               "partSize",
+		`{"logLevel":"1"}`:                              "logLevel",
+	} {
+		_, _, err := ParseConfig([]byte(raw))
+		if kindOf(err) != KindInvalid || !strings.Contains(err.Error(), field) {
+			t.Errorf("%s: %v", raw, err)
+		}
+	}
+	if _, _, err := ParseConfig([]byte(`not json`)); kindOf(err) != KindInvalid {
+		t.Errorf("not json: %v", err)
+	}
+	d := DefaultConfig()
+	if d.DatasetConfig.PrefetchConcurrency != 24 || d.DatasetConfig.PrefetchWorker != 2 || d.DatasetConfig.ListWorker != 1 ||
+		d.CheckpointConfig.PrefetchConcurrency != 24 || d.CheckpointConfig.PrefetchWorker != 4 || d.Level() != 1 {
+		t.Fatalf("defaults %+v", d)
+	}
+}

@@ -4,8 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"osstorchconnector/go/ossemu"
 )
 
 // credFuzzPath names the file in the fuzzed error messages. It has no digits,
@@ -96,4 +101,93 @@ func FuzzCredentialsFile(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestCredentialsFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("good.json", `{"AccessKeyId":"ak","AccessKeySecret":"s3cr3t-value","SecurityToken":"tok","Expiration":"2099-01-02T03:04:05Z"}`)
+	c, err := readCredFile(good)
+	if err != nil || c.AccessKeyID != "ak" || c.SecurityToken != "tok" || c.Expires == nil || c.Expires.Year() != 2099 {
+		t.Fatalf("got %+v, %v", c, err)
+	}
+	for name, body := range map[string]string{
+		"malformed.json": `{"AccessKeyId": "ak", "AccessKeySecret": "s3cr3t-value"`,
+		"missing.json":   `{"AccessKeyId": "ak"}`,
+		"badexpiry.json": `{"AccessKeyId":"ak","AccessKeySecret":"s3cr3t-value","Expiration":"tomorrow"}`,
+	} {
+		_, err := readCredFile(write(name, body))
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Kind != KindInvalid {
+			t.Errorf("%s: want invalid, got %v", name, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "s3cr3t-value") {
+			t.Errorf("%s: error leaks the secret: %v", name, err)
+		}
+	}
+	_, err = readCredFile(filepath.Join(dir, "absent.json"))
+	var ce *Error
+	if !errors.As(err, &ce) || ce.Kind != KindNotFound {
+		t.Errorf("absent file: want not found, got %v", err)
+	}
+}
+
+func TestNoCredentialsNamesWhatWasTried(t *testing.T) {
+	t.Setenv("OSS_ACCESS_KEY_ID", "")
+	saved := defaultCredPaths
+	absent := filepath.Join(t.TempDir(), "credentials")
+	defaultCredPaths = func() []string { return []string{absent} }
+	t.Cleanup(func() { defaultCredPaths = saved })
+	_, err := NewClient(Options{Endpoint: "http://127.0.0.1:1"})
+	var ce *Error
+	if !errors.As(err, &ce) || ce.Kind != KindPermission || !strings.Contains(err.Error(), "cred_path") || !strings.Contains(err.Error(), "OSS_ACCESS_KEY_ID") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestCredentialsFileRewrittenWithNewKeys(t *testing.T) {
+	e := newEnv(t)
+	// credentials that expire in 2 s
+	e.writeCred(t, tAK, tSK, time.Now().Add(2*time.Second).UTC().Format(time.RFC3339))
+	c := e.client(t, "")
+	e.put(t, c, "k", []byte("v"))
+	// the keys are rotated: the server accepts only the new ones...
+	if err := e.srv.SetCredentials(ossemu.Keys{AccessKeyID: "LTAInewkey", AccessKeySecret: "new-secret-xyz"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Get(bg, tBucket, "k"); kindOf(err) != KindPermission {
+		t.Fatalf("old keys after rotation: %v", err)
+	}
+	// ...and once the old ones expired the file is rewritten with the new keys
+	time.Sleep(2100 * time.Millisecond)
+	e.writeCred(t, "LTAInewkey", "new-secret-xyz", time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
+	if got, err := c.Get(bg, tBucket, "k"); err != nil || string(got) != "v" {
+		t.Fatalf("after rewrite: %v", err)
+	}
+	// a rewrite is picked up at once, expiry or not
+	e.srv.SetCredentials(ossemu.Keys{AccessKeyID: tAK, AccessKeySecret: tSK})
+	e.writeCred(t, tAK, tSK, "")
+	if _, err := c.Get(bg, tBucket, "k"); err != nil {
+		t.Fatalf("after second rewrite: %v", err)
+	}
+}
+
+func TestWrongSecretIsAPermissionErrorWithoutTheSecret(t *testing.T) {
+	e := newEnv(t)
+	e.writeCred(t, tAK, "not-the-secret-xyz", "")
+	c := e.client(t, "")
+	err := c.Put(bg, tBucket, "k", []byte("v"))
+	var ce *Error
+	if !errors.As(err, &ce) || ce.Kind != KindPermission || ce.Code != "SignatureDoesNotMatch" {
+		t.Fatalf("got %v", err)
+	}
+	if strings.Contains(err.Error(), "not-the-secret-xyz") {
+		t.Fatal("error message contains the secret")
+	}
 }

@@ -1,6 +1,7 @@
 package connector
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -10,6 +11,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"osstorchconnector/go/ossemu"
 
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss/transport"
 )
@@ -59,5 +62,17 @@ func TestWrappedTimeoutsAreRetryable(t *testing.T) {
 	}
 	if r.IsErrorRetryable(&url.Error{Op: "Get", URL: "http://x/b/k", Err: errors.New("unsupported protocol scheme")}) {
 		t.Fatal("a permanent error is retried")
+	}
+}
+
+func TestStallLongerThanTheReadTimeoutIsResumed(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t, `,"readWriteTimeoutMs":300`)
+	data := pattern(200000, 4)
+	e.put(t, c, "s", data)
+	e.faults(t, ossemu.Faults{StallRate: 1, StallMs: 3000, StallAfterBytes: 50000, Ops: []string{"GetObject"}, FaultLimit: 1})
+	got, err := c.Get(bg, tBucket, "s")
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("stall: %v", err)
 	}
 }

@@ -2,13 +2,13 @@ package connector
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/crc64"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"osstorchconnector/go/ossemu"
 )
@@ -99,18 +99,11 @@ func pattern(n int, seed byte) []byte {
 	return b
 }
 
-// settled waits until the server has no request in flight and returns its
-// stats. The server counts a request when its handler returns, which can be
-// after the client has read the whole answer and moved on: a count taken
-// straight after a client call can miss its last request.
-func (e *env) settled(t *testing.T) ossemu.Stats {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		s := e.srv.Stats()
-		if s.Concurrent == 0 || time.Now().After(deadline) {
-			return s
-		}
-		time.Sleep(2 * time.Millisecond)
+// kindOf is err's Kind, 0 when err is no *Error.
+func kindOf(err error) Kind {
+	var ce *Error
+	if errors.As(err, &ce) {
+		return ce.Kind
 	}
+	return 0
 }

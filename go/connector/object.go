@@ -7,13 +7,9 @@ import (
 	"strconv"
 
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
-	"go.uber.org/zap"
 
 	"osstorchconnector/go/fastcrc"
 )
-
-func zapKey(bucket, key string) zap.Field { return zap.String("object", "oss://"+bucket+"/"+key) }
-func zapErr(err error) zap.Field          { return zap.String("error", redact(err.Error())) }
 
 // Stat returns an object's size and ETag.
 func (c *Client) Stat(ctx context.Context, bucket, key string) (ObjectInfo, error) {

@@ -99,7 +99,7 @@ func TestReaderChecksEachPartBeforeHandingItOut(t *testing.T) {
 				t.Fatalf("ReadAt(%d): %v", off, err)
 			}
 		}
-		if n := e.settled(t).Count("GetObject", 0); n > 8 {
+		if n := e.srv.SettledStats().Count("GetObject", 0); n > 8 {
 			t.Fatalf("%d GETs for 32 small reads in one part, want at most 8 (2 parts of 4 ranges)", n)
 		}
 		r.Close()

@@ -76,7 +76,7 @@ func TestTarIndexAndContiguousRunReads(t *testing.T) {
 		}
 	}
 	// runs: 10-13, 40, 3-4, 12 (again) -> 4 ranged reads
-	if got := e.settled(t).Count("GetObject", 0); got != 4 {
+	if got := e.srv.SettledStats().Count("GetObject", 0); got != 4 {
 		t.Fatalf("%d GETs for 4 runs", got)
 	}
 	// an index in our own encoding (written before upstream's was known) still opens
@@ -125,7 +125,7 @@ func TestTarMembersAreCRCChecked(t *testing.T) {
 			t.Fatalf("member %d after one damaged read: err %v, intact %v", i, r.Err, bytes.Equal(r.Data, want[i]))
 		}
 	}
-	if got := e.settled(t).Count("GetObject", 0); got != 2 {
+	if got := e.srv.SettledStats().Count("GetObject", 0); got != 2 {
 		t.Fatalf("%d GETs: want the damaged run read once more", got)
 	}
 
@@ -174,7 +174,7 @@ func TestUpstreamIndexAloneOrWithAStaleChecksumFile(t *testing.T) {
 				t.Fatalf("%s: member %d: %q %v", what, i, r.Name, r.Err)
 			}
 		}
-		if got := e.settled(t).Count("GetObject", 0); got != 3 {
+		if got := e.srv.SettledStats().Count("GetObject", 0); got != 3 {
 			t.Fatalf("%s: %d GETs for 3 runs", what, got)
 		}
 	}

@@ -3,11 +3,19 @@ package connector
 import (
 	"bytes"
 	"errors"
+	"hash/crc64"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"osstorchconnector/go/ossemu"
 )
 
 // flipUploads damages one byte of the body of the first `times` uploads
@@ -118,5 +126,208 @@ func TestSlabReaderReadsThePartInOrderAndSeeks(t *testing.T) {
 	}
 	if _, err := r.Seek(-1, io.SeekStart); err == nil {
 		t.Fatal("negative position accepted")
+	}
+}
+
+func TestWriterSmallLargeAbortAndFaults(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t, "")
+	write := func(key string, data []byte, o WriterOptions) error {
+		w, err := c.NewWriter(bg, tBucket, key, o)
+		if err != nil {
+			return err
+		}
+		for off := 0; off < len(data); off += 70001 {
+			if _, err := w.Write(data[off:min(off+70001, len(data))]); err != nil {
+				w.Abort()
+				return err
+			}
+		}
+		return w.Close()
+	}
+	// small: one PUT
+	e.srv.ResetStats()
+	small := pattern(1000, 7) // below one part: a single PUT
+	if err := write("w/small", small, WriterOptions{PartSize: 1 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.srv.Stats(); st.Count("PutObject", 200) != 1 || st.Count("InitiateMultipartUpload", 0) != 0 {
+		t.Fatalf("small write: %v", st.Requests)
+	}
+	// large: multipart, 2 parts in flight, with resets and a 500 on some parts
+	e.faults(t, ossemu.Faults{Seed: 9, ResetRate: 0.3, ResetAfterBytes: 5000, ErrorRate500: 0.2, Ops: []string{"UploadPart"}, FaultLimit: 6})
+	e.srv.ResetStats()
+	large := pattern(5<<20+333, 8)
+	if err := write("w/large", large, WriterOptions{PartSize: 1 << 20, Concurrency: 2}); err != nil {
+		t.Fatal(err)
+	}
+	st := e.srv.Stats()
+	if st.Count("CompleteMultipartUpload", 200) != 1 || st.Count("UploadPart", 200) != 6 || st.FaultsInjected == 0 {
+		t.Fatalf("large write: %v (faults %d)", st.Requests, st.FaultsInjected)
+	}
+	e.faults(t, ossemu.Faults{})
+	if got, err := c.Get(bg, tBucket, "w/large"); err != nil || !bytes.Equal(got, large) {
+		t.Fatalf("large content: %v", err)
+	}
+	// abort: nothing visible, no upload left
+	w, _ := c.NewWriter(bg, tBucket, "w/aborted", WriterOptions{PartSize: 1 << 20})
+	w.Write(pattern(2<<20+5, 9))
+	if err := w.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Stat(bg, tBucket, "w/aborted"); kindOf(err) != KindNotFound {
+		t.Fatalf("aborted object visible: %v", err)
+	}
+	if _, err := w.Write([]byte("x")); kindOf(err) != KindInvalid {
+		t.Fatalf("write after abort: %v", err)
+	}
+	// a part that fails for good: Close fails, nothing visible
+	e.faults(t, ossemu.Faults{ErrorRate500: 1, Ops: []string{"UploadPart"}})
+	if err := write("w/failed", large, WriterOptions{PartSize: 1 << 20, Concurrency: 2}); err == nil {
+		t.Fatal("write with failing parts succeeded")
+	}
+	e.faults(t, ossemu.Faults{})
+	if _, err := c.Stat(bg, tBucket, "w/failed"); kindOf(err) != KindNotFound {
+		t.Fatalf("failed object visible: %v", err)
+	}
+}
+
+func TestPartSizeRuleCoversTheMaximumObject(t *testing.T) {
+	for _, base := range []int64{MinPartSize, 8 << 20, 64 << 20, MaxPartSize} {
+		var written int64
+		var n int
+		for written < MaxObjectSize {
+			n++
+			written += PartSize(base, written, 0)
+		}
+		if n > MaxParts {
+			t.Fatalf("base %d: %d bytes need %d parts", base, int64(MaxObjectSize), n)
+		}
+		if PartSize(base, 0, 0) != max(base, MinPartSize) {
+			t.Fatalf("first part must be the base size")
+		}
+	}
+	if got := PartSize(8<<20, 0, 1<<40); got*MaxParts < 1<<40 {
+		t.Fatalf("hinted part size %d too small", got)
+	}
+	// the first GiBs are written with base-sized parts (memory stays low)
+	if PartSize(8<<20, 400<<20, 0) != 8<<20 {
+		t.Fatal("part size grew too early")
+	}
+}
+
+// slowComplete answers CompleteMultipartUpload only after the client gave up
+// waiting, but completes it right away, as OSS does when a client drops.
+type slowComplete struct {
+	next  http.Handler
+	delay time.Duration
+	once  sync.Once
+}
+
+func (h *slowComplete) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost && r.URL.Query().Has("uploadId") {
+		first := false
+		h.once.Do(func() { first = true })
+		if first {
+			rec := httptest.NewRecorder()
+			h.next.ServeHTTP(rec, r) // the upload is completed now...
+			time.Sleep(h.delay)      // ...but the answer comes too late
+			return
+		}
+	}
+	h.next.ServeHTTP(w, r)
+}
+
+func TestCompleteThatOutlivesTheClientTimeoutStillSucceeds(t *testing.T) {
+	e := newEnv(t)
+	ts := httptest.NewServer(&slowComplete{next: e.srv, delay: 1500 * time.Millisecond})
+	defer ts.Close()
+	e.url = ts.URL
+	c := e.client(t, `,"readWriteTimeoutMs":300`)
+	data := pattern(3<<20, 21)
+	w, err := c.NewWriter(bg, tBucket, "slow-complete", WriterOptions{PartSize: 1 << 20, Concurrency: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(data)
+	if err := w.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	if got, err := c.Get(bg, tBucket, "slow-complete"); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("content: %v", err)
+	}
+}
+
+// Every part buffer counts against the writer's budget (Concurrency x the
+// first part size): the one being filled, those in flight and idle ones kept
+// for reuse, also once parts have grown past the first size. Grown parts
+// reuse the same slabs: no more are ever allocated than the budget holds,
+// so none is left as garbage.
+func TestWriterBuffersStayWithinTheBudgetAsPartsGrow(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t, "")
+	e.faults(t, ossemu.Faults{LatencyMs: 5, Ops: []string{"UploadPart"}}) // keep parts in flight
+	const conc, base = 4, MinPartSize
+	w, err := c.NewWriter(bg, tBucket, "w/grown", WriterOptions{PartSize: base, Concurrency: conc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := growthDivisor*base + 12*base // parts grow over the last 12 MiB
+	chunk := pattern(300_001, 5)
+	var crc uint64
+	for n := 0; n < total; n += len(chunk) {
+		p := chunk[:min(len(chunk), total-n)]
+		crc = crc64.Update(crc, crcTable, p)
+		if _, err := w.Write(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if w.partSize() == base {
+		t.Fatal("parts never grew: the test proves nothing")
+	}
+	if w.peak > conc*base {
+		t.Fatalf("part buffers peaked at %d bytes, budget %d", w.peak, conc*base)
+	}
+	if w.allocs > conc {
+		t.Fatalf("%d slabs allocated, the budget holds %d: buffers were dropped and replaced", w.allocs, conc)
+	}
+	e.faults(t, ossemu.Faults{})
+	got, err := c.Get(bg, tBucket, "w/grown")
+	if err != nil || len(got) != total || crc64.Checksum(got, crcTable) != crc {
+		t.Fatalf("object: %v, %d bytes, want %d", err, len(got), total)
+	}
+}
+
+// While a writer is open the process runs under a soft memory limit of what
+// it held before plus the writers' budgets, so that buffers dropped as parts
+// grow are collected before the RSS passes the budget; closing the last
+// writer restores the previous limit (none).
+func TestWritersSetAndRestoreASoftMemoryLimit(t *testing.T) {
+	if os.Getenv("GOMEMLIMIT") != "" || os.Getenv("GOGC") != "" {
+		t.Skip("GOMEMLIMIT or GOGC set: the writer leaves the runtime alone")
+	}
+	e := newEnv(t)
+	c := e.client(t, "")
+	before := debug.SetMemoryLimit(-1)
+	w1, _ := c.NewWriter(bg, tBucket, "m/1", WriterOptions{PartSize: 8 << 20, Concurrency: 4})
+	l1 := debug.SetMemoryLimit(-1)
+	w2, _ := c.NewWriter(bg, tBucket, "m/2", WriterOptions{PartSize: 8 << 20, Concurrency: 8})
+	l2 := debug.SetMemoryLimit(-1)
+	if l1 == before || l1 == math.MaxInt64 || l2-l1 < 64<<20 || l2-l1 > 80<<20 {
+		t.Fatalf("limits: none %d, one writer (32 MiB budget) %d, two (+64 MiB) %d", before, l1, l2)
+	}
+	w2.Abort()
+	if got := debug.SetMemoryLimit(-1); got != l1 {
+		t.Fatalf("after one writer ended the limit is %d, want %d", got, l1)
+	}
+	w1.Write([]byte("x"))
+	if err := w1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := debug.SetMemoryLimit(-1); got != before {
+		t.Fatalf("after the last writer the limit is %d, want the previous %d", got, before)
 	}
 }

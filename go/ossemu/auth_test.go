@@ -18,8 +18,8 @@ import (
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss/credentials"
 )
 
-// goldenV4Request is the request of the SDK's TestV4AuthHeader vector
-// (oss-protocol.md §5.1) as the server would receive it.
+// goldenV4Request is the request of the SDK's TestV4AuthHeader vector (its
+// oss/signer tests) as the server would receive it.
 func goldenV4Request(xdate string) *http.Request {
 	vals := url.Values{}
 	vals.Add("param1", "value1")
@@ -41,7 +41,7 @@ func goldenV4Request(xdate string) *http.Request {
 func serverAt(t *testing.T, at time.Time, mod func(*Options)) *Server {
 	t.Helper()
 	o := Options{AccessKeyID: "ak", AccessKeySecret: "sk", Region: "cn-hangzhou",
-		Faults: Faults{ClockOffsetMs: at.Sub(time.Now()).Milliseconds()}}
+		Faults: Faults{ClockOffsetMs: time.Until(at).Milliseconds()}}
 	if mod != nil {
 		mod(&o)
 	}
@@ -176,8 +176,9 @@ func TestV1GoldenVector(t *testing.T) {
 }
 
 func TestV1StringToSignSubresources(t *testing.T) {
-	// The live examples of oss-protocol.md §5.2: sub-resources are signed with
-	// decoded values, other query keys are left out.
+	// Requests the SDK sent with V1 signing (its string to sign was captured):
+	// sub-resources are signed with decoded values, other query keys are left
+	// out.
 	for _, c := range []struct{ target, bucket, key, want string }{
 		{"/bucket/?list-type=2&continuation-token=dir%2Fa%20b%2Bc~%C3%BC.txt&encoding-type=url", "bucket", "",
 			"/bucket/?continuation-token=dir/a b+c~ü.txt"},
@@ -333,7 +334,7 @@ func TestSignatureVersionsPathStyle(t *testing.T) {
 			}
 		})
 	}
-	if n := settledStats(t, srv).Count("PutObject", 403); n != 0 {
+	if n := srv.SettledStats().Count("PutObject", 403); n != 0 {
 		t.Fatalf("%d signature failures", n)
 	}
 }
@@ -400,7 +401,7 @@ func TestVirtualHosted(t *testing.T) {
 					t.Fatalf("%s: only %d virtual-hosted requests", v.name, virtual)
 				}
 			}
-			if settledStats(t, srv).Count("PutObject", 200) == 0 {
+			if srv.SettledStats().Count("PutObject", 200) == 0 {
 				t.Fatal("no PutObject reached the server")
 			}
 		})
@@ -480,7 +481,7 @@ func TestClockSkew(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		st := settledStats(t, srv)
+		st := srv.SettledStats()
 		if st.Count("PutObject", 403) != 2 || st.Count("PutObject", 200) != 2 || st.Count("GetObject", 200) != 2 {
 			t.Fatalf("offset %v: stats %v", offset, st.Requests)
 		}

@@ -85,7 +85,6 @@ type plan struct {
 	flipAt  int64 // offset within the body, -1 for none
 	perConn int64
 	total   *tokenBucket
-	hasBody bool
 }
 
 func (e *faultEngine) matches(op, key string) bool {

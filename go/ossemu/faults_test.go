@@ -118,7 +118,7 @@ func TestFaultQPSLimit(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	st := settledStats(t, srv)
+	st := srv.SettledStats()
 	if st.Count("HeadObject", 200) != 15 || st.Count("HeadObject", 503) == 0 || st.FaultsInjected != st.Count("HeadObject", 503) {
 		t.Fatalf("stats: %v, %d faults", st.Requests, st.FaultsInjected)
 	}
@@ -147,7 +147,7 @@ func TestFaultErrorRates(t *testing.T) {
 		if err != nil || !bytes.Equal(b, data) {
 			t.Fatalf("%d: %v", c.status, err)
 		}
-		st := settledStats(t, srv)
+		st := srv.SettledStats()
 		if st.Count("GetObject", c.status) != 2 || st.Count("GetObject", 200) != 1 || st.FaultsInjected != 2 {
 			t.Fatalf("%d: stats %v, %d faults", c.status, st.Requests, st.FaultsInjected)
 		}
@@ -159,7 +159,7 @@ func TestFaultErrorRates(t *testing.T) {
 		if c.status == 503 && se.Headers.Get("x-oss-qos-delay-time") != "77" {
 			t.Fatalf("503 without x-oss-qos-delay-time: %v", se.Headers)
 		}
-		if n := settledStats(t, srv).Count("GetObject", c.status); n != 3 {
+		if n := srv.SettledStats().Count("GetObject", c.status); n != 3 {
 			t.Fatalf("%d: %d attempts, want 3", c.status, n)
 		}
 		// Other operations and other keys are not touched.
@@ -219,7 +219,7 @@ func TestFaultResetOnRead(t *testing.T) {
 	if !errors.Is(err, io.ErrUnexpectedEOF) && !strings.Contains(err.Error(), "reset") {
 		t.Fatalf("not a connection error: %v", err)
 	}
-	if st := settledStats(t, srv); st.Count("GetObject", 599) != 1 || st.FaultsInjected != 1 {
+	if st := srv.SettledStats(); st.Count("GetObject", statusReset) != 1 || st.FaultsInjected != 1 {
 		t.Fatalf("stats: %v", st.Requests)
 	}
 	// The SDK's ReadOnlyFile resumes at the offset it reached.
@@ -228,7 +228,7 @@ func TestFaultResetOnRead(t *testing.T) {
 		if got := readAllFile(t, c, "r", prefetch); !bytes.Equal(got, data) {
 			t.Fatalf("prefetch %v: resumed read differs", prefetch)
 		}
-		if n := settledStats(t, srv).Count("GetObject", 599); n != 3 {
+		if n := srv.SettledStats().Count("GetObject", statusReset); n != 3 {
 			t.Fatalf("prefetch %v: %d resets, want 3", prefetch, n)
 		}
 	}
@@ -248,7 +248,7 @@ func TestFaultTruncate(t *testing.T) {
 	if !errors.Is(err, io.ErrUnexpectedEOF) || !bytes.Equal(b, data[:5000]) {
 		t.Fatalf("truncated read: %d bytes, err %v", len(b), err)
 	}
-	if st := settledStats(t, srv); st.Count("GetObject", 598) != 1 {
+	if st := srv.SettledStats(); st.Count("GetObject", statusTruncated) != 1 {
 		t.Fatalf("stats: %v", st.Requests)
 	}
 	setFaults(t, srv, Faults{TruncateRate: 1, TruncateAfterBytes: 5000, FaultLimit: 2})
@@ -351,9 +351,9 @@ func TestFaultsOnUpload(t *testing.T) {
 			t.Fatal("content differs")
 		}
 		waitIdle(t, srv)
-		// The reset shows in the stats as 599, not as an error answer that
+		// The reset shows in the stats as statusReset, not as an error answer that
 		// was never sent.
-		if st := settledStats(t, srv); st.Count("PutObject", 599) != 1 || st.Count("PutObject", 200) != 1 || st.Count("PutObject", 0) != 2 {
+		if st := srv.SettledStats(); st.Count("PutObject", statusReset) != 1 || st.Count("PutObject", 200) != 1 || st.Count("PutObject", 0) != 2 {
 			t.Fatalf("stats: %v", st.Requests)
 		}
 	})
@@ -385,7 +385,7 @@ func TestFaultsOnUpload(t *testing.T) {
 			t.Fatal("content differs")
 		}
 		waitIdle(t, srv)
-		if n := settledStats(t, srv).Count("UploadPart", 599); n != 2 {
+		if n := srv.SettledStats().Count("UploadPart", statusReset); n != 2 {
 			t.Fatalf("%d resets", n)
 		}
 	})
@@ -399,7 +399,7 @@ func TestFaultsOnUpload(t *testing.T) {
 		if got := mustGet(t, c, testBucket, "up/flip"); !bytes.Equal(got, data) {
 			t.Fatal("content differs")
 		}
-		if n := settledStats(t, srv).Count("PutObject", 200); n != 2 {
+		if n := srv.SettledStats().Count("PutObject", 200); n != 2 {
 			t.Fatalf("%d attempts, want 2", n)
 		}
 		setFaults(t, srv, Faults{Seed: 3, FlipRate: 1, Ops: []string{"PutObject"}})
@@ -433,7 +433,7 @@ func TestFaultsOnUpload(t *testing.T) {
 		setFaults(t, srv, Faults{ErrorRate503: 1, Ops: []string{"PutObject"}, FaultLimit: 2})
 		_, err := c.PutObject(bg, &oss.PutObjectRequest{Bucket: oss.Ptr(testBucket), Key: oss.Ptr("up/503b"), Body: readerOnly{bytes.NewReader(data)}})
 		wantServiceError(t, err, 503, "ServiceUnavailable")
-		if n := settledStats(t, srv).Count("PutObject", 503); n != 1 {
+		if n := srv.SettledStats().Count("PutObject", 503); n != 1 {
 			t.Fatalf("%d attempts", n)
 		}
 	})
@@ -458,13 +458,13 @@ func TestStats(t *testing.T) {
 	data := testData(1000, 9)
 	srv.ResetStats()
 	mustPut(t, c, testBucket, "a", data)
-	if st := settledStats(t, srv); st.BytesIn != 1000 || st.BytesOut != 0 || st.Objects != 1 || st.StoredBytes != 1000 {
+	if st := srv.SettledStats(); st.BytesIn != 1000 || st.BytesOut != 0 || st.Objects != 1 || st.StoredBytes != 1000 {
 		t.Fatalf("after put: %+v", st)
 	}
 	if got := mustGet(t, c, testBucket, "a"); !bytes.Equal(got, data) {
 		t.Fatal("content differs")
 	}
-	if st := settledStats(t, srv); st.BytesOut != 1000 {
+	if st := srv.SettledStats(); st.BytesOut != 1000 {
 		t.Fatalf("after get: %+v", st)
 	}
 	_, err := c.HeadObject(bg, &oss.HeadObjectRequest{Bucket: oss.Ptr(testBucket), Key: oss.Ptr("missing")})
@@ -478,7 +478,7 @@ func TestStats(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	st := settledStats(t, srv)
+	st := srv.SettledStats()
 	want := map[string]map[string]int64{
 		"PutObject":     {"200": 4},
 		"GetObject":     {"200": 1},
@@ -512,7 +512,7 @@ func TestStats(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitIdle(t, srv)
-	if st := settledStats(t, srv); st.PeakConcurrent != 2 || st.Concurrent != 0 || st.FaultsInjected != 1 {
+	if st := srv.SettledStats(); st.PeakConcurrent != 2 || st.Concurrent != 0 || st.FaultsInjected != 1 {
 		t.Fatalf("concurrency: %+v", st)
 	}
 
@@ -527,7 +527,7 @@ func TestStats(t *testing.T) {
 	if err != nil || resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" {
 		t.Fatalf("stats endpoint: %d %v", resp.StatusCode, err)
 	}
-	if want := settledStats(t, srv); fmt.Sprint(got) != fmt.Sprint(want) || got.PeakConcurrent != 2 || got.Count("GetObject", 200) != 1 {
+	if want := srv.SettledStats(); fmt.Sprint(got) != fmt.Sprint(want) || got.PeakConcurrent != 2 || got.Count("GetObject", 200) != 1 {
 		t.Fatalf("stats endpoint %+v, want %+v", got, want)
 	}
 }

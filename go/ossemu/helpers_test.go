@@ -204,19 +204,14 @@ func (rec *recorder) requests() []seenReq {
 	return append([]seenReq(nil), rec.seen...)
 }
 
-// waitIdle waits until the server has no request in flight, so that a test
-// can inspect what a request whose client already gave up left behind, or
-// the stats of a request whose answer reached the client before its handler
-// returned (resets, large bodies). It bounds the wait only to turn a hang
-// into a failure.
+// waitIdle waits until the server has no request in flight (with
+// SettledStats), so that a test can inspect what a request whose client
+// already gave up left behind, or change the faults without a request still
+// running under the old ones. A server still busy then fails the test.
 func waitIdle(t *testing.T, s *Server) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for s.Stats().Concurrent > 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("server still busy")
-		}
-		time.Sleep(5 * time.Millisecond)
+	if st := s.SettledStats(); st.Concurrent > 0 {
+		t.Fatalf("server still busy: %d requests in flight", st.Concurrent)
 	}
 }
 
@@ -225,10 +220,3 @@ func waitIdle(t *testing.T, s *Server) {
 type readerOnly struct{ r io.Reader }
 
 func (o readerOnly) Read(p []byte) (int, error) { return o.r.Read(p) }
-
-// settledStats is the server's stats once no request is in flight.
-func settledStats(t *testing.T, s *Server) Stats {
-	t.Helper()
-	waitIdle(t, s)
-	return s.Stats()
-}

@@ -157,7 +157,7 @@ func TestListV2Pagination(t *testing.T) {
 				if wantPages := max(1, (len(want)+int(maxKeys)-1)/int(maxKeys)); pages != wantPages {
 					t.Fatalf("%s: %d pages, want %d", what, pages, wantPages)
 				}
-				if st := settledStats(t, srv); st.ListPages != int64(pages) || st.Count("ListObjectsV2", 200) != int64(pages) {
+				if st := srv.SettledStats(); st.ListPages != int64(pages) || st.Count("ListObjectsV2", 200) != int64(pages) {
 					t.Fatalf("%s: stats %d pages, %v", what, st.ListPages, st.Requests)
 				}
 			}
@@ -260,7 +260,7 @@ func TestListV2Limits(t *testing.T) {
 	// The default page is 100 keys.
 	srv.ResetStats()
 	got, pages := listV2All(t, c, oss.ListObjectsV2Request{})
-	if len(got) != 250 || pages != 3 || settledStats(t, srv).ListPages != 3 {
+	if len(got) != 250 || pages != 3 || srv.SettledStats().ListPages != 3 {
 		t.Fatalf("%d keys in %d pages", len(got), pages)
 	}
 	_, err := c.ListObjectsV2(bg, &oss.ListObjectsV2Request{Bucket: oss.Ptr(testBucket), MaxKeys: 1001})

@@ -92,10 +92,6 @@ func (rc *reqCtx) uploadPart(b *bucket) *ossError {
 	if e != nil {
 		return e
 	}
-	if rc.status == 599 {
-		st.abort()
-		return nil
-	}
 	p := &part{number: n, etag: st.md5Hex(), size: st.size, crc: st.crc, modified: time.Now().UTC().Truncate(time.Second), data: st}
 	copy(p.md5[:], st.md5.Sum(nil))
 	u.mu.Lock()

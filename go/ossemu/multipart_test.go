@@ -72,7 +72,7 @@ func TestMultipartUploader(t *testing.T) {
 	if got := oss.ToString(res.HashCRC64); got != strconv.FormatUint(crcOf(data), 10) {
 		t.Fatalf("CRC %s, want %d", got, crcOf(data))
 	}
-	if st := settledStats(t, srv); st.Count("UploadPart", 200) != 4 || st.Count("CompleteMultipartUpload", 200) != 1 {
+	if st := srv.SettledStats(); st.Count("UploadPart", 200) != 4 || st.Count("CompleteMultipartUpload", 200) != 1 {
 		t.Fatalf("stats: %v", st.Requests)
 	}
 	h, err := c.HeadObject(bg, &oss.HeadObjectRequest{Bucket: oss.Ptr(testBucket), Key: oss.Ptr("mp/obj")})

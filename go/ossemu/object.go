@@ -237,10 +237,6 @@ func (rc *reqCtx) putObject(b *bucket) *ossError {
 	if e != nil {
 		return e
 	}
-	if rc.status == 599 {
-		st.abort()
-		return nil
-	}
 	o := &object{Key: rc.key, Type: "Normal", ETag: st.md5Hex(), ContentType: contentTypeFor(rc.r.Header, rc.key), Meta: userMeta(rc.r.Header)}
 	md5b64 := base64.StdEncoding.EncodeToString(st.md5.Sum(nil))
 	if err := rc.srv.store.commit(b, o, st); err != nil {
@@ -262,9 +258,6 @@ func (rc *reqCtx) appendObject(b *bucket) *ossError {
 	var buf memSink
 	if _, err := rc.readBody(&buf); err != nil {
 		return newErr(400, "IncompleteBody", err.Error())
-	}
-	if rc.status == 599 {
-		return nil
 	}
 	o, e := rc.srv.store.appendTo(b, rc.key, pos, buf.b, contentTypeFor(rc.r.Header, rc.key), userMeta(rc.r.Header))
 	if e != nil {

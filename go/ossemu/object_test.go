@@ -196,7 +196,7 @@ func TestCopyObject(t *testing.T) {
 	wantServiceError(t, err, 404, "NoSuchBucket")
 	_, err = c.CopyObject(bg, &oss.CopyObjectRequest{Bucket: oss.Ptr(testBucket), Key: oss.Ptr("dst/copy"), SourceKey: oss.Ptr(src), ForbidOverwrite: oss.Ptr("true")})
 	wantServiceError(t, err, 409, "FileAlreadyExists")
-	if st := settledStats(t, srv); st.Count("CopyObject", 200) != 5 {
+	if st := srv.SettledStats(); st.Count("CopyObject", 200) != 5 {
 		t.Fatalf("stats: %v", st.Requests)
 	}
 }

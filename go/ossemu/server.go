@@ -85,6 +85,22 @@ func (s *Server) Stats() Stats {
 	return st
 }
 
+// settleTimeout bounds SettledStats' wait, so that a request that never ends
+// shows in the counts it returns rather than as a hang.
+const settleTimeout = 10 * time.Second
+
+// SettledStats is Stats once no request is in flight (or after
+// settleTimeout). A request is counted when its handler returns, which can be
+// after its client has read the whole answer and moved on: counts taken
+// straight after a client call can miss its last request, these cannot.
+func (s *Server) SettledStats() Stats {
+	deadline := time.Now().Add(settleTimeout)
+	for s.stats.conc.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(2 * time.Millisecond)
+	}
+	return s.Stats()
+}
+
 // ResetStats zeroes the request counters.
 func (s *Server) ResetStats() { s.stats.reset() }
 
@@ -408,8 +424,11 @@ func (rc *reqCtx) writeBody(status int, contentType string, body []byte) *ossErr
 	return nil
 }
 
-// readBody reads the request body into st, applying the request-side faults of
-// rc.plan. A fault that resets the connection returns errConnReset.
+// readBody reads the request body into dst, applying the request-side faults
+// of rc.plan. A fault that resets the connection returns errConnReset: every
+// reset of an upload reaches its handler as this error, and writeError then
+// sends nothing, so the stats keep statusReset. No handler checks for the
+// reset itself.
 func (rc *reqCtx) readBody(dst io.Writer) (int64, error) {
 	body := rc.r.Body
 	var n int64
@@ -471,7 +490,7 @@ func (rc *reqCtx) resetConn() {
 	}
 	conn.Close()
 	rc.hijacked = true
-	rc.status = 599 // not an HTTP status: the stats show the connection was reset
+	rc.status = statusReset
 }
 
 // sendBody streams n bytes from src with the response-side faults of rc.plan
@@ -502,7 +521,7 @@ func (rc *reqCtx) sendBody(src io.Reader, n int64) {
 			if flusher != nil {
 				flusher.Flush()
 			}
-			rc.status = 598 // truncated: marked apart in the stats
+			rc.status = statusTruncated
 			panic(http.ErrAbortHandler)
 		}
 		if p.stallAt >= 0 && sent >= p.stallAt {

@@ -49,7 +49,7 @@ func md5B64(b []byte) string { s := md5.Sum(b); return base64.StdEncoding.Encode
 // earlier one did, with the clock at `at`.
 func fuzzServer(t *testing.T, at time.Time) *Server {
 	s, err := New(Options{Region: testRegion, AccessKeyID: testAK, AccessKeySecret: testSK, Buckets: []string{testBucket, "other"},
-		Faults: Faults{ClockOffsetMs: at.Sub(time.Now()).Milliseconds()}})
+		Faults: Faults{ClockOffsetMs: time.Until(at).Milliseconds()}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,9 @@ import (
 )
 
 // Stats is a snapshot of what the server has served since start (or the last
-// reset). Requests maps "Operation" to a map of HTTP status to count.
+// reset). Requests maps "Operation" to a map of HTTP status to count; a
+// request whose connection a fault cut is counted under statusReset or
+// statusTruncated instead, since no status reached its client.
 type Stats struct {
 	Requests       map[string]map[string]int64 `json:"requests"`
 	BytesIn        int64                       `json:"bytes_in"`
@@ -31,6 +33,14 @@ func (s Stats) Count(op string, status int) int64 {
 	}
 	return n
 }
+
+// The statuses in Stats that are no HTTP status: a transport fault ended the
+// request (Faults.ResetRate, Faults.TruncateRate), so its client got no
+// answer, or only part of one.
+const (
+	statusReset     = 599 // the connection was reset (RST), in either direction
+	statusTruncated = 598 // the response body was cut short (clean close)
+)
 
 type statsCollector struct {
 	mu        sync.Mutex

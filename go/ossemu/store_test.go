@@ -133,7 +133,7 @@ func TestDataDirPersistence(t *testing.T) {
 	}
 	_, err = c2.ListParts(bg, &oss.ListPartsRequest{Bucket: oss.Ptr(testBucket), Key: oss.Ptr("pending"), UploadId: oss.Ptr(id)})
 	wantServiceError(t, err, 404, "NoSuchUpload")
-	if st := settledStats(t, srv2); st.Objects != 5 || st.StoredBytes != int64(len("normal")+len(big)+len("first,second,")+len("version 2")+len("in second")) {
+	if st := srv2.SettledStats(); st.Objects != 5 || st.StoredBytes != int64(len("normal")+len(big)+len("first,second,")+len("version 2")+len("in second")) {
 		t.Fatalf("stats after restart: %+v", st)
 	}
 
@@ -276,7 +276,7 @@ func TestDroppedUploadLeavesNothing(t *testing.T) {
 			if err != nil || len(lp.Parts) != 0 {
 				t.Fatalf("parts after a dropped part upload: %v %+v", err, lp)
 			}
-			if st := settledStats(t, srv); st.Objects != 1 || st.StoredBytes != 3 {
+			if st := srv.SettledStats(); st.Objects != 1 || st.StoredBytes != 3 {
 				t.Fatalf("stats: %+v", st)
 			}
 			if dir != "" {

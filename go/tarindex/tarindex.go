@@ -144,7 +144,10 @@ func Build(r io.Reader) (*Index, error) {
 
 const blockSize = 512
 
-func isRegular(flag byte) bool { return flag == tar.TypeReg || flag == tar.TypeRegA }
+// isRegular says whether a member is a regular file. archive/tar already
+// reports the pre-POSIX NUL type flag of old archives as TypeReg, so that one
+// value covers both.
+func isRegular(flag byte) bool { return flag == tar.TypeReg }
 
 // Marshal encodes the index.
 func (ix *Index) Marshal() []byte {

@@ -121,6 +121,32 @@ func TestVersion1IndexesStillParse(t *testing.T) {
 	}
 }
 
+// Archives from pre-POSIX tools mark regular files with a NUL type flag
+// instead of '0'; they are indexed like any other regular file.
+func TestBuildIndexesLegacyNULTypeflagMembers(t *testing.T) {
+	raw, contents := makeTar(t, tar.FormatUSTAR, []string{"old.bin"})
+	hdr := raw[blockSize : 2*blockSize] // "dir/" comes first
+	if hdr[156] != tar.TypeReg {
+		t.Fatalf("expected the member's header in the second block, type flag %q", hdr[156])
+	}
+	hdr[156] = 0
+	// the header checksum counts its own field as spaces
+	copy(hdr[148:156], "        ")
+	sum := 0
+	for _, b := range hdr {
+		sum += int(b)
+	}
+	copy(hdr[148:156], fmt.Sprintf("%06o\x00 ", sum))
+	ix, err := Build(bytes.NewReader(raw))
+	if err != nil || len(ix.Members) != 1 || ix.Members[0].Name != "old.bin" {
+		t.Fatalf("legacy member not indexed: %v %+v", err, ix)
+	}
+	m := ix.Members[0]
+	if !bytes.Equal(raw[m.Offset:m.Offset+m.Size], contents["old.bin"]) {
+		t.Fatalf("legacy member at %d+%d does not hold its bytes", m.Offset, m.Size)
+	}
+}
+
 func TestBuildRejectsANonTar(t *testing.T) {
 	if _, err := Build(strings.NewReader(strings.Repeat("garbage!", 200))); err == nil {
 		t.Fatal("garbage indexed")

@@ -2,9 +2,6 @@ package connector
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 )
 
@@ -62,53 +59,5 @@ func TestInferRegion(t *testing.T) {
 	t.Setenv("OSS_REGION", "us-west-1")
 	if got := inferRegion("", "127.0.0.1"); got != "us-west-1" {
 		t.Errorf("OSS_REGION fallback: got %q", got)
-	}
-}
-
-func TestCredentialsFile(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	good := write("good.json", `{"AccessKeyId":"ak","AccessKeySecret":"s3cr3t-value","SecurityToken":"tok","Expiration":"2099-01-02T03:04:05Z"}`)
-	c, err := readCredFile(good)
-	if err != nil || c.AccessKeyID != "ak" || c.SecurityToken != "tok" || c.Expires == nil || c.Expires.Year() != 2099 {
-		t.Fatalf("got %+v, %v", c, err)
-	}
-	for name, body := range map[string]string{
-		"malformed.json": `{"AccessKeyId": "ak", "AccessKeySecret": "s3cr3t-value"`,
-		"missing.json":   `{"AccessKeyId": "ak"}`,
-		"badexpiry.json": `{"AccessKeyId":"ak","AccessKeySecret":"s3cr3t-value","Expiration":"tomorrow"}`,
-	} {
-		_, err := readCredFile(write(name, body))
-		var ce *Error
-		if !errors.As(err, &ce) || ce.Kind != KindInvalid {
-			t.Errorf("%s: want invalid, got %v", name, err)
-		}
-		if err != nil && strings.Contains(err.Error(), "s3cr3t-value") {
-			t.Errorf("%s: error leaks the secret: %v", name, err)
-		}
-	}
-	_, err = readCredFile(filepath.Join(dir, "absent.json"))
-	var ce *Error
-	if !errors.As(err, &ce) || ce.Kind != KindNotFound {
-		t.Errorf("absent file: want not found, got %v", err)
-	}
-}
-
-func TestNoCredentialsNamesWhatWasTried(t *testing.T) {
-	t.Setenv("OSS_ACCESS_KEY_ID", "")
-	saved := defaultCredPaths
-	absent := filepath.Join(t.TempDir(), "credentials")
-	defaultCredPaths = func() []string { return []string{absent} }
-	t.Cleanup(func() { defaultCredPaths = saved })
-	_, err := NewClient(Options{Endpoint: "http://127.0.0.1:1"})
-	var ce *Error
-	if !errors.As(err, &ce) || ce.Kind != KindPermission || !strings.Contains(err.Error(), "cred_path") || !strings.Contains(err.Error(), "OSS_ACCESS_KEY_ID") {
-		t.Fatalf("got %v", err)
 	}
 }

@@ -1,38 +1,12 @@
 package connector
 
 import (
-	"context"
-	"time"
-
-	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss/credentials"
 	"net"
 	"net/url"
 	"os"
 	"regexp"
 	"strings"
 )
-
-// Options are what a client is built from: the arguments every upstream
-// entry point takes (endpoint, region, cred_path, config_path) plus explicit
-// keys for programs that hold them in memory.
-type Options struct {
-	Endpoint        string `json:"endpoint"`
-	Region          string `json:"region"`
-	CredPath        string `json:"cred_path"`
-	ConfigPath      string `json:"config_path"`
-	AccessKeyID     string `json:"access_key_id"`
-	AccessKeySecret string `json:"access_key_secret"`
-	SecurityToken   string `json:"security_token"`
-
-	// CredentialsFunc, when set, is asked for credentials before anything
-	// else (Python's cred_provider). Credentials without an expiry are asked
-	// for again after ProviderRefresh.
-	CredentialsFunc func(context.Context) (credentials.Credentials, error) `json:"-"`
-}
-
-// ProviderRefresh is how long credentials from a CredentialsFunc that carry
-// no expiry are used before it is asked again.
-const ProviderRefresh = 5 * time.Minute
 
 // endpointInfo is a parsed endpoint.
 type endpointInfo struct {
