@@ -7,19 +7,16 @@ ConnectionError, ValueError) and an OssError with the details."""
 import errno
 import json
 import os
-import sys
 
 import pytest
 import torch
 
-sys.path.insert(0, os.path.dirname(__file__))
-import _ds_helpers as H  # noqa: E402
-
-from osstorchconnector import (OssCheckpoint, OssClient, OssDCPFileSystem, OssIterableDataset,  # noqa: E402
+from osstorchconnector import (OssCheckpoint, OssClient, OssDCPFileSystem, OssIterableDataset,
                                OssMapDataset, OssSafetensor, new_data_object)
-from osstorchconnector.errors import (OssConnectionError, OssError, OssInvalidArgumentError,  # noqa: E402
+from osstorchconnector.errors import (OssConnectionError, OssError, OssInvalidArgumentError,
                                       OssNotFoundError, OssPermissionError)
-from osstorchconnector.testing import LocalOssServer  # noqa: E402
+from osstorchconnector.testing import LocalOssServer
+from support.transforms import key_and_bytes, key_and_read
 
 BUCKET = "test-bucket"
 
@@ -84,13 +81,13 @@ def test_missing_object_map_ds_i_raises_before_the_transform(srv):
 
 def test_missing_object_map_batch_gives_the_transform_none(srv):
     ds = OssMapDataset.from_objects([f"oss://{BUCKET}/d/missing.bin", f"oss://{BUCKET}/d/a.bin"],
-                                    transform=H.key_and_bytes, **kw(srv))
+                                    transform=key_and_bytes, **kw(srv))
     assert ds.__getitems__([0, 1]) == [None, (f"/{BUCKET}/d/a.bin", b"alpha")]
 
 
 def test_missing_object_iterable_dataset_skips_it(srv):
     ds = OssIterableDataset.from_objects([f"oss://{BUCKET}/d/missing.bin", f"oss://{BUCKET}/d/a.bin"],
-                                         transform=H.key_and_read, **kw(srv))
+                                         transform=key_and_read, **kw(srv))
     assert list(ds) == [(f"/{BUCKET}/d/a.bin", b"alpha")] and ds.skipped == 1
 
 

@@ -4,16 +4,12 @@ key is the path as given, the label "" unless a manifest names one; a prefix
 is a directory, listed recursively (regular files, hidden ones included,
 symbolic links not followed). Ours lists in key order, as OSS does."""
 import logging
-import os
-import sys
 
 import pytest
 from torch.utils.data import DataLoader
 
-sys.path.insert(0, os.path.dirname(__file__))
-import _ds_helpers as H  # noqa: E402
-
-from osstorchconnector import OssClient, OssIterableDataset, OssMapDataset, imagenet_manifest_parser  # noqa: E402
+from osstorchconnector import OssClient, OssIterableDataset, OssMapDataset, imagenet_manifest_parser
+from support.transforms import keep_list, key_and_bytes, key_and_read, no_collate
 
 FILES = {"2.txt": b"two", "0.txt": b"zero", "10.txt": b"ten", "1.txt": b"one", "sub/s.txt": b"sub",
          "b/x.bin": b"deep", ".hidden": b"h", "empty.bin": b""}
@@ -43,10 +39,10 @@ def key_bytes_size_label(obj):
 def test_from_prefix_lists_the_directory_recursively_in_key_order(tree, caplog):
     caplog.set_level(logging.WARNING)
     for prefix in (tree + "/", tree, "oss:/" + tree):
-        ds = OssMapDataset.from_prefix(prefix, endpoint="", transform=H.key_and_bytes)
+        ds = OssMapDataset.from_prefix(prefix, endpoint="", transform=key_and_bytes)
         assert [ds[i] for i in range(len(ds))] == listed(tree)
     assert "endpoint is empty, load from local directory" in caplog.text
-    it = OssIterableDataset.from_prefix(tree, endpoint="", transform=H.key_and_bytes)
+    it = OssIterableDataset.from_prefix(tree, endpoint="", transform=key_and_bytes)
     assert list(it) == listed(tree)
 
 
@@ -80,9 +76,9 @@ def test_missing_files_as_missing_objects(tree):
     with pytest.raises(RuntimeError, match="errno=2") as ei:
         ds[1]
     assert isinstance(ei.value, FileNotFoundError) and calls == []
-    ds = OssMapDataset.from_objects(uris, "", transform=H.key_and_bytes)
+    ds = OssMapDataset.from_objects(uris, "", transform=key_and_bytes)
     assert ds.__getitems__([1, 0]) == [None, (f"{tree}/0.txt", b"zero")]
-    it = OssIterableDataset.from_objects(uris, "", transform=H.key_and_read)
+    it = OssIterableDataset.from_objects(uris, "", transform=key_and_read)
     assert list(it) == [(f"{tree}/0.txt", b"zero")] and it.skipped == 1
 
 
@@ -97,11 +93,11 @@ def test_a_prefix_that_is_not_a_directory_is_an_error(tree):
 
 @pytest.mark.timeout(300)
 def test_dataloader_workers_share_the_files(tree):
-    it = OssIterableDataset.from_prefix(tree, endpoint="", transform=H.key_and_bytes)
-    got = list(DataLoader(it, batch_size=None, num_workers=2, collate_fn=H.no_collate, timeout=120))
+    it = OssIterableDataset.from_prefix(tree, endpoint="", transform=key_and_bytes)
+    got = list(DataLoader(it, batch_size=None, num_workers=2, collate_fn=no_collate, timeout=120))
     assert sorted(got) == listed(tree)
-    ds = OssMapDataset.from_prefix(tree, endpoint="", transform=H.key_and_bytes)
-    got = [x for b in DataLoader(ds, batch_size=3, num_workers=2, collate_fn=H.keep_list, timeout=120) for x in b]
+    ds = OssMapDataset.from_prefix(tree, endpoint="", transform=key_and_bytes)
+    got = [x for b in DataLoader(ds, batch_size=3, num_workers=2, collate_fn=keep_list, timeout=120) for x in b]
     assert got == listed(tree)
 
 

@@ -1,7 +1,8 @@
 """Saves and loads a large state dict through OssCheckpoint and reports peak
-RSS above the state dict (run as a fresh process by test_checkpoint.py).
+RSS above the state dict (run as a fresh process by
+tests/checkpoint/test_checkpoint.py).
 
-    python _ckpt_rss.py ENDPOINT CRED_PATH REGION URI GIB CONFIG_PATH
+    python tests/support/ckpt_rss.py ENDPOINT CRED_PATH REGION URI GIB CONFIG_PATH
 """
 import json
 import os

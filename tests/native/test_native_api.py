@@ -9,9 +9,7 @@ import pytest
 
 from osstorchconnector import _native
 from osstorchconnector.errors import OssError
-
-sys.path.insert(0, os.path.dirname(__file__))
-from _native_exercise import child, exercise  # noqa: E402
+from support.native_exercise import child, exercise
 
 BUCKET = "test-bucket"
 

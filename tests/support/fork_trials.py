@@ -1,6 +1,7 @@
-"""Fork/spawn/forkserver trials, run as a fresh process by test_fork_safety.py.
+"""Fork/spawn/forkserver trials, run as a fresh process by
+tests/native/test_fork_safety.py.
 
-    python _fork_trials.py METHOD TRIALS CHILDREN ENDPOINT CRED_PATH REGION BUCKET
+    python tests/support/fork_trials.py METHOD TRIALS CHILDREN ENDPOINT CRED_PATH REGION BUCKET
 
 The parent lists through the Go core (so a Go runtime lives in it), then in
 each trial starts CHILDREN processes with the given start method; each child

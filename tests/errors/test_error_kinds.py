@@ -2,15 +2,14 @@
 status, exception class); the C header's ost_status enum, go/capi's status
 constants and go/connector's Kind names must say the same. Adding or renaming
 a kind on any side fails here until every side agrees."""
-import pathlib
 import re
 
 from osstorchconnector import errors
+from support.paths import GO, INCLUDE
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-HEADER = ROOT / "include" / "osstorch.h"
-CAPI = ROOT / "go" / "capi"
-KIND_GO = ROOT / "go" / "connector" / "errors.go"
+HEADER = INCLUDE / "osstorch.h"
+CAPI = GO / "capi"
+KIND_GO = GO / "connector" / "errors.go"
 
 
 def snake(camel: str) -> str:

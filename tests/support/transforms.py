@@ -1,4 +1,6 @@
-"""Module-level transforms and collates (picklable for spawn/forkserver workers)."""
+"""Transforms and collates the dataset and tar tests hand to datasets and
+DataLoaders. They live at module level so that spawn and forkserver
+workers can unpickle them."""
 import torch
 
 
@@ -33,3 +35,8 @@ def key_and_read(obj):
 
 def key_bytes_label(obj):
     return obj.key, obj.read(), obj.label
+
+
+def name_and_bytes(obj):
+    """(key, bytes) of a tar member."""
+    return (obj.key, obj.read())

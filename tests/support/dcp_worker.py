@@ -1,6 +1,6 @@
-"""One rank of the 2-rank DCP test (tests/test_dcp.py), run under torchrun:
+"""One rank of the 2-rank DCP test (tests/checkpoint/test_dcp.py), run under torchrun:
 
-    python -m torch.distributed.run --standalone --nproc-per-node 2 _dcp_worker.py \
+    python -m torch.distributed.run --standalone --nproc-per-node 2 tests/support/dcp_worker.py \
         ENDPOINT CRED_PATH REGION CHECKPOINT_URI
 
 Every rank saves into the same checkpoint: its shard of a DTensor, values

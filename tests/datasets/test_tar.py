@@ -3,8 +3,6 @@ indexes that upstream osstorchconnector wrote."""
 import hashlib
 import io
 import json
-import os
-import pathlib
 import shutil
 import subprocess
 import sys
@@ -14,11 +12,10 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-sys.path.insert(0, os.path.dirname(__file__))
-import _tar_helpers as H  # noqa: E402
-
-from osstorchconnector import OssIterableDataset, OssMapDataset, generate_tar_archive  # noqa: E402
-from osstorchconnector.testing import LocalOssServer  # noqa: E402
+from osstorchconnector import OssIterableDataset, OssMapDataset, generate_tar_archive
+from osstorchconnector.testing import LocalOssServer
+from support.paths import GO
+from support.transforms import name_and_bytes
 
 B = "tar-bucket"
 N = 10_000
@@ -59,10 +56,10 @@ def expected():
 @pytest.mark.parametrize("workers", [0, 2, 4])
 def test_ten_thousand_members_exactly_once(srv, kind, workers):
     if kind == "map":
-        ds = OssMapDataset.from_tar(f"oss://{B}/shard.tar", f"oss://{B}/shard.idx", transform=H.name_and_bytes, **kw(srv))
+        ds = OssMapDataset.from_tar(f"oss://{B}/shard.tar", f"oss://{B}/shard.idx", transform=name_and_bytes, **kw(srv))
         assert len(ds) == N
     else:
-        ds = OssIterableDataset.from_tar(f"oss://{B}/shard.tar", f"oss://{B}/shard.idx", transform=H.name_and_bytes,
+        ds = OssIterableDataset.from_tar(f"oss://{B}/shard.tar", f"oss://{B}/shard.idx", transform=name_and_bytes,
                                          shuffle=True, shuffle_chunk_size=100, **kw(srv))
     dl = DataLoader(ds, batch_size=64, num_workers=workers, collate_fn=list, timeout=300 if workers else 0)
     seen = {}
@@ -74,7 +71,7 @@ def test_ten_thousand_members_exactly_once(srv, kind, workers):
 
 
 def test_contiguous_runs_are_one_request_each(srv):
-    ds = OssMapDataset.from_tar(f"oss://{B}/shard.tar", f"oss://{B}/shard.idx", transform=H.name_and_bytes, **kw(srv))
+    ds = OssMapDataset.from_tar(f"oss://{B}/shard.tar", f"oss://{B}/shard.idx", transform=name_and_bytes, **kw(srv))
     ds[0]  # loads the index
     srv.reset_stats()
     got = ds.__getitems__(list(range(100, 164)))
@@ -87,19 +84,19 @@ def test_contiguous_runs_are_one_request_each(srv):
 
 def test_shuffle_is_seeded_and_complete(srv):
     def order(seed):
-        ds = OssIterableDataset.from_tar(f"oss://{B}/shard.tar", f"oss://{B}/shard.idx", transform=H.name_and_bytes,
+        ds = OssIterableDataset.from_tar(f"oss://{B}/shard.tar", f"oss://{B}/shard.idx", transform=name_and_bytes,
                                          shuffle=True, shuffle_chunk_size=50, seed=seed, **kw(srv))
         return [n for n, _ in ds]
     a, b, c = order(1), order(1), order(2)
     assert a == b and a != c
     assert sorted(a) == sorted(expected()) and len(set(a)) == N
-    plain = OssIterableDataset.from_tar(f"oss://{B}/shard.tar", f"oss://{B}/shard.idx", transform=H.name_and_bytes, **kw(srv))
+    plain = OssIterableDataset.from_tar(f"oss://{B}/shard.tar", f"oss://{B}/shard.idx", transform=name_and_bytes, **kw(srv))
     assert [n for n, _ in plain] == sorted(expected())  # archive order without shuffle
 
 
 def test_upstream_shuffle_method_and_is_continuous(srv):
     def order(seed):
-        ds = OssIterableDataset.from_tar(f"oss://{B}/shard.tar", f"oss://{B}/shard.idx", transform=H.name_and_bytes,
+        ds = OssIterableDataset.from_tar(f"oss://{B}/shard.tar", f"oss://{B}/shard.idx", transform=name_and_bytes,
                                          shuffle_chunk_size=50, **kw(srv))
         ds.shuffle(torch.Generator().manual_seed(seed))
         return [n for n, _ in ds]
@@ -132,7 +129,7 @@ def test_archives_from_python_and_gnu_tar_with_long_names(srv, tmp_path):
         n = generate_tar_archive(srv.endpoint, srv.cred_path, "", f"oss://{B}/ext/{label}.tar", f"oss://{B}/ext/{label}.idx",
                                  "", index_only=True, region=srv.region)
         assert n == 0
-        ds = OssMapDataset.from_tar(f"oss://{B}/ext/{label}.tar", f"oss://{B}/ext/{label}.idx", transform=H.name_and_bytes,
+        ds = OssMapDataset.from_tar(f"oss://{B}/ext/{label}.tar", f"oss://{B}/ext/{label}.idx", transform=name_and_bytes,
                                     **kw(srv))
         assert dict(ds[i] for i in range(len(ds))) == files, label
     # a local tar indexed to a local index file: upstream's encoding, our checksum file beside it
@@ -187,7 +184,7 @@ def test_command_line(srv, tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("5 members, tar oss://tar-bucket/cli.tar")
-    ds = OssMapDataset.from_tar(f"oss://{B}/cli.tar", f"oss://{B}/cli.idx", transform=H.name_and_bytes, **kw(srv))
+    ds = OssMapDataset.from_tar(f"oss://{B}/cli.tar", f"oss://{B}/cli.idx", transform=name_and_bytes, **kw(srv))
     assert [ds[i] for i in range(5)] == [(f"{tmp_path}/in/{i}.txt", str(i).encode()) for i in range(5)]
     bad = subprocess.run([sys.executable, "-m", "osstorchconnector.tools.generate_tar_archive", "-ep", "",
                           "--tar-path", "x", "--index-path", "y"], capture_output=True, text=True, timeout=60)
@@ -197,7 +194,7 @@ def test_command_line(srv, tmp_path):
 # Tars and the indexes upstream osstorchconnector 1.2.3 wrote for them, with
 # what upstream's OssMapDataset.from_tar reported per member (go/tarindex
 # reads them too): the read path stays covered where upstream can't be installed.
-GOLDEN = pathlib.Path(__file__).resolve().parents[1] / "go" / "tarindex" / "testdata" / "upstream"
+GOLDEN = GO / "tarindex" / "testdata" / "upstream"
 
 
 def key_size_label_digest(obj):
@@ -241,7 +238,7 @@ def test_upstream_index_alone_is_read_through_the_tar_headers(srv, caplog):
     from osstorchconnector import _native
     c = _native.NativeClient({"endpoint": srv.endpoint, "cred_path": srv.cred_path, "region": srv.region})
     srv.put_object(B, "alone/shard.idx", c.get(B, "shard.idx"))
-    ds = OssMapDataset.from_tar(f"oss://{B}/shard.tar", f"oss://{B}/alone/shard.idx", transform=H.name_and_bytes, **kw(srv))
+    ds = OssMapDataset.from_tar(f"oss://{B}/shard.tar", f"oss://{B}/alone/shard.idx", transform=name_and_bytes, **kw(srv))
     names = sorted(expected())
     srv.reset_stats()
     got = ds.__getitems__(list(range(100, 164)))

@@ -4,18 +4,16 @@ import io
 import json
 import os
 import pickle
-import sys
 import threading
 
 import pytest
 import torch
 from torch.utils.data import DataLoader
 
-sys.path.insert(0, os.path.dirname(__file__))
-import _ds_helpers as H  # noqa: E402
-
-from osstorchconnector import OssCheckpoint, OssIterableDataset, OssMapDataset, imagenet_manifest_parser  # noqa: E402
-from osstorchconnector.testing import LocalOssServer  # noqa: E402
+from osstorchconnector import OssCheckpoint, OssIterableDataset, OssMapDataset, imagenet_manifest_parser
+from osstorchconnector.testing import LocalOssServer
+from support.transforms import (keep_list, key_and_bytes, key_and_bytes_refusing_3_and_21, key_and_read,
+                                key_bytes_label, no_collate)
 
 BUCKET = "test-bucket"
 N = 130  # not a multiple of 64: the last batch is short
@@ -43,7 +41,7 @@ def expected_keys():
 
 
 def run_epochs(ds, workers, method, batch, epochs=2):
-    dl = DataLoader(ds, batch_size=batch, num_workers=workers, collate_fn=H.keep_list,
+    dl = DataLoader(ds, batch_size=batch, num_workers=workers, collate_fn=keep_list,
                     multiprocessing_context=method if workers else None, timeout=120 if workers else 0)
     out = []
     for _ in range(epochs):
@@ -65,15 +63,15 @@ def test_dataloader_matrix(srv, kind, method, workers, batch):
     if workers == 0 and method != "fork":
         pytest.skip("no worker processes: the start method does not apply")
     cls = OssMapDataset if kind == "map" else OssIterableDataset
-    ds = cls.from_prefix(f"oss://{BUCKET}/ds/", transform=H.key_and_bytes, **kw(srv))
+    ds = cls.from_prefix(f"oss://{BUCKET}/ds/", transform=key_and_bytes, **kw(srv))
     for seen in run_epochs(ds, workers, method, batch):
         assert seen == expected_keys()
 
 
 @pytest.mark.timeout(300)
 def test_iterable_lists_once_per_epoch_with_four_workers(srv):
-    ds = OssIterableDataset.from_prefix(f"oss://{BUCKET}/ds/", transform=H.key_and_bytes, **kw(srv))
-    dl = DataLoader(ds, batch_size=16, num_workers=4, collate_fn=H.keep_list, timeout=120)
+    ds = OssIterableDataset.from_prefix(f"oss://{BUCKET}/ds/", transform=key_and_bytes, **kw(srv))
+    dl = DataLoader(ds, batch_size=16, num_workers=4, collate_fn=keep_list, timeout=120)
     for epoch in range(2):
         srv.reset_stats()
         keys = [k for b in dl for k, _ in b]
@@ -85,8 +83,8 @@ def test_iterable_lists_once_per_epoch_with_four_workers(srv):
 
 @pytest.mark.timeout(300)
 def test_persistent_workers_list_once_per_epoch_too(srv):
-    ds = OssIterableDataset.from_prefix(f"oss://{BUCKET}/ds/", transform=H.key_and_bytes, **kw(srv))
-    dl = DataLoader(ds, batch_size=16, num_workers=2, collate_fn=H.keep_list, persistent_workers=True, timeout=120)
+    ds = OssIterableDataset.from_prefix(f"oss://{BUCKET}/ds/", transform=key_and_bytes, **kw(srv))
+    dl = DataLoader(ds, batch_size=16, num_workers=2, collate_fn=keep_list, persistent_workers=True, timeout=120)
     for epoch in range(3):
         srv.reset_stats()
         assert sorted(k for b in dl for k, _ in b) == sorted(expected_keys())
@@ -95,7 +93,7 @@ def test_persistent_workers_list_once_per_epoch_too(srv):
 
 @pytest.mark.timeout(300)
 def test_map_getitems_keeps_prefetch_concurrency_in_flight(srv):
-    ds = OssMapDataset.from_prefix(f"oss://{BUCKET}/ds/", transform=H.key_and_bytes, **kw(srv))
+    ds = OssMapDataset.from_prefix(f"oss://{BUCKET}/ds/", transform=key_and_bytes, **kw(srv))
     srv.set_faults(latency_ms=100)
     try:
         srv.reset_stats()
@@ -108,7 +106,7 @@ def test_map_getitems_keeps_prefetch_concurrency_in_flight(srv):
 
 
 def test_rank_sharding_is_disjoint_and_complete(srv, monkeypatch):
-    ds = OssIterableDataset.from_prefix(f"oss://{BUCKET}/ds/", transform=H.key_and_bytes, shard_by_rank=True, **kw(srv))
+    ds = OssIterableDataset.from_prefix(f"oss://{BUCKET}/ds/", transform=key_and_bytes, shard_by_rank=True, **kw(srv))
     union = {}
     monkeypatch.setenv("WORLD_SIZE", "3")
     for rank in range(3):
@@ -125,7 +123,7 @@ def test_rank_sharding_is_disjoint_and_complete(srv, monkeypatch):
 def test_without_rank_sharding_every_rank_sees_everything(srv, monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("RANK", "1")
-    ds = OssIterableDataset.from_prefix(f"oss://{BUCKET}/ds/", transform=H.key_and_bytes, **kw(srv))
+    ds = OssIterableDataset.from_prefix(f"oss://{BUCKET}/ds/", transform=key_and_bytes, **kw(srv))
     assert dict(iter(ds)) == expected_keys()
 
 
@@ -151,7 +149,7 @@ def test_a_missing_object_in_a_map_dataset_raises_for_ds_i_and_is_none_in_a_batc
 
     def transform(obj):
         seen.append(obj)
-        return H.key_and_bytes(obj)
+        return key_and_bytes(obj)
     ds = OssMapDataset.from_objects(uris, transform=transform, **kw(srv))
     assert ds[0] == (f"/{BUCKET}/ds/0001.bin", payload(1))
     seen.clear()
@@ -171,8 +169,8 @@ def test_an_iterable_dataset_skips_missing_objects_and_counts_them(srv, workers,
     present = [f"ds/{i:04d}.bin" for i in range(20)]
     missing = [f"ds/missing-{i}.bin" for i in range(13)]
     names = [n for pair in zip(present, missing + [None] * 7) for n in pair if n]
-    ds = OssIterableDataset.from_objects([f"oss://{BUCKET}/{n}" for n in names], transform=H.key_and_read, **kw(srv))
-    dl = DataLoader(ds, batch_size=None, num_workers=workers, collate_fn=H.no_collate,
+    ds = OssIterableDataset.from_objects([f"oss://{BUCKET}/{n}" for n in names], transform=key_and_read, **kw(srv))
+    dl = DataLoader(ds, batch_size=None, num_workers=workers, collate_fn=no_collate,
                     multiprocessing_context=method, timeout=120 if workers else 0)
     for epoch in range(2):
         caplog.clear()
@@ -218,19 +216,19 @@ def test_a_users_get_dataset_objects_callable_as_upstream_takes_it(srv, source):
     want = {(f"/{BUCKET}/ds/{i:04d}.bin", payload(i), f"label-{i}") for i in range(6)}
     args = (srv.endpoint, srv.cred_path, "", source)
     if source is _descriptors:
-        ds = OssMapDataset(*args, transform=H.key_bytes_label, region=srv.region)
+        ds = OssMapDataset(*args, transform=key_bytes_label, region=srv.region)
         assert [ds[i] for i in range(len(ds))] == sorted(want) == ds.__getitems__(list(range(6)))
-    it = OssIterableDataset(*args, transform=H.key_bytes_label, region=srv.region)
+    it = OssIterableDataset(*args, transform=key_bytes_label, region=srv.region)
     assert sorted(it) == sorted(want)
     for workers in (2, 3):  # each worker calls it with its own client (_id of _total): no object twice
-        got = [x for x in DataLoader(it, batch_size=None, num_workers=workers, collate_fn=H.no_collate, timeout=120)]
+        got = [x for x in DataLoader(it, batch_size=None, num_workers=workers, collate_fn=no_collate, timeout=120)]
         assert sorted(got) == sorted(want)
 
 
 def test_other_failures_raise_runtime_error_with_errno(srv):
     with LocalOssServer([BUCKET]) as s2:
         s2.put_object(BUCKET, "k", b"v")
-        ds = OssMapDataset.from_objects([f"oss://{BUCKET}/k"], transform=H.key_and_bytes, **kw(s2))
+        ds = OssMapDataset.from_objects([f"oss://{BUCKET}/k"], transform=key_and_bytes, **kw(s2))
         s2.set_faults(error_rate_500=1.0, ops=["GetObject"])
         with pytest.raises(RuntimeError, match=r"failed to get next object, errno=\d+"):
             ds[0]
@@ -248,10 +246,10 @@ def test_an_iterable_dataset_goes_on_after_a_failed_object(workers):
         n = 40
         for i in range(n):
             s2.put_object(BUCKET, f"d/{i:03d}.bin", payload(i))
-        ds = OssIterableDataset.from_prefix(f"oss://{BUCKET}/d/", transform=H.key_and_bytes_refusing_3_and_21,
+        ds = OssIterableDataset.from_prefix(f"oss://{BUCKET}/d/", transform=key_and_bytes_refusing_3_and_21,
                                             **kw(s2))
         s2.set_faults(flip_rate=1.0, ops=["GetObject"], key_pattern="d/007.bin")
-        it = iter(DataLoader(ds, batch_size=None, num_workers=workers, collate_fn=H.no_collate,
+        it = iter(DataLoader(ds, batch_size=None, num_workers=workers, collate_fn=no_collate,
                              timeout=120 if workers else 0))
         got, errors = {}, []
         while True:
@@ -288,9 +286,9 @@ def test_seed_style_manifests_on_oss_and_local_multi_bucket(srv, tmp_path):
 
     want = {(f"/{BUCKET}/ds/0003.bin", payload(3)), ("/second-bucket/img/b.bin", b"from the second bucket")}
     for path in (f"oss://{BUCKET}/manifests/m.jsonl", str(local)):
-        ds = OssMapDataset.from_manifest_file(path, parser, "", transform=H.key_and_bytes, **kw(srv))
+        ds = OssMapDataset.from_manifest_file(path, parser, "", transform=key_and_bytes, **kw(srv))
         assert {ds[0], ds[1]} == want
-        it = OssIterableDataset.from_manifest_file(path, parser, "", transform=H.key_and_bytes, **kw(srv))
+        it = OssIterableDataset.from_manifest_file(path, parser, "", transform=key_and_bytes, **kw(srv))
         assert set(it) == want
     assert set(seen_types) == {bytes}  # the parser gets a binary reader
 

@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from support.paths import REPO
 
 SMOKE = r"""
 import os, shutil
@@ -34,7 +34,7 @@ def test_wheel_installs_and_works_without_go(tmp_path):
     build = [sys.executable, "-m", "build", "--wheel", "--outdir", str(dist)]
     if shutil.which("uv") or subprocess.run([sys.executable, "-m", "uv", "--version"], capture_output=True).returncode == 0:
         build.append("--installer=uv")
-    res = subprocess.run(build + [ROOT], timeout=800, capture_output=True, text=True)
+    res = subprocess.run(build + [str(REPO)], timeout=800, capture_output=True, text=True)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
     wheels = list(dist.glob("*.whl"))
     assert len(wheels) == 1

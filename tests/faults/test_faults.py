@@ -6,24 +6,22 @@ line, exception and repr for the configured secrets.
 CI runs a bounded matrix; `make test-faults` (OSSTORCH_FAULTS_FULL=1) runs
 the full one. Both print the table and write it as markdown to
 build/fault-table.md (OSSTORCH_FAULT_TABLE overrides). The cases, harness and
-table live in tests/_fault_matrix.py. For debugging: OSSTORCH_FAULTS_ONLY=<substring>
+table live in tests/support/fault_matrix.py. For debugging: OSSTORCH_FAULTS_ONLY=<substring>
 runs only the cases whose "fault / surface" contains it, OSSTORCH_FAULTS_KEEP=1
 keeps the logs and outputs (the path is printed), OSSTORCH_FAULTS_PARALLEL=N
 sets how many cases run at once (2).
 """
 import os
 import shutil
-import sys
 import tempfile
 
 import pytest
 import torch  # imported here, before the runner is forked: the runner inherits it
 
-sys.path.insert(0, os.path.dirname(__file__))
-import _fault_matrix as M  # noqa: E402
+from support import fault_matrix as M
+from support.paths import REPO
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TABLE = os.environ.get("OSSTORCH_FAULT_TABLE", os.path.join(ROOT, "build", "fault-table.md"))
+TABLE = os.environ.get("OSSTORCH_FAULT_TABLE", os.path.join(REPO, "build", "fault-table.md"))
 
 # The whole matrix runs in the first test that asks for it (a module fixture);
 # per-case bounds catch hangs long before this.

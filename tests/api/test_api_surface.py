@@ -1,5 +1,5 @@
 """Upstream 1.2.3's public surface: names, signatures and defaults (recorded
-from upstream itself in tests/upstream_signatures.json by
+from upstream itself in upstream_signatures.json, beside this file, by
 scripts/upstream_signatures.py), new_data_object, head_object on a
 "directory", and the OssClient attributes upstream's own integrations
 (ultralytics, mmdet) set and call."""
@@ -12,13 +12,12 @@ import sys
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
-import upstream_signatures  # noqa: E402
+import osstorchconnector
+from osstorchconnector import OssClient, new_data_object
+from osstorchconnector.testing import LocalOssServer
+from support import scripts
 
-import osstorchconnector  # noqa: E402
-from osstorchconnector import OssClient, new_data_object  # noqa: E402
-from osstorchconnector.testing import LocalOssServer  # noqa: E402
+upstream_signatures = scripts.load("upstream_signatures")
 
 BUCKET = "test-bucket"
 UPSTREAM = json.load(open(os.path.join(os.path.dirname(__file__), "upstream_signatures.json")))

@@ -1,7 +1,7 @@
 """The fault matrix: every fault of issue #8 against the surfaces where it
 matters (datasets through DataLoader workers, checkpoints, tar shards), with
 per-sample accounting, a hang bound per case and a secret scan of everything
-the stack printed. Shared by tests/test_faults.py (the CI-bounded run) and
+the stack printed. Shared by tests/faults/test_faults.py (the CI-bounded run) and
 `make test-faults` (OSSTORCH_FAULTS_FULL=1: more objects, repetitions and
 worker configurations).
 
@@ -51,8 +51,7 @@ import zlib
 from collections import Counter
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _ds_helpers import keep_list, no_collate  # noqa: E402
+from support.transforms import keep_list, no_collate
 
 FULL = os.environ.get("OSSTORCH_FAULTS_FULL", "") not in ("", "0")
 BUCKET = "fault-bkt"
@@ -102,7 +101,7 @@ def dataset_names(n: int = None, prefix: str = "ds/") -> List[str]:
 
 # Module-level transforms and collates: DataLoader workers started with spawn
 # get them pickled (full mode runs some cases under spawn). The collates are
-# the dataset tests' (tests/_ds_helpers.py).
+# the dataset tests' (support/transforms.py).
 
 def digest_transform(obj):
     """(name, sha256) of a fetched object; None for a missing one (the transform gets None)."""

@@ -1,5 +1,5 @@
 """The seed document's examples run with only endpoint, credentials and data
-changed (tests/seed_examples)."""
+changed (seed_examples/, beside this file)."""
 import io
 import json
 import os

@@ -11,6 +11,7 @@ import torch
 
 from osstorchconnector import OssCheckpoint
 from osstorchconnector.testing import LocalOssServer
+from support.paths import SUPPORT
 
 BUCKET = "test-bucket"
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -139,7 +140,7 @@ def test_large_checkpoint_round_trip_bit_exact(tmp_path, gib):
     with LocalOssServer([BUCKET], data_dir=tmp_path / "data") as srv:
         cfg = tmp_path / "config.json"
         cfg.write_text(json.dumps({"logPath": str(tmp_path / "c.log"), "auditPath": str(tmp_path / "a.log")}))
-        out = subprocess.run([sys.executable, os.path.join(HERE, "_ckpt_rss.py"), srv.endpoint, srv.cred_path,
+        out = subprocess.run([sys.executable, str(SUPPORT / "ckpt_rss.py"), srv.endpoint, srv.cred_path,
                               srv.region, f"oss://{BUCKET}/big.pt", str(gib), str(cfg)],
                              capture_output=True, text=True, timeout=880)
         assert out.returncode == 0, out.stderr[-3000:]

@@ -18,9 +18,9 @@ from torch.distributed.checkpoint.planner import LoadPlan
 
 import osstorchconnector
 from osstorchconnector import OssDCPFileSystem, OssFileSystem, OssStorageReader, OssStorageWriter
+from support.paths import SUPPORT
 
 BUCKET = "test-bucket"
-HERE = pathlib.Path(__file__).resolve().parent
 
 # DCP warns that it runs without a process group when used in one process
 pytestmark = pytest.mark.filterwarnings("ignore:torch.distributed is disabled:UserWarning")
@@ -123,7 +123,7 @@ def test_two_ranks_with_torchrun(fs, oss_module):
                PYTHONPATH=os.pathsep.join(p for p in [str(pathlib.Path(osstorchconnector.__file__).parent.parent),
                                                       os.environ.get("PYTHONPATH", "")] if p))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-           str(HERE / "_dcp_worker.py"), oss_module.endpoint, oss_module.cred_path, oss_module.region, uri]
+           str(SUPPORT / "dcp_worker.py"), oss_module.endpoint, oss_module.cred_path, oss_module.region, uri]
     # own session: on timeout the launcher and both workers go together
     p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                          start_new_session=True)

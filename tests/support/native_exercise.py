@@ -1,5 +1,6 @@
-"""Calls every function of the native layer once; used by test_native_api.py
-in the parent and in fork/spawn/forkserver children."""
+"""Calls every function of the native layer once; used by
+tests/native/test_native_api.py in the parent and in fork/spawn/forkserver
+children."""
 import os
 
 from osstorchconnector import _native

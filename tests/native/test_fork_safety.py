@@ -12,7 +12,8 @@ import sys
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from support.paths import SUPPORT
+
 BUCKET = "test-bucket"
 
 
@@ -25,7 +26,7 @@ def populated(oss_module):
 
 def run_trials(srv, method, trials, children=4):
     out = subprocess.run(
-        [sys.executable, os.path.join(HERE, "_fork_trials.py"), method, str(trials), str(children),
+        [sys.executable, str(SUPPORT / "fork_trials.py"), method, str(trials), str(children),
          srv.endpoint, srv.cred_path, srv.region, BUCKET],
         capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stderr[-3000:]

@@ -10,8 +10,9 @@ import subprocess
 import pytest
 
 from osstorchconnector import _native
+from support.paths import INCLUDE
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+C_SOURCES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "c")
 
 
 @pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
@@ -19,8 +20,8 @@ def test_c_program_lists_reads_and_gets_errors(oss_module, tmp_path):
     oss_module.put_object("test-bucket", "c/hello.txt", b"hello from C")
     exe = tmp_path / "abi_smoke"
     libdir = str(_native.PRIMARY.parent)
-    subprocess.run(["cc", "-Wall", "-Werror", "-o", str(exe), os.path.join(ROOT, "tests", "c", "abi_smoke.c"),
-                    "-I", os.path.join(ROOT, "include"), "-L", libdir, "-l:libosstorch.so", f"-Wl,-rpath,{libdir}"],
+    subprocess.run(["cc", "-Wall", "-Werror", "-o", str(exe), os.path.join(C_SOURCES, "abi_smoke.c"),
+                    "-I", str(INCLUDE), "-L", libdir, "-l:libosstorch.so", f"-Wl,-rpath,{libdir}"],
                    check=True, timeout=120)
     out = subprocess.run([str(exe), oss_module.endpoint, oss_module.cred_path, oss_module.region, "test-bucket",
                           "c/hello.txt", "hello from C"], capture_output=True, text=True, timeout=60)
@@ -31,8 +32,8 @@ def test_c_program_lists_reads_and_gets_errors(oss_module, tmp_path):
 def _compile(tmp_path, name):
     exe = tmp_path / name
     libdir = str(_native.PRIMARY.parent)
-    subprocess.run(["cc", "-Wall", "-Werror", "-g", "-o", str(exe), os.path.join(ROOT, "tests", "c", f"{name}.c"),
-                    "-I", os.path.join(ROOT, "include"), "-L", libdir, "-l:libosstorch.so", f"-Wl,-rpath,{libdir}"],
+    subprocess.run(["cc", "-Wall", "-Werror", "-g", "-o", str(exe), os.path.join(C_SOURCES, f"{name}.c"),
+                    "-I", str(INCLUDE), "-L", libdir, "-l:libosstorch.so", f"-Wl,-rpath,{libdir}"],
                    check=True, timeout=120)
     return exe
 
@@ -78,7 +79,7 @@ def test_c_abi_under_valgrind_loses_nothing_per_call(oss_module, tmp_path):
     suppressed: the scheduler starts threads as it likes)."""
     exe = _compile(tmp_path, "abi_leak")
     args = _leak_args(oss_module, tmp_path, "leak-b")
-    supp = os.path.join(ROOT, "tests", "c", "go-runtime.supp")
+    supp = os.path.join(C_SOURCES, "go-runtime.supp")
     sums = []
     for n in ("1", "5"):
         out = subprocess.run(["valgrind", "--leak-check=full", "--show-leak-kinds=all", f"--suppressions={supp}",
