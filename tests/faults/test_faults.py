@@ -5,11 +5,12 @@ line, exception and repr for the configured secrets.
 
 CI runs a bounded matrix; `make test-faults` (OSSTORCH_FAULTS_FULL=1) runs
 the full one. Both print the table and write it as markdown to
-build/fault-table.md (OSSTORCH_FAULT_TABLE overrides). The cases, harness and
-table live in tests/support/fault_matrix.py. For debugging: OSSTORCH_FAULTS_ONLY=<substring>
-runs only the cases whose "fault / surface" contains it, OSSTORCH_FAULTS_KEEP=1
-keeps the logs and outputs (the path is printed), OSSTORCH_FAULTS_PARALLEL=N
-sets how many cases run at once (2).
+build/fault-table.md (OSSTORCH_FAULT_TABLE overrides). The cases (one module
+per fault), the runner and the table live in tests/support/fault_matrix/.
+For debugging: OSSTORCH_FAULTS_ONLY=<substring> runs only the cases whose
+"fault / surface" contains it, OSSTORCH_FAULTS_KEEP=1 keeps the logs and
+outputs (the path is printed), OSSTORCH_FAULTS_PARALLEL=N sets how many
+cases run at once (2).
 """
 import os
 import shutil
