@@ -4,7 +4,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 import torch
@@ -12,6 +11,7 @@ import torch
 from osstorchconnector import OssCheckpoint
 from osstorchconnector.testing import LocalOssServer
 from support.paths import SUPPORT
+from support.server import answered, stats_when
 
 BUCKET = "test-bucket"
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -67,9 +67,7 @@ def test_server_killed_mid_upload_leaves_no_object(tmp_path):
 
         t = threading.Thread(target=save)
         t.start()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and srv.stats()["requests"].get("UploadPart", {}).get("200", 0) < 2:
-            time.sleep(0.05)
+        stats_when(srv, lambda st: answered(st, "UploadPart") >= 2)
         srv.kill()
         t.join(120)
         assert not t.is_alive(), "the save hung after the server died"

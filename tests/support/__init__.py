@@ -5,6 +5,7 @@ pytest's `pythonpath`, see pyproject.toml):
 * scripts: import a module of scripts/ by name (they are not a package).
 * server: wait on the local server's stats (settled, or a condition met).
 * transforms: picklable transforms and collates for datasets and DataLoaders.
+* interop: what the server's interoperability tests share (CRC-64, SDK clients).
 * native_exercise: every native-layer call once, in a process or a child.
 * fault_matrix: the fault matrix (one module per fault in cases/, one
   runner, the table, the secret scan) that tests/faults/test_faults.py drives.

@@ -7,6 +7,8 @@ import threading
 import time
 from typing import Any, Dict, List
 
+from support.server import answered, stats_when
+
 from ..case import Case
 from ..context import Ctx
 from ..settings import BOUND_S, BUCKET, CKPT_MIB, FULL
@@ -48,12 +50,9 @@ def restart_case(pause: float, graceful: bool):
 
         t = threading.Thread(target=save, daemon=True)
         t.start()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and t.is_alive():
-            if srv.stats()["requests"].get("UploadPart", {}).get("200", 0) >= 1:
-                break
-            time.sleep(0.05)
-        parts = srv.stats()["requests"].get("UploadPart", {}).get("200", 0)
+        # mid-upload: once a part is in (or the save has ended: then there is nothing to interrupt)
+        stats_when(srv, lambda st: answered(st, "UploadPart") >= 1, stop=lambda: not t.is_alive())
+        parts = answered(srv.stats(), "UploadPart")
         if graceful:
             srv.restart()  # SIGTERM, wait, start on the same port
         else:
