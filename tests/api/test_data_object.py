@@ -1,7 +1,6 @@
 """DataObject behaves like io.BytesIO for reading (hypothesis), in memory and
 over the core's random-access reader."""
 import io
-import os
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -35,7 +34,7 @@ def apply(f, op):
         if name == "seek":
             return f.seek(op[1], op[2])
         return f.tell()
-    except ValueError as e:  # e.g. a negative seek: both must refuse it
+    except ValueError:  # e.g. a negative seek: both must refuse it
         return ("ValueError",)
 
 

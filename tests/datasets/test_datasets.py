@@ -1,10 +1,8 @@
 """Datasets through torch's DataLoader, against the local server."""
 import hashlib
-import io
 import json
 import os
 import pickle
-import threading
 
 import pytest
 import torch

@@ -5,7 +5,6 @@ tests/checkpoint/test_checkpoint.py).
     python tests/support/ckpt_rss.py ENDPOINT CRED_PATH REGION URI GIB CONFIG_PATH
 """
 import json
-import os
 import sys
 import threading
 import time
