@@ -53,7 +53,10 @@ def faulted(surface: str, faults: Dict[str, Any], config: Dict[str, Any] = None,
 DATA_SURFACES = [s for s in SURFACES if not s.startswith(("ckpt", "tar")) and "spawn" not in s]
 
 
+# ---- what the cases that expect a clear error share ----
+
 def closed_endpoint() -> str:
+    """An endpoint nothing listens at."""
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
@@ -62,6 +65,7 @@ def closed_endpoint() -> str:
 
 
 def expect_raise(tally: Tally, name: str, fn: Callable[[], Any], check: Callable[[BaseException], bool]) -> None:
+    """fn() must raise, and check(the exception) say the error is clear."""
     tally.expected[f"e0:{name}"] = "must-raise"
     t0 = time.monotonic()
     try:
