@@ -29,8 +29,9 @@ import sys
 import tempfile
 from typing import Any, Dict, Optional, Tuple
 
+from support import scripts
+
 HERE = pathlib.Path(__file__).resolve().parent
-REPO = HERE.parents[1]
 SNIPPETS = HERE / "snippets"
 MARK = "@@COMPAT@@ "
 BUCKET = "cmp"
@@ -41,8 +42,7 @@ SRC = {f"src/{i:03d}.bin": bytes([65 + i]) * n for i, n in enumerate([10, 0, 700
 OBJECTS = {"obj/a.bin": b"alpha", "obj/b.bin": b"bravo-bytes", "pre/x/a.bin": b"under a prefix"}
 SHARE = {f"share/{i:03d}.bin": b"s%03d" % i for i in range(40)}
 
-sys.path.insert(0, str(REPO / "scripts"))
-import upstream as up  # noqa: E402  (scripts/upstream.py)
+up = scripts.load("upstream")  # scripts/upstream.py: the upstream virtualenv and its sandbox
 
 # What the snippets must not inherit: our package on the path of upstream's
 # interpreter, or credentials that would hide the ones a case gives.
