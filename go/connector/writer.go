@@ -57,6 +57,16 @@ type WriterOptions struct {
 	SizeHint    int64 // expected total size, if known
 }
 
+// writerState is where a Writer is in its life: open until Close or Abort,
+// and never open again.
+type writerState int
+
+const (
+	stateOpen    writerState = iota // taking writes
+	stateClosed                     // Close ran (committed, or failed and aborted)
+	stateAborted                    // Abort ran: nothing became visible
+)
+
 // Writer streams an object to OSS. Small objects are sent with one PUT at
 // Close; larger ones as a multipart upload with up to Concurrency parts in
 // flight. Parts are held in slabs, buffers of the first part size, which a
@@ -95,7 +105,7 @@ type Writer struct {
 	inFlight int        // parts being uploaded
 	parts    []oss.UploadPart
 	sums     map[int32]partSum // part number -> its size and CRC-64
-	state    int               // 0 open, 1 closed, 2 aborted
+	state    writerState
 	err      error
 }
 
@@ -252,9 +262,9 @@ func (w *Writer) failed() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	switch w.state {
-	case 1:
+	case stateClosed:
 		return invalidf("write to a closed writer")
-	case 2:
+	case stateAborted:
 		return invalidf("write to an aborted writer")
 	}
 	return w.err
@@ -367,10 +377,10 @@ func (w *Writer) failedOr(err error) error {
 // upload is aborted and nothing is visible.
 func (w *Writer) Close() error {
 	w.mu.Lock()
-	if w.state != 0 {
+	if w.state != stateOpen {
 		state, err := w.state, w.err
 		w.mu.Unlock()
-		if state == 1 {
+		if state == stateClosed {
 			return err // closing twice repeats the outcome
 		}
 		return invalidf("writer was aborted")
@@ -378,7 +388,7 @@ func (w *Writer) Close() error {
 	w.mu.Unlock()
 	err := w.commit()
 	w.mu.Lock()
-	w.state = 1
+	w.state = stateClosed
 	if err != nil && w.err == nil {
 		w.err = err
 	}
@@ -471,11 +481,11 @@ func (w *Writer) completedAnyway(crc uint64) bool {
 // Abort discards the upload: nothing becomes visible.
 func (w *Writer) Abort() error {
 	w.mu.Lock()
-	if w.state != 0 {
+	if w.state != stateOpen {
 		w.mu.Unlock()
 		return nil
 	}
-	w.state = 2
+	w.state = stateAborted
 	w.mu.Unlock()
 	w.cancel()
 	w.g.Wait()
