@@ -9,7 +9,7 @@ export UV_CACHE_DIR ?= $(HOME)/.cache/uv
 export UV_LINK_MODE ?= copy
 GO_TEST_FLAGS ?= -race -count=1 -timeout 15m
 
-.PHONY: all build venv install upstream-venv demo test test-go test-py test-compat test-faults bench wheel clean fuzz fuzz-short
+.PHONY: all build venv install upstream-venv demo lint fmt test test-go test-py test-compat test-faults bench wheel clean fuzz fuzz-short
 
 all: build
 
@@ -43,8 +43,21 @@ upstream-venv: venv
 demo: install
 	$(VPY) scripts/demo.py
 
+# Linters and formatters, pinned: ruff (the test extra) for Python; gofmt,
+# go vet, staticcheck (a go.mod tool) and go mod tidy -diff for Go. Each
+# side runs all its checks and fails if any failed.
+LINT_PY := python tests scripts
+lint: install
+	$(VPY) -m ruff check $(LINT_PY); c=$$?; $(VPY) -m ruff format --check $(LINT_PY) || c=1; exit $$c
+	bash scripts/lint_go.sh
+
+# `make fmt`: apply the formatters (ruff format, gofmt) and ruff's safe fixes.
+fmt: install
+	$(VPY) -m ruff check --fix $(LINT_PY)
+	$(VPY) -m ruff format $(LINT_PY)
+	gofmt -w $$(git ls-files '*.go')
+
 test-go:
-	go vet ./...
 	go test $(GO_TEST_FLAGS) ./...
 	bash scripts/fuzz.sh --go-only $(FUZZ_SHORT)
 
@@ -58,14 +71,14 @@ test-py: install upstream-venv
 test-compat: install upstream-venv
 	$(VPY) -m pytest tests/compat
 
-test: test-go test-py
+test: lint test-go test-py
 
 # The full fault matrix (issue #8): every fault against datasets with DataLoader
 # workers, checkpoints and tar shards, with more objects, repetitions and worker
 # configurations than the bounded run in `make test`. Prints the table and
 # writes it as markdown to build/fault-table.md.
 test-faults: install
-	OSSTORCH_FAULTS_FULL=1 $(VPY) -m pytest tests/test_faults.py -s
+	OSSTORCH_FAULTS_FULL=1 $(VPY) -m pytest tests/faults/test_faults.py -s
 
 # Fuzzing (go test -fuzz, and atheris for the manifest parser): FUZZTIME per
 # target, one target after another, then a summary table. FUZZ_FLAGS may add

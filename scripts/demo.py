@@ -12,7 +12,6 @@ OSS — here the embedded local OSS server, with realistic first-byte latency.
 from __future__ import annotations
 
 import io
-import os
 import sys
 import time
 

@@ -51,11 +51,11 @@ def _load(instrument):
     code, not the standard library)."""
     if instrument is not None:
         with instrument(include=["osstorchconnector"]):
-            from osstorchconnector import _oss_bucket_iterable as it
             from osstorchconnector import _native
+            from osstorchconnector import _sources as it
     else:
-        from osstorchconnector import _oss_bucket_iterable as it
         from osstorchconnector import _native
+        from osstorchconnector import _sources as it
     return it, _native
 
 
@@ -102,7 +102,7 @@ def _arg(name: str, default: str) -> str:
 
 
 def hypothesis_inputs():
-    """Inputs for the hypothesis fallback (and tests/test_fuzz_manifest.py):
+    """Inputs for the hypothesis fallback (and tests/datasets/test_fuzz_manifest.py):
     manifest-shaped text, keys and labels of any characters with the
     separators and line ends that matter, and raw bytes."""
     from hypothesis import strategies as st

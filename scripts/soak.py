@@ -145,6 +145,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     from torch.utils.data import DataLoader
+
     from osstorchconnector import OssIterableDataset, OssMapDataset
     from osstorchconnector.testing import LocalOssServer
 

@@ -279,7 +279,7 @@ class Sandbox:
             lines.append(f"mount -t overlay overlay -o lowerdir={anc},upperdir={up},workdir={work} {q(anc)}")
 
         binds: List[str] = []
-        for i, d in enumerate(self.private_dirs):
+        for d in self.private_dirs:
             if os.path.isdir(d):
                 binds.append(f"mount -t tmpfs -o mode=0755 tmpfs {q(d)}")
             else:

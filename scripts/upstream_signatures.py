@@ -1,10 +1,10 @@
 """Record the public signatures of an osstorchconnector installation as JSON.
 
 Run it under upstream's interpreter to refresh the table the API test
-compares against (tests/upstream_signatures.json), or under ours to see the
+compares against (tests/api/upstream_signatures.json), or under ours to see the
 same table for this package:
 
-    /path/to/upstream/venv/bin/python scripts/upstream_signatures.py tests/upstream_signatures.json
+    /path/to/upstream/venv/bin/python scripts/upstream_signatures.py tests/api/upstream_signatures.json
 
 Each entry is "module.Name[.method]" -> [[parameter, kind, default], ...]
 (default "<none>" for none; callables by name). Methods implemented in C

@@ -110,7 +110,7 @@ def write_tar_archive(client: OssClient, tar_path: str, index_path: str, source_
         done = total = 0
         with out:  # on OSS: committed on success, aborted on error
             with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tf:
-                for name, size, read in _files_to_pack(client, source_path):
+                for name, _size, read in _files_to_pack(client, source_path):
                     data = read()
                     info = tarfile.TarInfo(name)
                     info.size, info.mtime, info.mode = len(data), int(time.time()), 0o644

@@ -105,7 +105,7 @@ class OssInternalError(OssError, RuntimeError):
 # The error kinds, once: (name, status, exception class). The name is what
 # the core writes as "kind" in its error JSON (Go's connector.Kind.String),
 # the status what a C export returns for it (ost_status in osstorch.h).
-# tests/test_error_kinds.py holds the header and the Go sources to this table.
+# tests/errors/test_error_kinds.py holds the header and the Go sources to this table.
 KINDS = (
     ("internal", 1, OssInternalError),
     ("invalid", 2, OssInvalidArgumentError),

@@ -20,7 +20,6 @@ import tempfile
 import time
 
 import torch
-
 from measure import MemorySampler, cpu, rss
 
 KEY = "c1/ckpt.pt"
@@ -118,6 +117,7 @@ class GoHeapSampler:
 
     def __init__(self, period: float = 0.05) -> None:
         import threading
+
         from osstorchconnector import _native
         self._stats, self.period = _native.runtime_stats, period
         self.alloc = self.sys = 0

@@ -16,11 +16,10 @@ import json
 import os
 import time
 
-import torch
-from torch.utils.data import DataLoader, Dataset
-
 import imaging
+import torch
 from measure import MemorySampler, WorkerMemory, cpu
+from torch.utils.data import DataLoader, Dataset
 
 BATCH = 64
 PREFIX = "d1/"

@@ -30,13 +30,12 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import common  # noqa: E402
+import imaging  # noqa: E402
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 from PIL import Image  # noqa: E402
 from torch.utils.data import DataLoader, Dataset  # noqa: E402
-
-import common  # noqa: E402
-import imaging  # noqa: E402
 
 CLASSES = 10
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)

@@ -55,7 +55,7 @@ def run(profile: Profile, tools: Dict[str, str], scratch: pathlib.Path, hosts: D
         for who in WHO:  # network on: once each (the listing takes a minute)
             _connector(srv, hosts, who, "first-batch", n, env, samples)
         srv.realism_off()
-        for rep in range(profile.l1_repeats):
+        for _rep in range(profile.l1_repeats):
             for who in WHO:
                 _connector(srv, hosts, who, "map", n, env, samples)
         for who in WHO:

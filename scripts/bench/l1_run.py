@@ -71,8 +71,9 @@ def _read_all(batch: list) -> int:
 
 
 def _connector_case(system: str, expect: int) -> dict:
-    from osstorchconnector import OssIterableDataset, OssMapDataset
     from measure import WorkerMemory, cpu, rss
+
+    from osstorchconnector import OssIterableDataset, OssMapDataset
     env = os.environ
     bucket = env.get("BENCH_BUCKET", "bench")
     who, case = system.split("-", 1)

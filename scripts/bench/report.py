@@ -471,7 +471,7 @@ def plots(recs: List[Dict[str, Any]], out: pathlib.Path) -> List[str]:
                 systems.remove("raw")
             systems = [s for s in systems if any(find(recs, "D1", s, "throughput", workers=w) for w in workers)]
             bars(ax, workers, systems,
-                 lambda s, w: find(recs, "D1", s, "throughput", workers=w, **({} if s == "raw" else {"transform": tf})),
+                 lambda s, w, tf=tf: find(recs, "D1", s, "throughput", workers=w, **({} if s == "raw" else {"transform": tf})),
                  "images/s (log)", f"D1: {_tf(tf)}", log=True)
             ax.set_xlabel("DataLoader workers")
         handles, labels = axes[0].get_legend_handles_labels()

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import shutil
 
+import _runner
 import pytest
 
-import _runner
 from osstorchconnector.testing import LocalOssServer
+
 
 @pytest.fixture(scope="session")
 def compat():

@@ -21,7 +21,6 @@ import re
 from typing import Any, Dict, List, Optional
 
 import pytest
-
 from _compare import digest, expect, show
 from _runner import OBJECTS, SHARE
 
@@ -60,15 +59,15 @@ def params_problems(what: str, up: Dict[str, Any], ours: Dict[str, Any], extras:
         return []
     if ours.get("unavailable") or "params" not in ours:
         return [f"{what}: ours has no signature ({show(ours)})"]
-    U, O = up["params"], ours["params"]
+    up_params, our_params = up["params"], ours["params"]
     pos = ("POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD")
-    u_pos, o_pos = [p for p in U if p[1] in pos], [p for p in O if p[1] in pos]
-    u_kw = {p[0]: p for p in U if p[1] == "KEYWORD_ONLY"}
-    o_kw = {p[0]: p for p in O if p[1] == "KEYWORD_ONLY"}
+    u_pos, o_pos = [p for p in up_params if p[1] in pos], [p for p in our_params if p[1] in pos]
+    u_kw = {p[0]: p for p in up_params if p[1] == "KEYWORD_ONLY"}
+    o_kw = {p[0]: p for p in our_params if p[1] == "KEYWORD_ONLY"}
     out = []
     for i, p in enumerate(u_pos):
         if i >= len(o_pos):
-            out.append(f"{what}: ours lacks positional parameter {p[0]!r} (upstream {show(U)}; ours {show(O)})")
+            out.append(f"{what}: ours lacks positional parameter {p[0]!r} (upstream {show(up_params)}; ours {show(our_params)})")
             continue
         q = o_pos[i]
         # pybind11 names unnamed parameters arg0, arg1...: not names a caller can use
@@ -94,8 +93,8 @@ def params_problems(what: str, up: Dict[str, Any], ours: Dict[str, Any], extras:
             else:
                 extras.append(f"{what}: {name}={q[2]} (keyword-only)")
     for kind in ("VAR_POSITIONAL", "VAR_KEYWORD"):
-        u_var = [p[0] for p in U if p[1] == kind]
-        o_var = [p[0] for p in O if p[1] == kind]
+        u_var = [p[0] for p in up_params if p[1] == kind]
+        o_var = [p[0] for p in our_params if p[1] == kind]
         if u_var and not o_var:
             out.append(f"{what}: upstream takes {'*' if kind == 'VAR_POSITIONAL' else '**'}{u_var[0]}, ours does not")
         elif o_var and not u_var:

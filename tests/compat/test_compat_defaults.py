@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 import _runner
+import pytest
 from _compare import expect, show
 
 up = _runner.up

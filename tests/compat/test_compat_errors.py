@@ -14,7 +14,6 @@ c. from_objects([a, missing, b]): iterable datasets yield a and b (the
 from __future__ import annotations
 
 import pytest
-
 from _compare import digest, expect, outcome_problem, show
 from _runner import OBJECTS
 
@@ -43,7 +42,7 @@ CALLS = [
 ]
 # upstream 1.2.3 here: True = raises, False = returns (checked, so that a
 # change in the harness that stops exercising the error shows)
-UPSTREAM_RAISES = {c: not (c in ("get_object(missing)", "OssCheckpoint.reader(missing)", "OssClient('')"))
+UPSTREAM_RAISES = {c: c not in ("get_object(missing)", "OssCheckpoint.reader(missing)", "OssClient('')")
                    for c in CALLS}
 TORCH_LOAD = "torch.load(OssCheckpoint.reader(missing))"
 

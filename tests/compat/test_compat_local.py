@@ -13,7 +13,6 @@ mode (its map datasets read it as b"")."""
 from __future__ import annotations
 
 import pytest
-
 from _compare import digest, expect, show
 
 FILES = {"0.txt": b"zero", "1.txt": b"one one", "2.txt": b"two", "3.bin": bytes(range(256)) * 40}
@@ -41,7 +40,7 @@ def test_local_mode(local, cls, kind):
     name = f"{cls}.{kind}"
     u, o = up.get_or_fail(name), ours.get_or_fail(name)
     expect("ok" in u and u["ok"], f"upstream no longer reads local files here: {show(u)}")
-    for key, label, dg in u["ok"]:
+    for key, _label, dg in u["ok"]:
         rel = key[len(d) + 1:] if key.startswith(d + "/") else None
         expect(rel in FILES or rel == "sub/4.txt", f"upstream yields {key!r}, not a file of {d}: {show(u)}")
         expect(dg == digest(FILES[rel] if rel in FILES else b"in a sub-folder"), f"upstream's bytes of {key}: {show(u)}")

@@ -15,9 +15,8 @@ from __future__ import annotations
 import io
 import tarfile
 
-import pytest
-
 import _runner
+import pytest
 from _compare import digest, expect, show
 from _runner import BUCKET, SRC
 

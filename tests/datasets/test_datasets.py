@@ -10,8 +10,14 @@ from torch.utils.data import DataLoader
 
 from osstorchconnector import OssCheckpoint, OssIterableDataset, OssMapDataset, imagenet_manifest_parser
 from osstorchconnector.testing import LocalOssServer
-from support.transforms import (keep_list, key_and_bytes, key_and_bytes_refusing_3_and_21, key_and_read,
-                                key_bytes_label, no_collate)
+from support.transforms import (
+    keep_list,
+    key_and_bytes,
+    key_and_bytes_refusing_3_and_21,
+    key_and_read,
+    key_bytes_label,
+    no_collate,
+)
 
 BUCKET = "test-bucket"
 N = 130  # not a multiple of 64: the last batch is short
@@ -70,7 +76,7 @@ def test_dataloader_matrix(srv, kind, method, workers, batch):
 def test_iterable_lists_once_per_epoch_with_four_workers(srv):
     ds = OssIterableDataset.from_prefix(f"oss://{BUCKET}/ds/", transform=key_and_bytes, **kw(srv))
     dl = DataLoader(ds, batch_size=16, num_workers=4, collate_fn=keep_list, timeout=120)
-    for epoch in range(2):
+    for _epoch in range(2):
         srv.reset_stats()
         keys = [k for b in dl for k, _ in b]
         assert sorted(keys) == sorted(expected_keys())
@@ -83,7 +89,7 @@ def test_iterable_lists_once_per_epoch_with_four_workers(srv):
 def test_persistent_workers_list_once_per_epoch_too(srv):
     ds = OssIterableDataset.from_prefix(f"oss://{BUCKET}/ds/", transform=key_and_bytes, **kw(srv))
     dl = DataLoader(ds, batch_size=16, num_workers=2, collate_fn=keep_list, persistent_workers=True, timeout=120)
-    for epoch in range(3):
+    for _epoch in range(3):
         srv.reset_stats()
         assert sorted(k for b in dl for k, _ in b) == sorted(expected_keys())
         assert srv.stats()["requests"]["ListObjectsV2"] == {"200": 1}
@@ -375,18 +381,18 @@ def test_checkpoint_round_trip_and_abort(srv):
 
 def test_upstream_module_names_import():
     import importlib
+
     import osstorchconnector
     for mod in ("oss_map_dataset", "oss_iterable_dataset", "oss_checkpoint", "_oss_client", "_oss_bucket_iterable",
                 "_oss_connector"):
         importlib.import_module("osstorchconnector." + mod)
-    from osstorchconnector import (OssClient, new_data_object, imagenet_manifest_parser, DataObject,  # noqa: F401
-                                   __version__)
-    from osstorchconnector._oss_bucket_iterable import parse_oss_uri, identity  # noqa: F401
+    from osstorchconnector import DataObject, OssClient, __version__, imagenet_manifest_parser, new_data_object  # noqa: F401
+    from osstorchconnector._oss_bucket_iterable import identity, parse_oss_uri  # noqa: F401
     from osstorchconnector.oss_map_dataset import is_continuous
     assert is_continuous([3, 4, 5]) and not is_continuous([3, 5])
     assert osstorchconnector.__version__
     assert os.path.exists(os.path.join(os.path.dirname(osstorchconnector.__file__), "py.typed"))
     with pytest.raises(AttributeError):
-        osstorchconnector.NoSuchThing
+        _ = osstorchconnector.NoSuchThing
     d = new_data_object("oss://b/k", 0, "lbl")
     assert (d.key, d.size, d.label) == ("oss://b/k", 0, "lbl")

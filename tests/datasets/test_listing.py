@@ -5,7 +5,8 @@ import sys
 import urllib.parse
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from osstorchconnector import _native
 from osstorchconnector._listing import Listing

@@ -6,9 +6,10 @@ import multiprocessing
 import os
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from osstorchconnector import _worker_share
+from osstorchconnector import _shared_listing
 from osstorchconnector._listing import Listing
 from osstorchconnector._sharding import share_of
 
@@ -29,7 +30,7 @@ def _worker(key, w, n, out, calls):
     def produce():
         calls.put(os.getpid())
         return [f"k{i}" for i in range(n)]
-    out.put((w, _worker_share.shared(key, 3, produce, worker_id=w, split=lambda v, i: share_of(v, i, 3))))
+    out.put((w, _shared_listing.shared(key, 3, produce, worker_id=w, split=lambda v, i: share_of(v, i, 3))))
 
 
 def test_each_worker_receives_only_its_part(tmp_path, monkeypatch):

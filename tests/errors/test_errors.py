@@ -11,10 +11,22 @@ import os
 import pytest
 import torch
 
-from osstorchconnector import (OssCheckpoint, OssClient, OssDCPFileSystem, OssIterableDataset,
-                               OssMapDataset, OssSafetensor, new_data_object)
-from osstorchconnector.errors import (OssConnectionError, OssError, OssInvalidArgumentError,
-                                      OssNotFoundError, OssPermissionError)
+from osstorchconnector import (
+    OssCheckpoint,
+    OssClient,
+    OssDCPFileSystem,
+    OssIterableDataset,
+    OssMapDataset,
+    OssSafetensor,
+    new_data_object,
+)
+from osstorchconnector.errors import (
+    OssConnectionError,
+    OssError,
+    OssInvalidArgumentError,
+    OssNotFoundError,
+    OssPermissionError,
+)
 from osstorchconnector.testing import LocalOssServer
 from support.transforms import key_and_bytes, key_and_read
 
@@ -199,7 +211,7 @@ def test_bad_uri(srv):
 
 def test_empty_endpoint_outside_datasets(srv):
     for cls in (OssCheckpoint, OssSafetensor, OssDCPFileSystem):
-        e = caught(lambda: cls("", cred_path=srv.cred_path), ValueError)
+        e = caught(lambda cls=cls: cls("", cred_path=srv.cred_path), ValueError)
         assert str(e) == "endpoint must be non-empty"
 
 

@@ -55,6 +55,7 @@ def test_seed_full_training_example(seeded):
     # the example starts by loading a checkpoint: put a resnet18 state dict there first (with our writer)
     import torch
     import torchvision.models as models
+
     from osstorchconnector import OssCheckpoint
     ck = OssCheckpoint(endpoint=srv.endpoint, cred_path=srv.cred_path, region=srv.region)
     with ck.writer("oss://examplebucket/checkpoints/resnet18.pt") as w:

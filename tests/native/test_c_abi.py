@@ -21,7 +21,7 @@ def test_c_program_lists_reads_and_gets_errors(oss_module, tmp_path):
     exe = tmp_path / "abi_smoke"
     libdir = str(_native.PRIMARY.parent)
     subprocess.run(["cc", "-Wall", "-Werror", "-o", str(exe), os.path.join(C_SOURCES, "abi_smoke.c"),
-                    "-I", str(INCLUDE), "-L", libdir, "-l:libosstorch.so", f"-Wl,-rpath,{libdir}"],
+                    "-I", str(INCLUDE), "-L", libdir, "-dll:libosstorch.so", f"-Wl,-rpath,{libdir}"],
                    check=True, timeout=120)
     out = subprocess.run([str(exe), oss_module.endpoint, oss_module.cred_path, oss_module.region, "test-bucket",
                           "c/hello.txt", "hello from C"], capture_output=True, text=True, timeout=60)
@@ -33,7 +33,7 @@ def _compile(tmp_path, name):
     exe = tmp_path / name
     libdir = str(_native.PRIMARY.parent)
     subprocess.run(["cc", "-Wall", "-Werror", "-g", "-o", str(exe), os.path.join(C_SOURCES, f"{name}.c"),
-                    "-I", str(INCLUDE), "-L", libdir, "-l:libosstorch.so", f"-Wl,-rpath,{libdir}"],
+                    "-I", str(INCLUDE), "-L", libdir, "-dll:libosstorch.so", f"-Wl,-rpath,{libdir}"],
                    check=True, timeout=120)
     return exe
 
@@ -101,7 +101,7 @@ def _packed_lib():
     """A ctypes view of the packaged library with the packed exports declared
     from the header's signatures, and libc's free (which a forked child uses
     instead of ost_free)."""
-    l = ctypes.CDLL(str(_native.PRIMARY))
+    dll = ctypes.CDLL(str(_native.PRIMARY))
     sz, i32, vp = ctypes.c_size_t, ctypes.c_int32, ctypes.c_void_p
     for name, args in {
         "ost_client_new": [ctypes.c_char_p, _u64p, _vpp],
@@ -111,14 +111,14 @@ def _packed_lib():
         "ost_prefetch_close": [ctypes.c_uint64],
         "ost_batch_get_packed": [ctypes.c_uint64, vp, sz, _vpp, ctypes.POINTER(sz), _vpp],
     }.items():
-        getattr(l, name).argtypes, getattr(l, name).restype = args, i32
-    l.ost_free.argtypes, l.ost_free.restype = [vp], None
+        getattr(dll, name).argtypes, getattr(dll, name).restype = args, i32
+    dll.ost_free.argtypes, dll.ost_free.restype = [vp], None
     libc = ctypes.CDLL(None)
     libc.free.argtypes, libc.free.restype = [vp], None
-    return l, libc
+    return dll, libc
 
 
-def _decode_and_free(l, libc, batch, n):
+def _decode_and_free(dll, libc, batch, n):
     """Decode a packed results buffer into (index, bucket, key, body or error
     dict) tuples, freeing every body with libc's free and the buffer with
     ost_free."""
@@ -140,14 +140,14 @@ def _decode_and_free(l, libc, batch, n):
         libc.free(ptr)
         out.append((index, bucket, key, body))
     assert at == len(raw)
-    l.ost_free(batch)
+    dll.ost_free(batch)
     return out
 
 
-def _packed_client(l, srv):
+def _packed_client(dll, srv):
     h, err = ctypes.c_uint64(), ctypes.c_void_p()
     opts = json.dumps({"endpoint": srv.endpoint, "cred_path": srv.cred_path, "region": srv.region}).encode()
-    assert l.ost_client_new(opts, ctypes.byref(h), ctypes.byref(err)) == 0
+    assert dll.ost_client_new(opts, ctypes.byref(h), ctypes.byref(err)) == 0
     return h.value
 
 
@@ -156,21 +156,21 @@ def test_prefetch_next_batch_hands_over_packed_records_and_bodies(oss_module):
     want["pk/zz-empty"] = b""
     for k, v in want.items():
         oss_module.put_object("test-bucket", k, v)
-    l, libc = _packed_lib()
-    client = _packed_client(l, oss_module)
+    dll, libc = _packed_lib()
+    client = _packed_client(dll, oss_module)
     try:
         p, err = ctypes.c_uint64(), ctypes.c_void_p()
         opts = json.dumps({"bucket": "test-bucket", "prefix": "pk/", "concurrency": 8}).encode()
-        assert l.ost_prefetch_open(client, opts, ctypes.byref(p), ctypes.byref(err)) == 0
+        assert dll.ost_prefetch_open(client, opts, ctypes.byref(p), ctypes.byref(err)) == 0
         keys = sorted(want)
         got, sizes = {}, []
         batch, n, done = ctypes.c_void_p(), ctypes.c_size_t(), ctypes.c_int32()
         while True:
-            assert l.ost_prefetch_next_batch(p.value, 5, ctypes.byref(batch), ctypes.byref(n), ctypes.byref(done),
+            assert dll.ost_prefetch_next_batch(p.value, 5, ctypes.byref(batch), ctypes.byref(n), ctypes.byref(done),
                                              ctypes.byref(err)) == 0
             if done.value:
                 break
-            recs = _decode_and_free(l, libc, batch, n.value)
+            recs = _decode_and_free(dll, libc, batch, n.value)
             assert 1 <= len(recs) <= 5
             sizes.append(len(recs))
             for index, bucket, key, body in recs:
@@ -178,13 +178,13 @@ def test_prefetch_next_batch_hands_over_packed_records_and_bodies(oss_module):
                 got[key] = body
         assert got == want
         # invalid max_items is a clear error, not a hang
-        assert l.ost_prefetch_next_batch(p.value, 0, ctypes.byref(batch), ctypes.byref(n), ctypes.byref(done),
+        assert dll.ost_prefetch_next_batch(p.value, 0, ctypes.byref(batch), ctypes.byref(n), ctypes.byref(done),
                                          ctypes.byref(err)) == 2
         assert json.loads(ctypes.string_at(err.value))["kind"] == "invalid"
-        l.ost_free(err)
-        assert l.ost_prefetch_close(p.value) == 0
+        dll.ost_free(err)
+        assert dll.ost_prefetch_close(p.value) == 0
     finally:
-        l.ost_client_free(client)
+        dll.ost_client_free(client)
 
 
 def test_batch_get_packed_answers_each_item_in_order(oss_module):
@@ -195,20 +195,20 @@ def test_batch_get_packed_answers_each_item_in_order(oss_module):
     recs = b"".join(struct.pack("<IIq", len(b), len(k), s) for b, k, s in items)
     strings = b"".join(b.encode() + k.encode() for b, k, _ in items)
     buf = ctypes.create_string_buffer(head + recs + strings, len(head + recs + strings))
-    l, libc = _packed_lib()
-    client = _packed_client(l, oss_module)
+    dll, libc = _packed_lib()
+    client = _packed_client(dll, oss_module)
     try:
         batch, n, err = ctypes.c_void_p(), ctypes.c_size_t(), ctypes.c_void_p()
-        assert l.ost_batch_get_packed(client, buf, len(buf), ctypes.byref(batch), ctypes.byref(n), ctypes.byref(err)) == 0
-        out = _decode_and_free(l, libc, batch, n.value)
+        assert dll.ost_batch_get_packed(client, buf, len(buf), ctypes.byref(batch), ctypes.byref(n), ctypes.byref(err)) == 0
+        out = _decode_and_free(dll, libc, batch, n.value)
         assert [(i, b, k) for i, b, k, _ in out] == [(0, "test-bucket", "pb/a"), (1, "test-bucket", "pb/missing"),
                                                      (2, "test-bucket", "pb/b")]
         assert out[0][3] == b"alpha" and out[2][3] == b"bravo!"
         assert out[1][3]["kind"] == "not_found"
         # a damaged items buffer is refused with details
-        assert l.ost_batch_get_packed(client, buf, len(buf) - 1, ctypes.byref(batch), ctypes.byref(n),
+        assert dll.ost_batch_get_packed(client, buf, len(buf) - 1, ctypes.byref(batch), ctypes.byref(n),
                                       ctypes.byref(err)) == 2
         assert "items" in json.loads(ctypes.string_at(err.value))["message"]
-        l.ost_free(err)
+        dll.ost_free(err)
     finally:
-        l.ost_client_free(client)
+        dll.ost_client_free(client)

@@ -261,13 +261,14 @@ def test_unwritable_log_paths_fall_back_to_stderr_with_one_warning(oss_module, t
     out = subprocess.run([sys.executable, "-c", code, oss_module.endpoint, oss_module.cred_path, oss_module.region, str(cfg)],
                          capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "ok", out.stderr
-    warnings = [l for l in out.stderr.splitlines() if "cannot write log file" in l]
+    warnings = [line for line in out.stderr.splitlines() if "cannot write log file" in line]
     assert len(warnings) == 2 and "/proc/forbidden/connector.log" in warnings[0], out.stderr
 
 
 def test_connection_timeouts_say_etimedout_and_keep_it_when_pickled():
     import errno
     import pickle
+
     from osstorchconnector.errors import OssConnectionError
     e = OssConnectionError("GetObject oss://b/k: read tcp 1->2: i/o timeout", op="GetObject", bucket="b", key="k", kind="network")
     assert e.errno == errno.ETIMEDOUT
@@ -280,6 +281,7 @@ def test_integrity_failures_say_eio_and_keep_it_when_pickled(local_oss_server):
     by the core as an integrity failure, errno EIO (not ECONNRESET)."""
     import errno
     import pickle
+
     from osstorchconnector.errors import OssConnectionError
     srv = local_oss_server
     c = _native.NativeClient(options(srv))
@@ -297,6 +299,7 @@ def test_a_stalled_server_is_flagged_as_a_timeout_by_the_core(local_oss_server, 
     """The core sets the timeout flag itself (the message need not say so):
     errno ETIMEDOUT, timeout True, integrity False."""
     import errno
+
     from osstorchconnector.errors import OssConnectionError
     srv = local_oss_server
     cfg = tmp_path / "config.json"

@@ -5,7 +5,8 @@ read() without another copy."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from osstorchconnector import OssClient, new_data_object
 from osstorchconnector._native import packed

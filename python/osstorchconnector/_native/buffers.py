@@ -8,14 +8,14 @@ import ctypes
 from typing import Any, Optional, Tuple
 
 
-def take(l: ctypes.CDLL, p: ctypes.c_void_p, n: Optional[int] = None) -> bytes:
+def take(dll: ctypes.CDLL, p: ctypes.c_void_p, n: Optional[int] = None) -> bytes:
     """Copy a library-allocated buffer into Python and free it."""
     if not p.value:
         return b""
     try:
         return ctypes.string_at(p.value, n) if n is not None else ctypes.string_at(p.value)
     finally:
-        l.ost_free(p)
+        dll.ost_free(p)
 
 
 class _PyBuffer(ctypes.Structure):

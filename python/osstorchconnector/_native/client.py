@@ -29,23 +29,23 @@ def build_flavor() -> str:
 def runtime_stats() -> dict:
     """The core's goroutines, Go heap and live handles (for soak runs and
     leak checks)."""
-    l = lib()
-    return json.loads(take(l, ctypes.c_void_p(l.ost_runtime_stats())))
+    dll = lib()
+    return json.loads(take(dll, ctypes.c_void_p(dll.ost_runtime_stats())))
 
 
 def parse_uri(uri: str) -> Tuple[str, str]:
     """(bucket, key) of an oss:// or /bucket/key URI (ValueError otherwise)."""
     b, k = ctypes.c_void_p(), ctypes.c_void_p()
     call("ost_parse_uri", encode(uri, "uri"), ctypes.byref(b), ctypes.byref(k))
-    l = lib()
-    return take(l, b).decode(), take(l, k).decode()
+    dll = lib()
+    return take(dll, b).decode(), take(dll, k).decode()
 
 
 def _two_buffers(fn: str, *args) -> Tuple[bytes, bytes]:
     out, n, out2, n2 = ctypes.c_void_p(), ctypes.c_size_t(), ctypes.c_void_p(), ctypes.c_size_t()
     call(fn, *args, ctypes.byref(out), ctypes.byref(n), ctypes.byref(out2), ctypes.byref(n2))
-    l = lib()
-    return take(l, out, n.value), take(l, out2, n2.value)
+    dll = lib()
+    return take(dll, out, n.value), take(dll, out2, n2.value)
 
 
 def tar_index_from_file(path: str) -> Tuple[bytes, bytes]:

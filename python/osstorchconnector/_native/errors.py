@@ -13,10 +13,10 @@ from .buffers import take
 from .loader import lib
 
 
-def raise_status(l: ctypes.CDLL, status: int, err: ctypes.c_void_p) -> NoReturn:
+def raise_status(dll: ctypes.CDLL, status: int, err: ctypes.c_void_p) -> NoReturn:
     """Raise the exception for status, with the details the core wrote to err
     (the kind follows the status when the core wrote none)."""
-    raw = take(l, err)
+    raw = take(dll, err)
     try:
         details: Dict[str, Any] = json.loads(raw) if raw else {}
     except ValueError:
@@ -28,8 +28,8 @@ def raise_status(l: ctypes.CDLL, status: int, err: ctypes.c_void_p) -> NoReturn:
 
 def call(name: str, *args) -> None:
     """Call a status-returning function whose last argument is char **err."""
-    l = lib()
+    dll = lib()
     err = ctypes.c_void_p()
-    st = getattr(l, name)(*args, ctypes.byref(err))
+    st = getattr(dll, name)(*args, ctypes.byref(err))
     if st != OK:
-        raise_status(l, st, err)
+        raise_status(dll, st, err)

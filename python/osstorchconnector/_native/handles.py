@@ -98,17 +98,17 @@ class NativePrefetcher(Handle):
             return self._ready.popleft()
         if self._handle is None:
             raise StopIteration
-        l = lib()
+        dll = lib()
         batch, n, done, err = ctypes.c_void_p(), ctypes.c_size_t(), ctypes.c_int32(), ctypes.c_void_p()
-        st = l.ost_prefetch_next_batch(self._h(), self._BATCH, ctypes.byref(batch), ctypes.byref(n),
+        st = dll.ost_prefetch_next_batch(self._h(), self._BATCH, ctypes.byref(batch), ctypes.byref(n),
                                        ctypes.byref(done), ctypes.byref(err))
         if st != OK:
             self.close()
-            raise_status(l, st, err)
+            raise_status(dll, st, err)
         if done.value:
             self.close()
             raise StopIteration
-        self._ready.extend(packed_results(l, batch, n))
+        self._ready.extend(packed_results(dll, batch, n))
         return self._ready.popleft()
 
 
@@ -140,12 +140,12 @@ class NativeWriter(Handle):
             self._release()
 
 
-def packed_results(l: ctypes.CDLL, batch: ctypes.c_void_p, n: ctypes.c_size_t) -> List[packed.Result]:
+def packed_results(dll: ctypes.CDLL, batch: ctypes.c_void_p, n: ctypes.c_size_t) -> List[packed.Result]:
     """Decode a packed results buffer the core returned, and free it."""
     try:
         return packed.decode_results(batch.value, n.value)
     finally:
-        l.ost_free(batch)
+        dll.ost_free(batch)
 
 
 def packed_call(fn: str, *args) -> List[packed.Result]:

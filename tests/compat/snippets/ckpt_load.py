@@ -1,7 +1,8 @@
 """Case b: torch.load from a checkpoint reader of a missing object, alone
 in its process (upstream 1.2.3 dies of SIGSEGV here)."""
-from _compat import *
 import torch
+from _compat import *
+
 from osstorchconnector import OssCheckpoint
 
 ckpt = OssCheckpoint(EP, **KW)

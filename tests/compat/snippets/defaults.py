@@ -5,6 +5,7 @@ here passes a credentials or config path."""
 import os
 
 from _compat import *
+
 from osstorchconnector import OssCheckpoint, OssClient, OssIterableDataset, OssMapDataset
 
 A = f"oss://{B}/{ARGS['a']}"

@@ -1,7 +1,14 @@
 """Case b: which exceptions upstream raises, and where."""
 from _compat import *
-from osstorchconnector import OssCheckpoint, OssClient, OssIterableDataset, OssMapDataset, generate_tar_archive, \
-    new_data_object
+
+from osstorchconnector import (
+    OssCheckpoint,
+    OssClient,
+    OssIterableDataset,
+    OssMapDataset,
+    generate_tar_archive,
+    new_data_object,
+)
 
 A, MISSING, BB = (f"oss://{B}/{k}" for k in (ARGS["a"], ARGS["missing"], ARGS["b"]))
 

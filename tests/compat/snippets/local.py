@@ -4,6 +4,7 @@ Each result: [key, label, digest of the bytes] per item, in order. No
 credentials; the config file as everywhere (upstream needs one: without
 config_path it fails unless /etc/oss-connector/config.json exists)."""
 from _compat import *
+
 from osstorchconnector import OssIterableDataset, OssMapDataset, imagenet_manifest_parser
 
 D = ARGS["dir"]            # an absolute folder: /.../local

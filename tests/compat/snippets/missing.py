@@ -1,6 +1,7 @@
 """Case c: what iterable and map datasets do with a missing object among
 present ones."""
 from _compat import *
+
 from osstorchconnector import OssIterableDataset, OssMapDataset
 
 A, MISSING, BB = (f"oss://{B}/{k}" for k in (ARGS["a"], ARGS["missing"], ARGS["b"]))

@@ -6,6 +6,7 @@ import pkgutil
 import re
 
 from _compat import *
+
 import osstorchconnector as oc
 
 # methods worth comparing besides public names

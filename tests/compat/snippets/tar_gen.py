@@ -2,6 +2,7 @@
 (index_only=True) an index for an existing tar. ARGS["jobs"]: name, tar,
 idx, src, index_only."""
 from _compat import *
+
 from osstorchconnector import generate_tar_archive
 
 for job in ARGS["jobs"]:

@@ -2,6 +2,7 @@
 and OssMapDataset.from_tar (ds[i], and __getitems__ over all). Each result:
 sorted [key, size, label, digest of the bytes]."""
 from _compat import *
+
 from osstorchconnector import OssIterableDataset, OssMapDataset
 
 KEEP = []   # datasets outlive their checks (see missing.py)

@@ -61,8 +61,8 @@ def kill_case(surface: str):
                     tally.error(e, rest=True, clear=False)
             finally:
                 del it
-        from osstorchconnector import _worker_share
-        left = [f for f in os.listdir(_worker_share.share_dir()) if f.startswith(f"osstorch-{ds._uuid}")]
+        from osstorchconnector import _shared_listing
+        left = [f for f in os.listdir(_shared_listing.share_dir()) if f.startswith(f"osstorch-{ds._uuid}")]
         if left:  # a killed worker never marks itself done; stale files are swept after a day
-            tally.note(f"{len(left)} worker-share files left in {_worker_share.share_dir()}")
+            tally.note(f"{len(left)} worker-share files left in {_shared_listing.share_dir()}")
     return fn
