@@ -8,6 +8,7 @@ library, made byte-different, that forked DataLoader workers load: see
 python/osstorchconnector/_native/loader.py) and DEST/_bin/ossemu (the local OSS
 server). Needs Go (see go.mod for the version).
 """
+
 import os
 import pathlib
 import re
@@ -38,9 +39,16 @@ def build(dest: pathlib.Path) -> None:
     bin_.mkdir(parents=True, exist_ok=True)
     v = version()
     for flavor, name in (("primary", "libosstorch.so"), ("fork", "libosstorch_fork.so")):
-        go("build", "-buildmode=c-shared", "-trimpath",
-           "-ldflags", f"-s -w -X main.version={v} -X main.flavor={flavor}",
-           "-o", str(lib / name), "./go/capi")
+        go(
+            "build",
+            "-buildmode=c-shared",
+            "-trimpath",
+            "-ldflags",
+            f"-s -w -X main.version={v} -X main.flavor={flavor}",
+            "-o",
+            str(lib / name),
+            "./go/capi",
+        )
         (lib / name.replace(".so", ".h")).unlink(missing_ok=True)  # our header is include/osstorch.h
     go("build", "-trimpath", "-ldflags", "-s -w", "-o", str(bin_ / "ossemu"), "./go/cmd/ossemu")
 

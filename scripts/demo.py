@@ -9,6 +9,7 @@ OSS — here the embedded local OSS server, with realistic first-byte latency.
 3. saves the model with OssCheckpoint and loads it back, bit-exact;
 4. prints samples/s, what the server saw, and where the data lives.
 """
+
 from __future__ import annotations
 
 import io
@@ -27,8 +28,10 @@ from osstorchconnector.testing import LocalOssServer
 try:
     from tqdm import tqdm
 except ImportError:  # the demo extra brings tqdm
+
     def tqdm(it, **_):
         return it
+
 
 BUCKET = "demo"
 CLASSES = 10
@@ -52,15 +55,23 @@ def make_png(cls: int, n: int) -> bytes:
 def decode(obj):
     """Transform: DataObject -> (image tensor, class index from the key)."""
     img = np.asarray(Image.open(io.BytesIO(obj.read())).convert("RGB"), dtype=np.float32) / 255.0 - 0.5
-    label = int(obj.key.split("/")[-2][len("class"):])
+    label = int(obj.key.split("/")[-2][len("class") :])
     return torch.from_numpy(img).permute(2, 0, 1), label
 
 
 def model() -> nn.Module:
     return nn.Sequential(
-        nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(32 * 8 * 8, 64), nn.ReLU(), nn.Linear(64, CLASSES))
+        nn.Conv2d(3, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(32 * 8 * 8, 64),
+        nn.ReLU(),
+        nn.Linear(64, CLASSES),
+    )
 
 
 def train_epoch(net, opt, loader, total, desc):
@@ -95,8 +106,10 @@ def main() -> int:
             cls, n = i % CLASSES, i // CLASSES
             oss.put_object(BUCKET, f"train/class{cls}/{n:04d}.png", make_png(cls, n))
         oss.set_faults(latency_ms=LATENCY_MS, latency_jitter_ms=10)
-        print(f"dataset: oss://{BUCKET}/train/ ({total} PNGs, {CLASSES} classes); "
-              f"server adds {LATENCY_MS}-{LATENCY_MS + 10} ms first-byte latency per request")
+        print(
+            f"dataset: oss://{BUCKET}/train/ ({total} PNGs, {CLASSES} classes); "
+            f"server adds {LATENCY_MS}-{LATENCY_MS + 10} ms first-byte latency per request"
+        )
         common = dict(endpoint=oss.endpoint, cred_path=oss.cred_path, region=oss.region, transform=decode)
 
         net = model()
@@ -108,17 +121,21 @@ def main() -> int:
         loader = DataLoader(mapped, batch_size=64, shuffle=True, num_workers=2)
         n, rate, acc = train_epoch(net, opt, loader, total, "epoch 1 (OssMapDataset)")
         st = oss.stats()
-        print(f"  {n} samples, {rate:.0f} samples/s, train accuracy {acc:.0%}; "
-              f"peak {st['peak_concurrent']} requests in flight")
+        print(
+            f"  {n} samples, {rate:.0f} samples/s, train accuracy {acc:.0%}; "
+            f"peak {st['peak_concurrent']} requests in flight"
+        )
 
         oss.reset_stats()
         iterable = OssIterableDataset.from_prefix(f"oss://{BUCKET}/train/", **common)
         loader = DataLoader(iterable, batch_size=64, num_workers=2)
         n, rate, acc = train_epoch(net, opt, loader, total, "epoch 2 (OssIterableDataset)")
         st = oss.stats()
-        print(f"  {n} samples, {rate:.0f} samples/s, train accuracy {acc:.0%}; "
-              f"one listing shared by 2 workers ({st['list_pages']} pages of <= 1000 keys), "
-              f"peak {st['peak_concurrent']} requests in flight")
+        print(
+            f"  {n} samples, {rate:.0f} samples/s, train accuracy {acc:.0%}; "
+            f"one listing shared by 2 workers ({st['list_pages']} pages of <= 1000 keys), "
+            f"peak {st['peak_concurrent']} requests in flight"
+        )
 
         ckpt = OssCheckpoint(oss.endpoint, cred_path=oss.cred_path, region=oss.region)
         uri = f"oss://{BUCKET}/checkpoints/demo-cnn.pt"

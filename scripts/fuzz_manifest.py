@@ -18,6 +18,7 @@ the corpus directories), and ends with "Done N runs in S second(s)" as
 libFuzzer does, then "FUZZ-SUMMARY execs=N new=0 corpus=N" for
 scripts/fuzz.sh.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -30,8 +31,15 @@ import time
 # The base URIs a manifest's keys are joined to: none (full URIs in the
 # manifest), plain prefixes, one without a trailing slash, a virtual-host
 # style bucket, and one that is not a URI at all.
-BASES = ["", "oss://bucket/", "oss://bucket/prefix", "/bucket/", "oss://bucket.oss-cn-hangzhou.aliyuncs.com/dir/",
-         "bucket/", "oss://"]
+BASES = [
+    "",
+    "oss://bucket/",
+    "oss://bucket/prefix",
+    "/bucket/",
+    "oss://bucket.oss-cn-hangzhou.aliyuncs.com/dir/",
+    "bucket/",
+    "oss://",
+]
 
 _manifest = ""
 
@@ -69,6 +77,7 @@ def _parsing_client():
     global _client
     if _client is None:
         from osstorchconnector import OssClient
+
         _client = OssClient("http://127.0.0.1:1", region="cn-hangzhou")
     return _client
 
@@ -107,10 +116,16 @@ def hypothesis_inputs():
     separators and line ends that matter, and raw bytes."""
     from hypothesis import strategies as st
 
-    line = st.tuples(st.text(max_size=40), st.sampled_from(["", "\t", "\t\t", " \t", "\t \t"]), st.text(max_size=10),
-                     st.sampled_from(["\n", "\r\n", "\n\n", ""]))
+    line = st.tuples(
+        st.text(max_size=40),
+        st.sampled_from(["", "\t", "\t\t", " \t", "\t \t"]),
+        st.text(max_size=10),
+        st.sampled_from(["\n", "\r\n", "\n\n", ""]),
+    )
     manifest = st.lists(line, max_size=8).map(lambda ls: "".join(a + s + b + e for a, s, b, e in ls).encode())
-    return st.tuples(st.integers(0, 255), st.one_of(manifest, st.binary(max_size=512))).map(lambda t: bytes([t[0]]) + t[1])
+    return st.tuples(st.integers(0, 255), st.one_of(manifest, st.binary(max_size=512))).map(
+        lambda t: bytes([t[0]]) + t[1]
+    )
 
 
 def run_hypothesis(seconds: float, corpus_dirs) -> int:
@@ -156,7 +171,9 @@ def main() -> None:
         runs = run_hypothesis(seconds, corpus_dirs)
         took = time.monotonic() - start
         print(f"Done {runs} runs in {int(took)} second(s)")
-        print(f"FUZZ-SUMMARY execs={runs} new=0 corpus={sum(len(os.listdir(d)) for d in corpus_dirs if os.path.isdir(d))}")
+        print(
+            f"FUZZ-SUMMARY execs={runs} new=0 corpus={sum(len(os.listdir(d)) for d in corpus_dirs if os.path.isdir(d))}"
+        )
         return
     it, native = _load(atheris.instrument_imports)
     atheris.Setup(argv, lambda data: check(data))

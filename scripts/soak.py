@@ -19,6 +19,7 @@ curves stayed flat: the median of the last quarter of the run against the
 median of the second quarter (the first is warm-up: pools, caches, the
 allocator reaching its working set).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,9 +41,20 @@ PREFIX = "soak/"
 # Low rates of the faults real OSS produces that a reader must ride through.
 # Flipped bytes are left to the fault suite: they surface as per-sample
 # errors, which would end a DataLoader epoch here.
-FAULTS = dict(latency_ms=2, latency_jitter_ms=3, error_rate_500=0.002, error_rate_503=0.002, qos_delay_ms=20,
-              reset_rate=0.001, reset_after_bytes=1500, truncate_rate=0.001, truncate_after_bytes=2500,
-              stall_rate=0.0005, stall_ms=200, stall_after_bytes=1000)
+FAULTS = dict(
+    latency_ms=2,
+    latency_jitter_ms=3,
+    error_rate_500=0.002,
+    error_rate_503=0.002,
+    qos_delay_ms=20,
+    reset_rate=0.001,
+    reset_after_bytes=1500,
+    truncate_rate=0.001,
+    truncate_after_bytes=2500,
+    stall_rate=0.0005,
+    stall_ms=200,
+    stall_after_bytes=1000,
+)
 
 
 def content(key: str, size: int) -> bytes:
@@ -100,27 +112,36 @@ class Sampler(threading.Thread):
 
     def run(self) -> None:
         from osstorchconnector import _native
+
         while not self.stop.wait(self.period):
             rt = _native.runtime_stats()
             me = os.getpid()
-            self.samples.append({
-                "t": round(time.monotonic() - self.t0, 2),
-                "rss_main_mib": rss_kib(me) / 1024, "fds_main": fds(me), "threads_main": threads(me),
-                "goroutines_main": rt["goroutines"], "go_heap_mib": rt["heap_alloc"] / 2**20, "handles_main": rt["handles"],
-                "rss_workers_mib": sum(rss_kib(p) for p in self.workers) / 1024,
-                "fds_workers": sum(fds(p) for p in self.workers),
-                "rss_server_mib": rss_kib(self.server_pid) / 1024,
-                # other work on this shared machine moves throughput: keep it beside the curves
-                "loadavg_1m": os.getloadavg()[0],
-            })
+            self.samples.append(
+                {
+                    "t": round(time.monotonic() - self.t0, 2),
+                    "rss_main_mib": rss_kib(me) / 1024,
+                    "fds_main": fds(me),
+                    "threads_main": threads(me),
+                    "goroutines_main": rt["goroutines"],
+                    "go_heap_mib": rt["heap_alloc"] / 2**20,
+                    "handles_main": rt["handles"],
+                    "rss_workers_mib": sum(rss_kib(p) for p in self.workers) / 1024,
+                    "fds_workers": sum(fds(p) for p in self.workers),
+                    "rss_server_mib": rss_kib(self.server_pid) / 1024,
+                    # other work on this shared machine moves throughput: keep it beside the curves
+                    "loadavg_1m": os.getloadavg()[0],
+                }
+            )
 
 
 def populate(srv, n: int, size: int) -> None:
     from osstorchconnector import _native
+
     client = _native.NativeClient({"endpoint": srv.endpoint, "cred_path": srv.cred_path, "region": srv.region})
     with cf.ThreadPoolExecutor(16) as ex:
-        for f in cf.as_completed([ex.submit(lambda i=i: client.put(BUCKET, key_of(i), content(key_of(i), size)))
-                                  for i in range(n)]):
+        for f in cf.as_completed(
+            [ex.submit(lambda i=i: client.put(BUCKET, key_of(i), content(key_of(i), size))) for i in range(n)]
+        ):
             f.result()
 
 
@@ -154,8 +175,15 @@ def main(argv=None) -> int:
     tmp = tempfile.mkdtemp(prefix="soak-")
     config = os.path.join(tmp, "config.json")
     with open(config, "w") as f:
-        json.dump({"logLevel": 2, "logPath": os.path.join(tmp, "connector.log"), "auditPath": os.path.join(tmp, "audit.log"),
-                   "readWriteTimeoutMs": 1500}, f)
+        json.dump(
+            {
+                "logLevel": 2,
+                "logPath": os.path.join(tmp, "connector.log"),
+                "auditPath": os.path.join(tmp, "audit.log"),
+                "readWriteTimeoutMs": 1500,
+            },
+            f,
+        )
 
     with LocalOssServer([BUCKET]) as srv:
         t = time.monotonic()
@@ -163,12 +191,19 @@ def main(argv=None) -> int:
         print(f"populated {args.objects} x {args.size} B in {time.monotonic() - t:.0f} s", flush=True)
         srv.set_faults(**FAULTS)
         srv.reset_stats()
-        common = dict(endpoint=srv.endpoint, cred_path=srv.cred_path, config_path=config, region=srv.region,
-                      transform=to_pair)
+        common = dict(
+            endpoint=srv.endpoint, cred_path=srv.cred_path, config_path=config, region=srv.region, transform=to_pair
+        )
         uri = f"oss://{BUCKET}/{PREFIX}"
         iterable = OssIterableDataset.from_prefix(uri, **common)
-        it_loader = DataLoader(iterable, batch_size=64, num_workers=args.workers, persistent_workers=args.workers > 0,
-                               collate_fn=keep, multiprocessing_context="fork" if args.workers else None)
+        it_loader = DataLoader(
+            iterable,
+            batch_size=64,
+            num_workers=args.workers,
+            persistent_workers=args.workers > 0,
+            collate_fn=keep,
+            multiprocessing_context="fork" if args.workers else None,
+        )
         mapped = OssMapDataset.from_prefix(uri, **common)
         map_loader = DataLoader(mapped, batch_size=64, num_workers=0, collate_fn=keep)
 
@@ -191,10 +226,20 @@ def main(argv=None) -> int:
                 dt = time.monotonic() - t0
                 if len(seen) != args.objects:
                     raise AssertionError(f"epoch {e} delivered {len(seen)} of {args.objects}")
-                epochs.append({"epoch": e, "kind": kind, "seconds": round(dt, 2), "objects_per_s": round(len(seen) / dt, 1),
-                               "end_t": round(time.monotonic() - sampler.t0, 1)})
-                print(f"epoch {e} {kind}: {len(seen)} objects in {dt:.1f} s ({len(seen) / dt:.0f}/s), "
-                      f"rss {rss_kib(os.getpid()) / 1024:.0f} MiB", flush=True)
+                epochs.append(
+                    {
+                        "epoch": e,
+                        "kind": kind,
+                        "seconds": round(dt, 2),
+                        "objects_per_s": round(len(seen) / dt, 1),
+                        "end_t": round(time.monotonic() - sampler.t0, 1),
+                    }
+                )
+                print(
+                    f"epoch {e} {kind}: {len(seen)} objects in {dt:.1f} s ({len(seen) / dt:.0f}/s), "
+                    f"rss {rss_kib(os.getpid()) / 1024:.0f} MiB",
+                    flush=True,
+                )
                 e += 1
         finally:
             sampler.stop.set()
@@ -213,35 +258,64 @@ def summarize(samples, epochs, stats, args) -> dict:
     n = len(samples)
     flat = {}
     # second quarter vs last quarter: the first quarter is warm-up
-    q2, q4 = samples[n // 4: n // 2], samples[3 * n // 4:]
-    limits = {"rss_main_mib": ("rel", 0.10), "rss_workers_mib": ("rel", 0.10), "rss_server_mib": ("rel", 0.10),
-              "fds_main": ("abs", 4), "fds_workers": ("abs", 4), "threads_main": ("abs", 4),
-              "goroutines_main": ("abs", 8), "handles_main": ("abs", 2)}
+    q2, q4 = samples[n // 4 : n // 2], samples[3 * n // 4 :]
+    limits = {
+        "rss_main_mib": ("rel", 0.10),
+        "rss_workers_mib": ("rel", 0.10),
+        "rss_server_mib": ("rel", 0.10),
+        "fds_main": ("abs", 4),
+        "fds_workers": ("abs", 4),
+        "threads_main": ("abs", 4),
+        "goroutines_main": ("abs", 8),
+        "handles_main": ("abs", 2),
+    }
     for name, (how, lim) in limits.items():
         if not q2 or not q4:
             continue
         a = statistics.median(s[name] for s in q2)
         b = statistics.median(s[name] for s in q4)
         grew = (b - a) / a if how == "rel" and a else (b - a)
-        flat[name] = {"second_quarter": round(a, 1), "last_quarter": round(b, 1), "growth": round(grew, 3),
-                      "limit": lim, "flat": grew <= lim}
+        flat[name] = {
+            "second_quarter": round(a, 1),
+            "last_quarter": round(b, 1),
+            "growth": round(grew, 3),
+            "limit": lim,
+            "flat": grew <= lim,
+        }
     for kind in sorted({ep["kind"] for ep in epochs}):
         rates = [ep["objects_per_s"] for ep in epochs if ep["kind"] == kind]
         if len(rates) >= 4:
             h = len(rates) // 2
             a, b = statistics.median(rates[:h]), statistics.median(rates[h:])
-            flat[f"throughput {kind}"] = {"first_half": a, "second_half": b, "change": round((b - a) / a, 3),
-                                          "limit": -0.15, "flat": (b - a) / a >= -0.15}
+            flat[f"throughput {kind}"] = {
+                "first_half": a,
+                "second_half": b,
+                "change": round((b - a) / a, 3),
+                "limit": -0.15,
+                "flat": (b - a) / a >= -0.15,
+            }
     faults = stats.get("faults_injected", 0)
-    return {"params": {"minutes": args.minutes, "objects": args.objects, "size": args.size, "workers": args.workers,
-                       "faults": FAULTS},
-            "epochs": epochs, "samples": samples, "faults_injected": faults, "requests": stats.get("requests"),
-            "flat": flat, "all_flat": all(v["flat"] for v in flat.values())}
+    return {
+        "params": {
+            "minutes": args.minutes,
+            "objects": args.objects,
+            "size": args.size,
+            "workers": args.workers,
+            "faults": FAULTS,
+        },
+        "epochs": epochs,
+        "samples": samples,
+        "faults_injected": faults,
+        "requests": stats.get("requests"),
+        "flat": flat,
+        "all_flat": all(v["flat"] for v in flat.values()),
+    }
 
 
 def plot(report, path) -> None:
     try:
         import matplotlib
+
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
@@ -281,8 +355,10 @@ def plot(report, path) -> None:
     for a in ax.flat:
         a.set_xlabel("minutes")
     p = report["params"]
-    fig.suptitle(f"soak: {p['minutes']:g} min, {p['objects']} objects x {p['size']} B, "
-                 f"{report['faults_injected']} faults injected, {len(ep)} epochs")
+    fig.suptitle(
+        f"soak: {p['minutes']:g} min, {p['objects']} objects x {p['size']} B, "
+        f"{report['faults_injected']} faults injected, {len(ep)} epochs"
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=90)
 

@@ -35,6 +35,7 @@ created only where none exist) and undoes them on exit, on SIGTERM turned
 into SystemExit, at interpreter exit, and — for SIGKILL — from a small
 guardian process that reverts them when its pipe from us closes.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -67,6 +68,7 @@ def _log(msg: str) -> None:
 
 
 # ---------------------------------------------------------------- the virtualenv
+
 
 def venv_python() -> pathlib.Path:
     env = os.environ.get("OSSTORCH_UPSTREAM_PYTHON")
@@ -155,9 +157,11 @@ def ensure_venv(install: bool = True, log=_log) -> Tuple[Optional[str], Optional
     env = dict(os.environ)
     env.setdefault("UV_CACHE_DIR", str(pathlib.Path.home() / ".cache" / "uv"))
     env.setdefault("UV_LINK_MODE", "copy")
+
     def uv_run(args: List[str], timeout: float) -> None:
-        p = subprocess.run(uv + args, cwd=REPO, env=env, timeout=timeout, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.PIPE, text=True)
+        p = subprocess.run(
+            uv + args, cwd=REPO, env=env, timeout=timeout, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
         if p.returncode != 0:
             sys.stderr.write(p.stderr)
             last = " ".join(line.strip() for line in p.stderr.strip().splitlines()[-4:])
@@ -213,9 +217,20 @@ def can_unshare() -> Tuple[bool, str]:
             _can_unshare = (False, "unshare(1) not found")
         else:
             try:
-                r = subprocess.run([unshare, "--mount", "--propagation", "private", "/bin/sh", "-c",
-                                    "mount --bind /etc/hosts /etc/hosts && mount -t tmpfs tmpfs /mnt"],
-                                   capture_output=True, text=True, timeout=30)
+                r = subprocess.run(
+                    [
+                        unshare,
+                        "--mount",
+                        "--propagation",
+                        "private",
+                        "/bin/sh",
+                        "-c",
+                        "mount --bind /etc/hosts /etc/hosts && mount -t tmpfs tmpfs /mnt",
+                    ],
+                    capture_output=True,
+                    text=True,
+                    timeout=30,
+                )
                 _can_unshare = (r.returncode == 0, (r.stderr or r.stdout).strip()[-300:])
             except (OSError, subprocess.SubprocessError) as e:
                 _can_unshare = (False, str(e))
@@ -241,8 +256,13 @@ class Sandbox:
             subprocess.run(sb.prefix() + [python, "snippet.py"])
     """
 
-    def __init__(self, buckets: Iterable[str] = (), files: Optional[Dict[str, Union[bytes, str]]] = None,
-                 private_dirs: Sequence[str] = UPSTREAM_DIRS, hosts: bool = True) -> None:
+    def __init__(
+        self,
+        buckets: Iterable[str] = (),
+        files: Optional[Dict[str, Union[bytes, str]]] = None,
+        private_dirs: Sequence[str] = UPSTREAM_DIRS,
+        hosts: bool = True,
+    ) -> None:
         self.buckets, self.files, self.private_dirs, self.hosts = list(buckets), dict(files or {}), private_dirs, hosts
         self.tmp = tempfile.mkdtemp(prefix="osstorch-ns-")
         self._script = self._build()
@@ -310,11 +330,20 @@ class Sandbox:
         return "\n".join(lines + binds + ['exec "$@"'])
 
     def prefix(self) -> List[str]:
-        return [shutil.which("unshare") or "unshare", "--mount", "--propagation", "private",
-                "/bin/sh", "-c", self._script, "osstorch-sandbox"]
+        return [
+            shutil.which("unshare") or "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "/bin/sh",
+            "-c",
+            self._script,
+            "osstorch-sandbox",
+        ]
 
 
 # ---------------------------------------------------------------- without a namespace
+
 
 def undo(plan: List[dict]) -> None:
     """Carry out an undo plan of RealChanges, last step first."""
@@ -369,14 +398,16 @@ class RealChanges:
 
     HOSTS = "/etc/hosts"
 
-    def __init__(self, buckets: Iterable[str] = (), files: Optional[Dict[str, Union[bytes, str]]] = None,
-                 hosts: bool = True) -> None:
+    def __init__(
+        self, buckets: Iterable[str] = (), files: Optional[Dict[str, Union[bytes, str]]] = None, hosts: bool = True
+    ) -> None:
         self._plan: List[dict] = []
-        self._guard = subprocess.Popen([sys.executable, "-c", _GUARDIAN], stdin=subprocess.PIPE, text=True,
-                                       start_new_session=True)
+        self._guard = subprocess.Popen(
+            [sys.executable, "-c", _GUARDIAN], stdin=subprocess.PIPE, text=True, start_new_session=True
+        )
         atexit.register(self.close)
         try:
-            for path in (files or {}):
+            for path in files or {}:
                 if os.path.lexists(path):
                     raise FileExistsError(f"{path} exists: not overwritten")
             if hosts:
@@ -439,8 +470,9 @@ class RealChanges:
         return []
 
 
-def environment(buckets: Iterable[str] = (), files: Optional[Dict[str, Union[bytes, str]]] = None,
-                allow_real: bool = True):
+def environment(
+    buckets: Iterable[str] = (), files: Optional[Dict[str, Union[bytes, str]]] = None, allow_real: bool = True
+):
     """A Sandbox where a mount namespace can be had, else (allow_real)
     RealChanges; both have prefix() and close()."""
     ok, why = can_unshare()
@@ -453,8 +485,10 @@ def environment(buckets: Iterable[str] = (), files: Optional[Dict[str, Union[byt
 
 # ---------------------------------------------------------------- command line
 
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     import argparse
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("what", choices=["venv", "check"])
     ap.add_argument("--strict", action="store_true", help="exit 1 when upstream cannot be installed")

@@ -10,15 +10,25 @@ Each entry is "module.Name[.method]" -> [[parameter, kind, default], ...]
 (default "<none>" for none; callables by name). Methods implemented in C
 (upstream's DataObject) have no Python signature and are left out.
 """
+
 import importlib
 import inspect
 import json
 import sys
 
 NAMES = {
-    "osstorchconnector": ["OssIterableDataset", "OssMapDataset", "OssCheckpoint", "OssSafetensor", "OssDCPFileSystem",
-                          "OssStorageReader", "OssStorageWriter", "OssClient", "imagenet_manifest_parser",
-                          "generate_tar_archive"],
+    "osstorchconnector": [
+        "OssIterableDataset",
+        "OssMapDataset",
+        "OssCheckpoint",
+        "OssSafetensor",
+        "OssDCPFileSystem",
+        "OssStorageReader",
+        "OssStorageWriter",
+        "OssClient",
+        "imagenet_manifest_parser",
+        "generate_tar_archive",
+    ],
     "osstorchconnector._oss_bucket_iterable": ["parse_oss_uri", "identity", "imagenet_manifest_parser"],
     "osstorchconnector.oss_safetensor": ["oss_safe_open"],
 }
@@ -35,6 +45,7 @@ def params(f):
         if v is inspect.Parameter.empty:
             return "<none>"
         return f"<callable {v.__name__}>" if callable(v) else repr(v)
+
     return [[p.name, p.kind.name, default(p.default)] for p in sig.parameters.values()]
 
 

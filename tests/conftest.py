@@ -3,6 +3,7 @@ needs: `oss_module` below, or the `local_oss_server` fixtures of
 osstorchconnector.testing.pytest_plugin (registered by the installed
 package). Helpers the suites share are in the `support` package beside this
 file (tests/ is on pytest's pythonpath, see pyproject.toml)."""
+
 import pytest
 
 from osstorchconnector.testing import LocalOssServer

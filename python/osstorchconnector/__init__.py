@@ -6,15 +6,28 @@ Nothing heavy happens at import: torch-dependent classes are imported on first
 attribute access, and the Go core is loaded on first use (once per process,
 fork-safe: see ``osstorchconnector._native``).
 """
+
 import importlib as _importlib  # private names only: dir(osstorchconnector) shows the API
 
 from ._version import __version__
 from .errors import OssError
 
 __all__ = [
-    "OssCheckpoint", "OssSafetensor", "OssClient", "new_data_object", "imagenet_manifest_parser", "generate_tar_archive",
-    "OssIterableDataset", "OssMapDataset", "DataObject", "OssError", "__version__",
-    "OssDCPFileSystem", "OssFileSystem", "OssStorageReader", "OssStorageWriter",
+    "OssCheckpoint",
+    "OssSafetensor",
+    "OssClient",
+    "new_data_object",
+    "imagenet_manifest_parser",
+    "generate_tar_archive",
+    "OssIterableDataset",
+    "OssMapDataset",
+    "DataObject",
+    "OssError",
+    "__version__",
+    "OssDCPFileSystem",
+    "OssFileSystem",
+    "OssStorageReader",
+    "OssStorageWriter",
 ]
 
 # name -> submodule that defines it, imported on first access: importing the

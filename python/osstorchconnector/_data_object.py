@@ -1,6 +1,7 @@
 """DataObject: one object handed to a transform, a checkpoint reader or a
 writer; and new_data_object. (Upstream's module of these is named
 ``_oss_connector``; ours of that name re-exports them.)"""
+
 from __future__ import annotations
 
 import errno as _errno
@@ -24,12 +25,34 @@ class DataObject:
     with ``error_msg()`` saying what failed.
     """
 
-    __slots__ = ("key", "size", "label", "_data", "_pos", "_err", "_errmsg", "_reader", "_writer", "_closed", "_exc",
-                 "_shared_reader")
+    __slots__ = (
+        "key",
+        "size",
+        "label",
+        "_data",
+        "_pos",
+        "_err",
+        "_errmsg",
+        "_reader",
+        "_writer",
+        "_closed",
+        "_exc",
+        "_shared_reader",
+    )
 
-    def __init__(self, key: str, size: int = 0, label: str = "", data: Optional[_Buffer] = None, *,
-                 err: int = 0, error_msg: str = "", reader: Any = None, writer: Any = None,
-                 exception: Optional[BaseException] = None) -> None:
+    def __init__(
+        self,
+        key: str,
+        size: int = 0,
+        label: str = "",
+        data: Optional[_Buffer] = None,
+        *,
+        err: int = 0,
+        error_msg: str = "",
+        reader: Any = None,
+        writer: Any = None,
+        exception: Optional[BaseException] = None,
+    ) -> None:
         self.key = key
         self.size = int(size)
         self.label = label
@@ -67,8 +90,15 @@ class DataObject:
 
     def copy(self) -> "DataObject":
         """An independent object over the same bytes, with its own position."""
-        c = DataObject(self.key, self.size, self.label, err=self._err, error_msg=self._errmsg,
-                       reader=self._reader, exception=self._exc)
+        c = DataObject(
+            self.key,
+            self.size,
+            self.label,
+            err=self._err,
+            error_msg=self._errmsg,
+            reader=self._reader,
+            exception=self._exc,
+        )
         c._data = self._data
         c._shared_reader = True  # the original owns (and closes) the reader
         return c
@@ -95,7 +125,8 @@ class DataObject:
             raise error_for(self._err, self._errmsg or os.strerror(self._err), self._exc)
         if self._data is None and self._reader is None:
             raise io.UnsupportedOperation(
-                f"{self.key!r} is a descriptor without data; fetch it with OssClient.get_object")
+                f"{self.key!r} is a descriptor without data; fetch it with OssClient.get_object"
+            )
 
     def _length(self) -> int:
         if self._data is not None:
@@ -156,7 +187,7 @@ class DataObject:
         if n <= 0:
             return 0
         if self._data is not None:
-            mv[:n] = self._data[start:start + n]
+            mv[:n] = self._data[start : start + n]
         else:
             n = self._reader.read_into(start, mv[:n])
         self._pos = start + n
@@ -173,7 +204,7 @@ class DataObject:
                     break
                 i = chunk.find(b"\n")
                 if i >= 0:
-                    out += chunk[:i + 1]
+                    out += chunk[: i + 1]
                     self._pos -= len(chunk) - i - 1
                     break
                 out += chunk

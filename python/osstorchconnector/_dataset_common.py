@@ -2,6 +2,7 @@
 process, the error rule for a fetched object, entries from a
 get_dataset_objects callable, and the check that a transform survives
 pickling."""
+
 from __future__ import annotations
 
 import errno
@@ -28,11 +29,13 @@ class _DatasetBase:
     """Plain-data state (endpoint, credentials, entries, transform): datasets
     pickle into spawn/forkserver workers; the native client is made per process."""
 
-    def _init_common(self, endpoint: str, cred_path: str, config_path: str, transform: Callable,
-                     cred_provider: Any, region: str) -> None:
+    def _init_common(
+        self, endpoint: str, cred_path: str, config_path: str, transform: Callable, cred_provider: Any, region: str
+    ) -> None:
         if not endpoint:  # upstream's local-directory mode (see _local)
             log.warning("endpoint is empty, load from local directory")
         import uuid
+
         self._uuid = uuid.uuid4()
         self._endpoint = endpoint
         self._cred_path = cred_path or ""
@@ -46,8 +49,14 @@ class _DatasetBase:
     def _get_client(self) -> OssClient:
         """This process's client (a worker makes its own: handles never cross processes)."""
         if self._client is None or self._client_pid != os.getpid():
-            self._client = OssClient(self._endpoint, self._cred_path, self._config_path, str(self._uuid),
-                                     cred_provider=self._cred_provider, region=self._region)
+            self._client = OssClient(
+                self._endpoint,
+                self._cred_path,
+                self._config_path,
+                str(self._uuid),
+                cred_provider=self._cred_provider,
+                region=self._region,
+            )
             self._client_pid = os.getpid()
         return self._client
 
@@ -60,7 +69,8 @@ class _DatasetBase:
             raise TypeError(
                 f"the transform {self._transform!r} cannot be pickled ({e}); DataLoader workers started with "
                 "multiprocessing_context='spawn' or 'forkserver' receive the dataset pickled: use a module-level "
-                "function (not a lambda or a local function) or the default 'fork' context") from None
+                "function (not a lambda or a local function) or the default 'fork' context"
+            ) from None
         return state
 
     def _transformed(self, obj: DataObject) -> Any:
@@ -86,8 +96,11 @@ def _failure(obj: DataObject) -> OssError:
     """The exception for a failed fetch: upstream's RuntimeError message, and
     the OssError subclass of the failure (so also ConnectionError, ...)."""
     eno = obj.err()
-    return error_for(eno, "failed to get next object, errno=%d(%s), msg=%s" % (eno, os.strerror(eno), obj.error_msg()),
-                     obj.exception())
+    return error_for(
+        eno,
+        "failed to get next object, errno=%d(%s), msg=%s" % (eno, os.strerror(eno), obj.error_msg()),
+        obj.exception(),
+    )
 
 
 def entries_of(objects: Iterable[Any], client: OssClient) -> List[Entry]:

@@ -1,6 +1,7 @@
 """Entry: the plain (bucket, key, size, label) tuple a dataset keeps per
 object, and how one is made from what users hand in (URIs, DataObject
 descriptors)."""
+
 from __future__ import annotations
 
 from typing import Any, Callable, Tuple

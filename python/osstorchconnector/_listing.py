@@ -12,6 +12,7 @@ The packed form (what ost_list_packed returns, see include/osstorch.h) is
 kept as it arrives: a header {u64 count, u64 keys_len}, count i64 sizes,
 count+1 u64 key offsets, then the keys, all little-endian.
 """
+
 from __future__ import annotations
 
 import struct
@@ -75,7 +76,7 @@ class _Strings:
 
     def raw(self, i: int) -> bytes:
         o = self.offsets
-        return self.data[self.base + o[i]:self.base + o[i + 1]]
+        return self.data[self.base + o[i] : self.base + o[i + 1]]
 
     def get(self, i: int) -> str:
         return _decode(self.raw(i))
@@ -95,7 +96,7 @@ class _Strings:
         if self.base == 0 and len(self.data) == o[len(o) - 1]:
             data = self.data
         else:
-            data = self.data[self.base + o[0]:self.base + o[len(o) - 1]]
+            data = self.data[self.base + o[0] : self.base + o[len(o) - 1]]
         if o[0] != 0:
             o = array("q", (x - o[0] for x in o))
         return data, _ints_le(o)
@@ -107,8 +108,14 @@ class Listing:
 
     __slots__ = ("_buckets", "_bucket_idx", "_keys", "_sizes", "_labels", "__weakref__")
 
-    def __init__(self, buckets: Tuple[str, ...], bucket_idx: Optional[array], keys: _Strings, sizes,
-                 labels: Optional[_Strings] = None) -> None:
+    def __init__(
+        self,
+        buckets: Tuple[str, ...],
+        bucket_idx: Optional[array],
+        keys: _Strings,
+        sizes,
+        labels: Optional[_Strings] = None,
+    ) -> None:
         if len(keys.offsets) != len(sizes) + 1:
             raise ValueError("a listing needs one key offset more than it has sizes")
         if bucket_idx is None and len(buckets) != 1 and len(sizes):
@@ -131,8 +138,10 @@ class Listing:
         offs_at = sizes_at + 8 * count
         keys_at = offs_at + 8 * (count + 1)
         if len(buf) != keys_at + keys_len:
-            raise ValueError(f"packed listing of {count} keys and {keys_len} key bytes should be "
-                             f"{keys_at + keys_len} bytes, not {len(buf)}")
+            raise ValueError(
+                f"packed listing of {count} keys and {keys_len} key bytes should be "
+                f"{keys_at + keys_len} bytes, not {len(buf)}"
+            )
         buf = bytes(buf)
         view = memoryview(buf)
         sizes = _int_array(view[sizes_at:offs_at])
@@ -169,8 +178,13 @@ class Listing:
             labels.append(label)
         if not buckets:
             buckets = [""]
-        return cls(tuple(buckets), idx if len(buckets) > 1 else None, _Strings.pack(keys), sizes,
-                   _Strings.pack(labels) if any(labels) else None)
+        return cls(
+            tuple(buckets),
+            idx if len(buckets) > 1 else None,
+            _Strings.pack(keys),
+            sizes,
+            _Strings.pack(labels) if any(labels) else None,
+        )
 
     # ---- the sequence ----
 
@@ -211,8 +225,13 @@ class Listing:
         """A new listing of the entries at indices, in that order (a share)."""
         idx = [self._index(int(i)) for i in indices]
         bidx = None if self._bucket_idx is None else array("i", (self._bucket_idx[i] for i in idx))
-        return Listing(self._buckets, bidx, self._keys.take(idx), array("q", (self._sizes[i] for i in idx)),
-                       None if self._labels is None else self._labels.take(idx))
+        return Listing(
+            self._buckets,
+            bidx,
+            self._keys.take(idx),
+            array("q", (self._sizes[i] for i in idx)),
+            None if self._labels is None else self._labels.take(idx),
+        )
 
     def nbytes(self) -> int:
         """The bytes its buffers hold (not counting the few objects around them)."""

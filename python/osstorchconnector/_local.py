@@ -18,6 +18,7 @@ Rules, as upstream's (checked against 1.2.3):
 One difference: a listing is sorted by key, as an OSS listing is; upstream
 lists in directory order, which differs between file systems and machines.
 """
+
 from __future__ import annotations
 
 import errno as _errno
@@ -35,7 +36,7 @@ def parse_uri(uri: str) -> Tuple[str, str]:
     if not isinstance(uri, str):
         raise TypeError(f"uri must be a str, not {type(uri).__name__}")
     if uri.startswith("oss://"):
-        rest = uri[len("oss://"):]
+        rest = uri[len("oss://") :]
     elif uri.startswith("/"):
         rest = uri[1:]
     else:
@@ -54,8 +55,9 @@ def _error(op: str, bucket: str, key: str, e: OSError) -> OssError:
     """The OssError for a failed file operation (also a RuntimeError, as upstream's)."""
     msg = f"{op} {_path(bucket, key)}: {e.strerror or e}"
     eno = e.errno or _errno.EIO
-    cls = {_errno.ENOENT: OssNotFoundError, _errno.EACCES: OssPermissionError,
-           _errno.EPERM: OssPermissionError}.get(eno, OssError)
+    cls = {_errno.ENOENT: OssNotFoundError, _errno.EACCES: OssPermissionError, _errno.EPERM: OssPermissionError}.get(
+        eno, OssError
+    )
     err = cls(msg, op=op, bucket=bucket, key=key)
     err.errno = eno
     return err
@@ -167,6 +169,7 @@ class LocalBackend:
                         walk(e.path, f"{rel}{e.name}/")
                     elif e.is_file(follow_symlinks=False):
                         out.append({"key": f"{base}{rel}{e.name}", "size": e.stat(follow_symlinks=False).st_size})
+
         try:
             walk(_path(bucket, base), "")
         except OSError as e:
@@ -207,8 +210,15 @@ class LocalBackend:
                 out.append(e)
         return out
 
-    def prefetch(self, worker_id: int = 0, worker_count: int = 1, items: Optional[List[Dict[str, Any]]] = None,
-                 bucket: str = "", prefix: str = "", **_: Any) -> _LocalPrefetcher:
+    def prefetch(
+        self,
+        worker_id: int = 0,
+        worker_count: int = 1,
+        items: Optional[List[Dict[str, Any]]] = None,
+        bucket: str = "",
+        prefix: str = "",
+        **_: Any,
+    ) -> _LocalPrefetcher:
         if items is None:
             items = [{"bucket": bucket, "key": o["key"]} for o in self.list(bucket, prefix)]
         return _LocalPrefetcher(self, items, worker_id, worker_count)

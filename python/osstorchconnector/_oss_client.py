@@ -2,6 +2,7 @@
 one door to that core: datasets, tar shards, checkpoints, safetensors, DCP
 and the tools call its methods; only this module uses ``_native``.
 """
+
 from __future__ import annotations
 
 import logging
@@ -44,8 +45,17 @@ class OssClient:
     which user code written for upstream sets.
     """
 
-    def __init__(self, endpoint: str, cred_path: str = "", config_path: str = "", uuid: str = "",
-                 id: int = 0, total: int = 1, cred_provider: Any = None, region: str = "") -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        cred_path: str = "",
+        config_path: str = "",
+        uuid: str = "",
+        id: int = 0,
+        total: int = 1,
+        cred_provider: Any = None,
+        region: str = "",
+    ) -> None:
         self._endpoint = endpoint or ""
         self._cred_path = cred_path or ""
         self._config_path = config_path or ""
@@ -54,9 +64,19 @@ class OssClient:
         self._cred_provider = cred_provider
         self._region = region or ""  # None and "" both mean "infer"
         # "" is upstream's local-directory mode: /dir/file URIs name local files (see _local)
-        self._native = _local.LocalBackend() if not endpoint else _native.NativeClient(
-            {"endpoint": endpoint, "cred_path": self._cred_path, "config_path": self._config_path, "region": self._region},
-            cred_provider)
+        self._native = (
+            _local.LocalBackend()
+            if not endpoint
+            else _native.NativeClient(
+                {
+                    "endpoint": endpoint,
+                    "cred_path": self._cred_path,
+                    "config_path": self._config_path,
+                    "region": self._region,
+                },
+                cred_provider,
+            )
+        )
         self._tars: dict = {}  # (pid, bucket, tar, index bucket, index) -> NativeTar
 
     def __getstate__(self):
@@ -130,8 +150,13 @@ class OssClient:
             return DataObject(name, 0, "")
         if missing is not None:
             raise missing
-        raise OssNotFoundError(f"HeadObject oss://{bucket}/: the bucket holds no object", op="HeadObject",
-                               bucket=bucket, key=key, kind="not_found")
+        raise OssNotFoundError(
+            f"HeadObject oss://{bucket}/: the bucket holds no object",
+            op="HeadObject",
+            bucket=bucket,
+            key=key,
+            kind="not_found",
+        )
 
     def rename_object(self, bucket: str, key: str, new_bucket: str, new_key: str) -> None:
         self._native.rename(bucket, key, new_bucket, new_key)
@@ -164,8 +189,15 @@ class OssClient:
         order, its bytes or the OssError it failed with."""
         return self._native.batch_get([{"bucket": b, "key": k, "size": s} for b, k, s, _ in entries])
 
-    def prefetch(self, entries: Optional[List[Entry]] = None, *, bucket: str = "", prefix: str = "",
-                 worker: Optional[Tuple[int, int]] = None, include_errors: bool = False) -> Iterator[DataObject]:
+    def prefetch(
+        self,
+        entries: Optional[List[Entry]] = None,
+        *,
+        bucket: str = "",
+        prefix: str = "",
+        worker: Optional[Tuple[int, int]] = None,
+        include_errors: bool = False,
+    ) -> Iterator[DataObject]:
         """One share of entries (or, without entries, of the objects under
         bucket/prefix), fetched concurrently, as DataObjects in completion
         order. worker is (share, total); None takes this client's own
@@ -175,8 +207,9 @@ class OssClient:
         source: dict = {"bucket": bucket, "prefix": prefix} if entries is None else {}
         return self._prefetched(entries, include_errors, share, total, source)
 
-    def _prefetched(self, entries: Optional[List[Entry]], include_errors: bool, share: int, total: int,
-                    source: dict) -> Iterator[DataObject]:
+    def _prefetched(
+        self, entries: Optional[List[Entry]], include_errors: bool, share: int, total: int, source: dict
+    ) -> Iterator[DataObject]:
         if entries is not None:
             source["items"] = [{"bucket": b, "key": k, "size": s} for b, k, s, _ in entries]
         it = self._native.prefetch(worker_id=share, worker_count=total, **source)
@@ -194,12 +227,16 @@ class OssClient:
         finally:
             it.close()
 
-    def list_objects_with_preload(self, bucket: str, prefix: str = "", include_errors: bool = False) -> Iterator[DataObject]:
+    def list_objects_with_preload(
+        self, bucket: str, prefix: str = "", include_errors: bool = False
+    ) -> Iterator[DataObject]:
         """Every object under prefix, fetched concurrently, in completion order;
         this client's share (id of total) only."""
         return self.prefetch(bucket=bucket, prefix=prefix, include_errors=include_errors)
 
-    def list_objects_from_uris(self, object_uris: Iterable, prefetch: bool = False, include_errors: bool = False) -> Iterator[DataObject]:
+    def list_objects_from_uris(
+        self, object_uris: Iterable, prefetch: bool = False, include_errors: bool = False
+    ) -> Iterator[DataObject]:
         """Fetch the given objects (DataObject descriptors or URIs) in input
         order; with prefetch, concurrently as one batch."""
         entries = _entries(object_uris, self.parse_uri)
@@ -220,7 +257,9 @@ class OssClient:
             else:
                 yield DataObject(name, len(r), label, r)
 
-    def open_tar(self, bucket: str, tar_key: str, index_key: str, index_bucket: Optional[str] = None) -> _native.NativeTar:
+    def open_tar(
+        self, bucket: str, tar_key: str, index_key: str, index_bucket: Optional[str] = None
+    ) -> _native.NativeTar:
         """The tar at bucket/tar_key, opened through its index object (either
         connector's encoding); cached per process."""
         k = (os.getpid(), bucket, tar_key, index_bucket or bucket, index_key)
@@ -235,8 +274,16 @@ class OssClient:
             return self._native.tar_index_build(*parse_oss_uri(tar_path))
         return _native.tar_index_from_file(tar_path)
 
-    def list_objects_from_tar(self, bucket: str, tar_key: str, index_key: str, chunks: Iterable = [], sizes: Iterable = [],  # noqa: B006 (upstream's defaults; never mutated)
-                              prefetch: bool = False, include_errors: bool = False) -> List[DataObject]:
+    def list_objects_from_tar(
+        self,
+        bucket: str,
+        tar_key: str,
+        index_key: str,
+        chunks: Iterable = [],
+        sizes: Iterable = [],  # noqa: B006 (upstream's defaults; never mutated)
+        prefetch: bool = False,
+        include_errors: bool = False,
+    ) -> List[DataObject]:
         """Members of a tar by position: with sizes, the runs
         chunks[i] .. chunks[i]+sizes[i]-1; else the positions in chunks. Each
         run of consecutive members is one ranged read; results in order. A
@@ -260,9 +307,12 @@ class OssClient:
     def gen_tar_archive(self, tar_path: str, index_path: str, source_path: str, index_only: bool = False) -> int:
         """generate_tar_archive with this client's endpoint and credentials."""
         from ._tar_archive import write_tar_archive
+
         return write_tar_archive(self, tar_path, index_path, source_path, index_only)
 
-    def list_objects_from_uris_with_preload(self, object_uris: Iterable, include_errors: bool = False) -> Iterator[DataObject]:
+    def list_objects_from_uris_with_preload(
+        self, object_uris: Iterable, include_errors: bool = False
+    ) -> Iterator[DataObject]:
         """Fetch this client's share of the given objects concurrently, in
         completion order."""
         return self.prefetch(_entries(object_uris, self.parse_uri), include_errors=include_errors)

@@ -7,6 +7,7 @@ share = rank * num_workers + worker_id and total = world_size * num_workers.
 for upstream's ``*_with_preload`` calls on a client whose ``_id``/``_total``
 user code set.)
 """
+
 from __future__ import annotations
 
 from typing import Sequence, TypeVar

@@ -9,6 +9,7 @@ leader is still alive (if it died, one of them takes over). Each worker
 marks itself in ``<key>.done``; the last one removes the files. The files
 live in /dev/shm when available (OSSTORCH_SHARE_DIR overrides).
 """
+
 from __future__ import annotations
 
 import os
@@ -41,8 +42,15 @@ def _alive(pid: int) -> bool:
         return True
 
 
-def shared(key: str, num_workers: int, produce: Callable[[], T], poll_s: float = 0.005, *,
-           worker_id: int = 0, split: Optional[Callable[[T, int], T]] = None) -> T:
+def shared(
+    key: str,
+    num_workers: int,
+    produce: Callable[[], T],
+    poll_s: float = 0.005,
+    *,
+    worker_id: int = 0,
+    split: Optional[Callable[[T, int], T]] = None,
+) -> T:
     """Return produce()'s result, computed once by one of num_workers callers
     that pass the same key. With split, each caller gets only its part,
     split(result, worker_id): the producer publishes one file per worker

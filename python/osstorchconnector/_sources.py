@@ -12,6 +12,7 @@ that call, as upstream's do (lazily, at iteration, for iterable datasets).
 A tar archive is no such source: its members are read by position through
 the tar's index, see TarSource.
 """
+
 from __future__ import annotations
 
 import io
@@ -95,8 +96,9 @@ def objects_entries(object_uris: Any, parse: Callable[[str], Tuple[str, str]]) -
     return [to_entry(u, parse) for u in uris]
 
 
-def manifest_entries(client, manifest_file_path: str, manifest_parser: ManifestParser,
-                     oss_base_uri: str) -> List[Entry]:
+def manifest_entries(
+    client, manifest_file_path: str, manifest_parser: ManifestParser, oss_base_uri: str
+) -> List[Entry]:
     """Run the parser over the manifest (on OSS if it starts with oss://,
     else a local file) and prepend oss_base_uri to every key, as upstream."""
     if not manifest_file_path:

@@ -9,6 +9,7 @@ the file's path for a local folder). Beside the index, under its name +
 ``.osstorch-crc64``, goes the checksum file that upstream's encoding has no
 room for: each member's CRC-64, which lets our readers check ranged reads.
 """
+
 from __future__ import annotations
 
 import io
@@ -41,7 +42,7 @@ def _files_to_pack(client: OssClient, source_path: str) -> Iterator[Tuple[str, i
         # fetch in batches so the next ones arrive while the tar is written
         batch = 64
         for i in range(0, len(objs), batch):
-            part = objs[i:i + batch]
+            part = objs[i : i + batch]
             datas = client.read_objects(part)
             for (_, key, _, _), d in zip(part, datas):
                 if isinstance(d, Exception):
@@ -82,9 +83,18 @@ def _write(client: OssClient, path: str, data: bytes) -> None:
         f.write(data)
 
 
-def generate_tar_archive(endpoint: str, cred_path: str, config_path: str, tar_path: str, index_path: str,
-                         source_path: str, index_only: bool = False, cred_provider: Any = None, region: str = "",
-                         progress: Optional[Callable[[int, int], None]] = None) -> int:
+def generate_tar_archive(
+    endpoint: str,
+    cred_path: str,
+    config_path: str,
+    tar_path: str,
+    index_path: str,
+    source_path: str,
+    index_only: bool = False,
+    cred_provider: Any = None,
+    region: str = "",
+    progress: Optional[Callable[[int, int], None]] = None,
+) -> int:
     """Write source_path's objects (an ``oss://`` prefix or a local folder)
     into a tar at tar_path and its index at index_path (each on OSS or local).
     With index_only, index the existing tar_path. Returns 0, as upstream's.
@@ -98,8 +108,14 @@ def generate_tar_archive(endpoint: str, cred_path: str, config_path: str, tar_pa
     return write_tar_archive(client, tar_path, index_path, source_path, index_only, progress)
 
 
-def write_tar_archive(client: OssClient, tar_path: str, index_path: str, source_path: str, index_only: bool = False,
-                      progress: Optional[Callable[[int, int], None]] = None) -> int:
+def write_tar_archive(
+    client: OssClient,
+    tar_path: str,
+    index_path: str,
+    source_path: str,
+    index_only: bool = False,
+    progress: Optional[Callable[[int, int], None]] = None,
+) -> int:
     """generate_tar_archive with a client (OssClient.gen_tar_archive)."""
     if not tar_path or not index_path:
         raise ValueError("tar_path and index_path must be non-empty")

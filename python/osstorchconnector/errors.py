@@ -8,6 +8,7 @@ would catch for the same situation, so ``except FileNotFoundError`` works for
 a missing object and ``except PermissionError`` for refused credentials. The
 README's "Errors" table lists every failure with its types.
 """
+
 from __future__ import annotations
 
 import errno as _errno
@@ -37,10 +38,20 @@ class OssError(OSError, RuntimeError):
 
     default_errno = _errno.EIO
 
-    def __init__(self, message: str, *, code: Optional[str] = None, status: Optional[int] = None,
-                 request_id: Optional[str] = None, op: Optional[str] = None, bucket: Optional[str] = None,
-                 key: Optional[str] = None, kind: Optional[str] = None, timeout: bool = False,
-                 integrity: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: Optional[str] = None,
+        status: Optional[int] = None,
+        request_id: Optional[str] = None,
+        op: Optional[str] = None,
+        bucket: Optional[str] = None,
+        key: Optional[str] = None,
+        kind: Optional[str] = None,
+        timeout: bool = False,
+        integrity: bool = False,
+    ) -> None:
         super().__init__(message)
         self.errno = self.default_errno
         self.strerror = message
@@ -55,9 +66,17 @@ class OssError(OSError, RuntimeError):
         return (_rebuild, (type(self), self.strerror, self._details()))
 
     def _details(self) -> dict:
-        return {"code": self.code, "status": self.status, "request_id": self.request_id, "op": self.op,
-                "bucket": self.bucket, "key": self.key, "kind": self.kind, "timeout": self.timeout,
-                "integrity": self.integrity}
+        return {
+            "code": self.code,
+            "status": self.status,
+            "request_id": self.request_id,
+            "op": self.op,
+            "bucket": self.bucket,
+            "key": self.key,
+            "kind": self.kind,
+            "timeout": self.timeout,
+            "integrity": self.integrity,
+        }
 
 
 def _rebuild(cls, message, details):
@@ -66,16 +85,19 @@ def _rebuild(cls, message, details):
 
 class OssNotFoundError(OssError, FileNotFoundError):
     """No such bucket, object or upload."""
+
     default_errno = _errno.ENOENT
 
 
 class OssPermissionError(OssError, PermissionError):
     """Credentials are missing, wrong or not allowed to do this."""
+
     default_errno = _errno.EACCES
 
 
 class OssConnectionError(OssError, ConnectionError):
     """The connection failed, timed out, or the data did not pass its integrity check."""
+
     default_errno = _errno.ECONNRESET
 
     def __init__(self, message: str, **details) -> None:
@@ -90,11 +112,13 @@ class OssConnectionError(OssError, ConnectionError):
 
 class OssInvalidArgumentError(OssError, ValueError):
     """A bad argument or configuration value."""
+
     default_errno = _errno.EINVAL
 
 
 class OssCanceledError(OssError):
     """The operation was canceled."""
+
     default_errno = _errno.ECANCELED
 
 
@@ -153,8 +177,15 @@ def error_for(eno: int, message: str, exc: Optional[BaseException] = None) -> Os
 def error_from_details(details: Mapping[str, Any]) -> OssError:
     """Build the exception for an error reported by the core."""
     cls = _BY_KIND.get(str(details.get("kind")), OssError)
-    return cls(str(details.get("message", "unknown error")), code=details.get("code") or None,
-               status=details.get("status") or None, request_id=details.get("request_id") or None,
-               op=details.get("op") or None, bucket=details.get("bucket") or None,
-               key=details.get("key") or None, kind=details.get("kind"),
-               timeout=bool(details.get("timeout")), integrity=bool(details.get("integrity")))
+    return cls(
+        str(details.get("message", "unknown error")),
+        code=details.get("code") or None,
+        status=details.get("status") or None,
+        request_id=details.get("request_id") or None,
+        op=details.get("op") or None,
+        bucket=details.get("bucket") or None,
+        key=details.get("key") or None,
+        kind=details.get("kind"),
+        timeout=bool(details.get("timeout")),
+        integrity=bool(details.get("integrity")),
+    )

@@ -1,4 +1,5 @@
 """OssCheckpoint: torch.save / torch.load straight to and from OSS."""
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -26,8 +27,9 @@ class OssCheckpoint:
     nothing becomes visible.
     """
 
-    def __init__(self, endpoint: str, cred_path: str = "", config_path: str = "", cred_provider: Any = None,
-                 region: str = "") -> None:
+    def __init__(
+        self, endpoint: str, cred_path: str = "", config_path: str = "", cred_provider: Any = None, region: str = ""
+    ) -> None:
         self._endpoint = endpoint
         if not endpoint:  # as upstream's (datasets alone read local files with an empty endpoint)
             raise ValueError("endpoint must be non-empty")
@@ -47,12 +49,14 @@ class OssCheckpoint:
     def save(self, obj: Any, oss_uri: str) -> None:
         """torch.save(obj) to oss_uri (committed when this returns)."""
         import torch
+
         with self.writer(oss_uri) as f:
             torch.save(obj, f)
 
     def load(self, oss_uri: str, **torch_load_kwargs: Any) -> Any:
         """torch.load from oss_uri."""
         import torch
+
         with self.reader(oss_uri) as f:
             return torch.load(f, **torch_load_kwargs)
 
@@ -69,9 +73,10 @@ class OssCheckpoint:
         snapshot = _snapshot(obj)
         with self._lock:
             if self._executor is None:
-                self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="oss-async-save")
+                self._executor = concurrent.futures.ThreadPoolExecutor(
+                    max_workers=1, thread_name_prefix="oss-async-save"
+                )
             return self._executor.submit(self.save, snapshot, oss_uri)
-
 
 
 def _object_uri(oss_uri: str):
@@ -89,8 +94,13 @@ def _snapshot(obj: Any) -> Any:
         if isinstance(x, torch.Tensor):
             return x.detach().to("cpu", copy=True)
         if isinstance(x, dict):
-            return type(x)((k, copy(v)) for k, v in x.items()) if type(x) is not dict else {k: copy(v) for k, v in x.items()}
+            return (
+                type(x)((k, copy(v)) for k, v in x.items())
+                if type(x) is not dict
+                else {k: copy(v) for k, v in x.items()}
+            )
         if isinstance(x, (list, tuple)) and not hasattr(x, "_fields"):
             return type(x)(copy(v) for v in x)
         return x
+
     return copy(obj)

@@ -9,6 +9,7 @@ A checkpoint is a "directory" of objects under the URI (``__0_0.distcp``, ...,
 ``.metadata``). torch's FileSystemWriter/Reader do the planning and the
 (de)serialization; this module only maps their file operations onto objects.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -36,7 +37,7 @@ def _uri(path: _PathLike) -> str:
     Path("oss://b/k") collapses the double slash to "oss:/b/k": restore it."""
     s = os.fspath(path)
     if s.startswith("oss:/") and not s.startswith("oss://"):
-        s = "oss://" + s[len("oss:/"):]
+        s = "oss://" + s[len("oss:/") :]
     return s
 
 
@@ -54,8 +55,9 @@ class OssDCPFileSystem(FileSystemBase):
     GETs with read-ahead), which torch.load on each item's slice needs.
     """
 
-    def __init__(self, endpoint: str, cred_path: str = "", config_path: str = "", cred_provider: Any = None,
-                 region: str = "") -> None:
+    def __init__(
+        self, endpoint: str, cred_path: str = "", config_path: str = "", cred_provider: Any = None, region: str = ""
+    ) -> None:
         self._endpoint = endpoint
         if not endpoint:  # as upstream's (datasets alone read local files with an empty endpoint)
             raise ValueError("endpoint must be non-empty")
@@ -166,6 +168,7 @@ class OssStorageReader(FileSystemReader):
         """Read each file front to back: items sorted by file and offset turn
         the per-item reads into one sequential pass, so the reader's
         read-ahead fetches the next chunks while torch deserializes."""
+
         def key(item):
             info = self.storage_data[item.storage_index]
             return info.relative_path, info.offset

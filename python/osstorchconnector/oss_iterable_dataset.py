@@ -1,4 +1,5 @@
 """OssIterableDataset: an iterable dataset over OSS objects."""
+
 from __future__ import annotations
 
 import io
@@ -28,6 +29,7 @@ def _rank_and_world() -> Tuple[int, int]:
     RANK / WORLD_SIZE that torchrun sets, else a single process."""
     try:
         import torch.distributed as dist
+
         if dist.is_available() and dist.is_initialized():
             return dist.get_rank(), dist.get_world_size()
     except Exception:
@@ -46,12 +48,21 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
     distributed ranks, read at iteration time.
     """
 
-    def __init__(self, endpoint: str, cred_path: str, config_path: str,
-                 get_dataset_objects: Callable[[OssClient], Iterable[Entry]],
-                 transform: Callable[[DataObject], Any] = identity,
-                 cred_provider: Any = None, from_tar: bool = False,
-                 shuffle: bool = False, shuffle_chunk_size: int = 1000, region: str = "",
-                 shard_by_rank: bool = False, seed: Optional[int] = None) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        cred_path: str,
+        config_path: str,
+        get_dataset_objects: Callable[[OssClient], Iterable[Entry]],
+        transform: Callable[[DataObject], Any] = identity,
+        cred_provider: Any = None,
+        from_tar: bool = False,
+        shuffle: bool = False,
+        shuffle_chunk_size: int = 1000,
+        region: str = "",
+        shard_by_rank: bool = False,
+        seed: Optional[int] = None,
+    ) -> None:
         self._init_common(endpoint, cred_path, config_path, transform, cred_provider, region)
         if from_tar and not isinstance(get_dataset_objects, TarSource):
             raise ValueError("from_tar=True needs a TarSource; use OssIterableDataset.from_tar")
@@ -73,42 +84,116 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
         return self._skips.value
 
     @classmethod
-    def from_objects(cls, object_uris: Union[str, Iterable[str]], endpoint: str, *, cred_path: str = "",
-                     cred_provider: Any = None, config_path: str = "", transform: Callable[[DataObject], Any] = identity,
-                     region: str = "", shard_by_rank: bool = False) -> "OssIterableDataset":
+    def from_objects(
+        cls,
+        object_uris: Union[str, Iterable[str]],
+        endpoint: str,
+        *,
+        cred_path: str = "",
+        cred_provider: Any = None,
+        config_path: str = "",
+        transform: Callable[[DataObject], Any] = identity,
+        region: str = "",
+        shard_by_rank: bool = False,
+    ) -> "OssIterableDataset":
         uris = [object_uris] if isinstance(object_uris, str) else list(object_uris or [])
-        return cls(endpoint, cred_path, config_path, FromObjects(uris), transform=transform,
-                   cred_provider=cred_provider, region=region, shard_by_rank=shard_by_rank)
+        return cls(
+            endpoint,
+            cred_path,
+            config_path,
+            FromObjects(uris),
+            transform=transform,
+            cred_provider=cred_provider,
+            region=region,
+            shard_by_rank=shard_by_rank,
+        )
 
     @classmethod
-    def from_prefix(cls, oss_uri: str, endpoint: str, *, cred_path: str = "", cred_provider: Any = None,
-                    config_path: str = "", transform: Callable[[DataObject], Any] = identity,
-                    region: str = "", shard_by_rank: bool = False) -> "OssIterableDataset":
-        return cls(endpoint, cred_path, config_path, FromPrefix(oss_uri), transform=transform,
-                   cred_provider=cred_provider, region=region, shard_by_rank=shard_by_rank)
+    def from_prefix(
+        cls,
+        oss_uri: str,
+        endpoint: str,
+        *,
+        cred_path: str = "",
+        cred_provider: Any = None,
+        config_path: str = "",
+        transform: Callable[[DataObject], Any] = identity,
+        region: str = "",
+        shard_by_rank: bool = False,
+    ) -> "OssIterableDataset":
+        return cls(
+            endpoint,
+            cred_path,
+            config_path,
+            FromPrefix(oss_uri),
+            transform=transform,
+            cred_provider=cred_provider,
+            region=region,
+            shard_by_rank=shard_by_rank,
+        )
 
     @classmethod
-    def from_manifest_file(cls, manifest_file_path: str,
-                           manifest_parser: Callable[[io.IOBase], Iterable[Tuple[str, str]]],
-                           oss_base_uri: str, endpoint: str, *, cred_path: str = "", cred_provider: Any = None,
-                           config_path: str = "", transform: Callable[[DataObject], Any] = identity,
-                           region: str = "", shard_by_rank: bool = False) -> "OssIterableDataset":
-        return cls(endpoint, cred_path, config_path, FromManifest(manifest_file_path, manifest_parser, oss_base_uri),
-                   transform=transform, cred_provider=cred_provider, region=region, shard_by_rank=shard_by_rank)
+    def from_manifest_file(
+        cls,
+        manifest_file_path: str,
+        manifest_parser: Callable[[io.IOBase], Iterable[Tuple[str, str]]],
+        oss_base_uri: str,
+        endpoint: str,
+        *,
+        cred_path: str = "",
+        cred_provider: Any = None,
+        config_path: str = "",
+        transform: Callable[[DataObject], Any] = identity,
+        region: str = "",
+        shard_by_rank: bool = False,
+    ) -> "OssIterableDataset":
+        return cls(
+            endpoint,
+            cred_path,
+            config_path,
+            FromManifest(manifest_file_path, manifest_parser, oss_base_uri),
+            transform=transform,
+            cred_provider=cred_provider,
+            region=region,
+            shard_by_rank=shard_by_rank,
+        )
 
     @classmethod
-    def from_tar(cls, tar_uri: str, tar_index_uri: str, endpoint: str, *, cred_path: str = "", cred_provider: Any = None,
-                 config_path: str = "", transform: Callable[[DataObject], Any] = identity, shuffle: bool = False,
-                 shuffle_chunk_size: int = 1000, region: str = "", seed: Optional[int] = None,
-                 shard_by_rank: bool = False) -> "OssIterableDataset":
+    def from_tar(
+        cls,
+        tar_uri: str,
+        tar_index_uri: str,
+        endpoint: str,
+        *,
+        cred_path: str = "",
+        cred_provider: Any = None,
+        config_path: str = "",
+        transform: Callable[[DataObject], Any] = identity,
+        shuffle: bool = False,
+        shuffle_chunk_size: int = 1000,
+        region: str = "",
+        seed: Optional[int] = None,
+        shard_by_rank: bool = False,
+    ) -> "OssIterableDataset":
         """Members of a tar archive on OSS. The members are cut into chunks of
         shuffle_chunk_size consecutive members (one ranged read each); with
         shuffle the chunk order is shuffled, the same for the same seed
         (default: the epoch's DataLoader seed). Workers and ranks take
         disjoint sets of chunks."""
-        return cls(endpoint, cred_path, config_path, TarSource(tar_uri, tar_index_uri), transform=transform,
-                   cred_provider=cred_provider, from_tar=True, shuffle=shuffle, shuffle_chunk_size=shuffle_chunk_size,
-                   region=region, shard_by_rank=shard_by_rank, seed=seed)
+        return cls(
+            endpoint,
+            cred_path,
+            config_path,
+            TarSource(tar_uri, tar_index_uri),
+            transform=transform,
+            cred_provider=cred_provider,
+            from_tar=True,
+            shuffle=shuffle,
+            shuffle_chunk_size=shuffle_chunk_size,
+            region=region,
+            shard_by_rank=shard_by_rank,
+            seed=seed,
+        )
 
     def shuffle(self, generator: Optional[torch.Generator] = None) -> None:
         """Shuffle the chunk order of a from_tar dataset from now on, with a
@@ -116,8 +201,10 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
         upstream's method does. Each epoch then takes its own order from that
         seed, the same in every worker and rank."""
         if self._tar is None:
-            raise TypeError("shuffle() reorders the chunks of a from_tar dataset; shuffle other datasets with "
-                            "DataLoader(shuffle=True) over an OssMapDataset")
+            raise TypeError(
+                "shuffle() reorders the chunks of a from_tar dataset; shuffle other datasets with "
+                "DataLoader(shuffle=True) over an OssMapDataset"
+            )
         self._seed = int(torch.randint(0, 2**62, (1,), generator=generator).item())
         self._shuffle = True
 
@@ -137,13 +224,15 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
     def _read_chunks(self, client: OssClient, chunks: List[Tuple[int, int]]) -> Iterator[Any]:
         group = 8  # chunks fetched together: their ranged reads run in parallel
         for g in range(0, len(chunks), group):
-            starts = [s for s, _ in chunks[g:g + group]]
-            sizes = [n for _, n in chunks[g:g + group]]
-            yield from client.list_objects_from_tar(self._tar.bucket, self._tar.tar_key, self._tar.index_key,
-                                                    starts, sizes, include_errors=True)
+            starts = [s for s, _ in chunks[g : g + group]]
+            sizes = [n for _, n in chunks[g : g + group]]
+            yield from client.list_objects_from_tar(
+                self._tar.bucket, self._tar.tar_key, self._tar.index_key, starts, sizes, include_errors=True
+            )
 
-    def _entries(self, client: OssClient, worker_id: int, num_workers: int, seed: Optional[int],
-                 share: int, total: int) -> Sequence[Entry]:
+    def _entries(
+        self, client: OssClient, worker_id: int, num_workers: int, seed: Optional[int], share: int, total: int
+    ) -> Sequence[Entry]:
         """This worker's share of the epoch's objects (share of total, see
         _sharding); the listing is made once per epoch and rank."""
         if num_workers <= 1:
@@ -152,8 +241,13 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
         # worker only its part
         key = f"{self._uuid}-{seed}-{self._epoch}"
         first = share - worker_id  # this rank's first share
-        return _shared_listing.shared(key, num_workers, lambda: _as_entries(self._get_dataset_objects(client)),
-                                      worker_id=worker_id, split=lambda es, w: share_of(es, first + w, total))
+        return _shared_listing.shared(
+            key,
+            num_workers,
+            lambda: _as_entries(self._get_dataset_objects(client)),
+            worker_id=worker_id,
+            split=lambda es, w: share_of(es, first + w, total),
+        )
 
     def __iter__(self) -> Iterator[Any]:
         return _EpochIterator(self)
@@ -250,13 +344,18 @@ class _EpochIterator:
         self._dataset._skips.add(info.id if info is not None else None)
         self._skipped += 1
         if self._skipped <= _SKIPS_LOGGED:
-            log.warning("OssIterableDataset: skipping missing object %s (%s); the epoch goes on", obj.key, obj.error_msg())
+            log.warning(
+                "OssIterableDataset: skipping missing object %s (%s); the epoch goes on", obj.key, obj.error_msg()
+            )
 
     def _summarise_skips(self) -> None:
         if self._skipped:
             more = f", {self._skipped - _SKIPS_LOGGED} of them not named above" if self._skipped > _SKIPS_LOGGED else ""
-            log.warning("OssIterableDataset: missing objects skipped in this epoch: %d%s (dataset.skipped counts them)",
-                        self._skipped, more)
+            log.warning(
+                "OssIterableDataset: missing objects skipped in this epoch: %d%s (dataset.skipped counts them)",
+                self._skipped,
+                more,
+            )
             self._skipped = 0
 
 
@@ -274,6 +373,7 @@ class _SkipCount:
 
     def __init__(self) -> None:
         import multiprocessing.sharedctypes
+
         self._slots = multiprocessing.sharedctypes.RawArray("q", self._SLOTS)
         self._plain = 0
 
@@ -289,7 +389,7 @@ class _SkipCount:
 
     def __getstate__(self):
         from multiprocessing.context import get_spawning_popen
+
         if get_spawning_popen() is not None:  # a worker being started: share the slots
             return {"_slots": self._slots, "_plain": self._plain}
         return {"_slots": None, "_plain": self.value}
-

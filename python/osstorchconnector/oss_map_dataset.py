@@ -1,4 +1,5 @@
 """OssMapDataset: a map-style dataset over OSS objects."""
+
 from __future__ import annotations
 
 import io
@@ -33,11 +34,18 @@ class OssMapDataset(_DatasetBase, torch.utils.data.Dataset):
     A missing object: ``ds[i]`` raises (before the transform), a batch hands
     the transform None in its place, as upstream's."""
 
-    def __init__(self, endpoint: str, cred_path: str, config_path: str,
-                 get_dataset_objects: Callable[[OssClient], Iterable[Entry]],
-                 transform: Callable[[DataObject], Any] = identity,
-                 tar_uri: str = None, tar_index_uri: str = None,
-                 cred_provider: Any = None, region: str = "") -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        cred_path: str,
+        config_path: str,
+        get_dataset_objects: Callable[[OssClient], Iterable[Entry]],
+        transform: Callable[[DataObject], Any] = identity,
+        tar_uri: str = None,
+        tar_index_uri: str = None,
+        cred_provider: Any = None,
+        region: str = "",
+    ) -> None:
         self._init_common(endpoint, cred_path, config_path, transform, cred_provider, region)
         self._tar = None
         if tar_uri is not None or tar_index_uri is not None:
@@ -50,36 +58,99 @@ class OssMapDataset(_DatasetBase, torch.utils.data.Dataset):
         log.info("OssMapDataset init done, uuid: %s, time cost: %.2f s", self._uuid, time.monotonic() - start)
 
     @classmethod
-    def from_objects(cls, object_uris: Union[str, Iterable[str]], endpoint: str, *, cred_path: str = "",
-                     cred_provider: Any = None, config_path: str = "", transform: Callable[[DataObject], Any] = identity,
-                     region: str = "") -> "OssMapDataset":
-        return cls(endpoint, cred_path, config_path, FromObjects(object_uris),
-                   transform=transform, cred_provider=cred_provider, region=region)
+    def from_objects(
+        cls,
+        object_uris: Union[str, Iterable[str]],
+        endpoint: str,
+        *,
+        cred_path: str = "",
+        cred_provider: Any = None,
+        config_path: str = "",
+        transform: Callable[[DataObject], Any] = identity,
+        region: str = "",
+    ) -> "OssMapDataset":
+        return cls(
+            endpoint,
+            cred_path,
+            config_path,
+            FromObjects(object_uris),
+            transform=transform,
+            cred_provider=cred_provider,
+            region=region,
+        )
 
     @classmethod
-    def from_prefix(cls, oss_uri: str, endpoint: str, *, cred_path: str = "", cred_provider: Any = None,
-                    config_path: str = "", transform: Callable[[DataObject], Any] = identity,
-                    region: str = "") -> "OssMapDataset":
-        return cls(endpoint, cred_path, config_path, FromPrefix(oss_uri),
-                   transform=transform, cred_provider=cred_provider, region=region)
+    def from_prefix(
+        cls,
+        oss_uri: str,
+        endpoint: str,
+        *,
+        cred_path: str = "",
+        cred_provider: Any = None,
+        config_path: str = "",
+        transform: Callable[[DataObject], Any] = identity,
+        region: str = "",
+    ) -> "OssMapDataset":
+        return cls(
+            endpoint,
+            cred_path,
+            config_path,
+            FromPrefix(oss_uri),
+            transform=transform,
+            cred_provider=cred_provider,
+            region=region,
+        )
 
     @classmethod
-    def from_manifest_file(cls, manifest_file_path: str,
-                           manifest_parser: Callable[[io.IOBase], Iterable[Tuple[str, str]]],
-                           oss_base_uri: str, endpoint: str, *, cred_path: str = "", cred_provider: Any = None,
-                           config_path: str = "", transform: Callable[[DataObject], Any] = identity,
-                           region: str = "") -> "OssMapDataset":
-        return cls(endpoint, cred_path, config_path, FromManifest(manifest_file_path, manifest_parser, oss_base_uri),
-                   transform=transform, cred_provider=cred_provider, region=region)
+    def from_manifest_file(
+        cls,
+        manifest_file_path: str,
+        manifest_parser: Callable[[io.IOBase], Iterable[Tuple[str, str]]],
+        oss_base_uri: str,
+        endpoint: str,
+        *,
+        cred_path: str = "",
+        cred_provider: Any = None,
+        config_path: str = "",
+        transform: Callable[[DataObject], Any] = identity,
+        region: str = "",
+    ) -> "OssMapDataset":
+        return cls(
+            endpoint,
+            cred_path,
+            config_path,
+            FromManifest(manifest_file_path, manifest_parser, oss_base_uri),
+            transform=transform,
+            cred_provider=cred_provider,
+            region=region,
+        )
 
     @classmethod
-    def from_tar(cls, tar_uri: str, tar_index_uri: str, endpoint: str, *, cred_path: str = "", cred_provider: Any = None,
-                 config_path: str = "", transform: Callable[[DataObject], Any] = identity,
-                 region: str = "") -> "OssMapDataset":
+    def from_tar(
+        cls,
+        tar_uri: str,
+        tar_index_uri: str,
+        endpoint: str,
+        *,
+        cred_path: str = "",
+        cred_provider: Any = None,
+        config_path: str = "",
+        transform: Callable[[DataObject], Any] = identity,
+        region: str = "",
+    ) -> "OssMapDataset":
         """Members of a tar archive on OSS, read through its index (made by
         generate_tar_archive); a batch of consecutive members is one ranged read."""
-        return cls(endpoint, cred_path, config_path, None, transform=transform, tar_uri=tar_uri,
-                   tar_index_uri=tar_index_uri, cred_provider=cred_provider, region=region)
+        return cls(
+            endpoint,
+            cred_path,
+            config_path,
+            None,
+            transform=transform,
+            tar_uri=tar_uri,
+            tar_index_uri=tar_index_uri,
+            cred_provider=cred_provider,
+            region=region,
+        )
 
     def __len__(self) -> int:
         return len(self._bucket_objects)

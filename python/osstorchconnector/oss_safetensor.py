@@ -6,6 +6,7 @@ little-endian header length N, N bytes of JSON
 then the tensors' raw bytes, offsets relative to the end of the header. The
 ``safetensors`` package is not needed: the dtype table is ours.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -25,11 +26,24 @@ __all__ = ["OssSafetensor", "oss_safe_open", "oss_safe_slice"]
 # safetensors dtype name -> torch dtype, for every name torch has (float8 and
 # unsigned types depend on the torch version).
 _NAMES = {
-    "F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16", "C64": "complex64",
-    "I64": "int64", "I32": "int32", "I16": "int16", "I8": "int8",
-    "U64": "uint64", "U32": "uint32", "U16": "uint16", "U8": "uint8", "BOOL": "bool",
-    "F8_E4M3": "float8_e4m3fn", "F8_E4M3FNUZ": "float8_e4m3fnuz",
-    "F8_E5M2": "float8_e5m2", "F8_E5M2FNUZ": "float8_e5m2fnuz",
+    "F64": "float64",
+    "F32": "float32",
+    "F16": "float16",
+    "BF16": "bfloat16",
+    "C64": "complex64",
+    "I64": "int64",
+    "I32": "int32",
+    "I16": "int16",
+    "I8": "int8",
+    "U64": "uint64",
+    "U32": "uint32",
+    "U16": "uint16",
+    "U8": "uint8",
+    "BOOL": "bool",
+    "F8_E4M3": "float8_e4m3fn",
+    "F8_E4M3FNUZ": "float8_e4m3fnuz",
+    "F8_E5M2": "float8_e5m2",
+    "F8_E5M2FNUZ": "float8_e5m2fnuz",
 }
 _DTYPES = {name: getattr(torch, t) for name, t in _NAMES.items() if hasattr(torch, t)}
 _DTYPE_NAMES = {dt: name for name, dt in _DTYPES.items()}
@@ -154,16 +168,28 @@ class oss_safe_open:
             raise KeyError(f"{self._object.key}: no tensor named {name!r}")
         try:
             meta = self._header[name]
-            dtype_name, shape, (start, end) = meta["dtype"], [int(d) for d in meta["shape"]], map(int, meta["data_offsets"])
+            dtype_name, shape, (start, end) = (
+                meta["dtype"],
+                [int(d) for d in meta["shape"]],
+                map(int, meta["data_offsets"]),
+            )
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"{self._object.key}: bad header entry for {name!r}: {e!r}") from None
         dtype = _DTYPES.get(dtype_name)
         if dtype is None:
-            raise ValueError(f"{self._object.key}: tensor {name!r} has dtype {dtype_name!r}, which this torch does not support")
+            raise ValueError(
+                f"{self._object.key}: tensor {name!r} has dtype {dtype_name!r}, which this torch does not support"
+            )
         nbytes = math.prod(shape) * _itemsize(dtype)
-        if min(shape, default=0) < 0 or not 0 <= start <= end <= self._object.size - self._data_start or end - start != nbytes:
-            raise ValueError(f"{self._object.key}: tensor {name!r}: data_offsets {[start, end]} do not fit "
-                             f"{dtype_name}{shape} in an object of {self._object.size} bytes")
+        if (
+            min(shape, default=0) < 0
+            or not 0 <= start <= end <= self._object.size - self._data_start
+            or end - start != nbytes
+        ):
+            raise ValueError(
+                f"{self._object.key}: tensor {name!r}: data_offsets {[start, end]} do not fit "
+                f"{dtype_name}{shape} in an object of {self._object.size} bytes"
+            )
         return dtype_name, dtype, shape, self._data_start + start
 
     def _read(self, offset: int, shape: List[int], dtype: torch.dtype) -> torch.Tensor:
@@ -196,8 +222,9 @@ class OssSafetensor:
     so nothing becomes visible.
     """
 
-    def __init__(self, endpoint: str, cred_path: str = "", config_path: str = "", cred_provider: Any = None,
-                 region: str = "") -> None:
+    def __init__(
+        self, endpoint: str, cred_path: str = "", config_path: str = "", cred_provider: Any = None, region: str = ""
+    ) -> None:
         self._endpoint = endpoint
         if not endpoint:  # as upstream's (datasets alone read local files with an empty endpoint)
             raise ValueError("endpoint must be non-empty")
@@ -218,7 +245,9 @@ class OssSafetensor:
         with self.safe_open(oss_uri, device=device) as f:
             return {k: f.get_tensor(k) for k in f.offset_keys()}
 
-    def save_file(self, tensors: Dict[str, torch.Tensor], oss_uri: str, metadata: Optional[Dict[str, str]] = None) -> None:
+    def save_file(
+        self, tensors: Dict[str, torch.Tensor], oss_uri: str, metadata: Optional[Dict[str, str]] = None
+    ) -> None:
         """Write tensors (dense, contiguous) and optional str->str metadata."""
         bucket, key = parse_oss_uri(oss_uri)
         if not key:
@@ -226,8 +255,9 @@ class OssSafetensor:
         with self._client.put_object(bucket, key) as obj:  # an exception aborts the upload
             self.do_save_safetensor(tensors, obj, metadata)
 
-    def do_save_safetensor(self, tensors: Dict[str, torch.Tensor], obj: DataObject,
-                           metadata: Optional[Dict[str, str]] = None) -> None:
+    def do_save_safetensor(
+        self, tensors: Dict[str, torch.Tensor], obj: DataObject, metadata: Optional[Dict[str, str]] = None
+    ) -> None:
         """Write the safetensors bytes to a writable file object: the header,
         then each tensor's bytes in dict order. Everything is checked before
         the first byte is written."""
@@ -238,11 +268,15 @@ class OssSafetensor:
             if not isinstance(name, str) or name == "__metadata__":
                 raise TypeError(f"tensor names must be strings other than '__metadata__', got {name!r}")
             if not isinstance(t, torch.Tensor) or t.layout != torch.strided:
-                raise ValueError(f"You are trying to save a sparse or non-tensor value: `{name}`, which safetensors "
-                                 "does not support; make it a dense tensor (`.to_dense()`) first.")
+                raise ValueError(
+                    f"You are trying to save a sparse or non-tensor value: `{name}`, which safetensors "
+                    "does not support; make it a dense tensor (`.to_dense()`) first."
+                )
             if not t.is_contiguous():
-                raise ValueError(f"You are trying to save a non contiguous tensor: `{name}`, which is not allowed; "
-                                 "call `.contiguous()` on it before saving.")
+                raise ValueError(
+                    f"You are trying to save a non contiguous tensor: `{name}`, which is not allowed; "
+                    "call `.contiguous()` on it before saving."
+                )
             dtype_name = _DTYPE_NAMES.get(t.dtype)
             if dtype_name is None:
                 raise ValueError(f"tensor `{name}` has dtype {t.dtype}, which safetensors does not define")
@@ -253,7 +287,9 @@ class OssSafetensor:
             cpu.append(t)
             offset += nbytes
         if metadata:
-            if not isinstance(metadata, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
+            if not isinstance(metadata, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
+            ):
                 raise TypeError("Metadata keys and values must be strings.")
             header["__metadata__"] = metadata
         raw = json.dumps(header, separators=(",", ":")).encode("utf-8")

@@ -9,6 +9,7 @@ seed's put_object / get_object through a BytesIO), oss2-resumable (the seed
 SDK's resumable multipart upload and download, staged through a file in
 /dev/shm), memory (torch.save / torch.load to a file in /dev/shm: the limit).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,9 +24,9 @@ import torch
 from measure import MemorySampler, cpu, rss
 
 KEY = "c1/ckpt.pt"
-PART = 8 << 20          # part and chunk size for every system (our default partSize / readChunkSize)
-OSS2_THREADS = 4        # num_threads of Alibaba's resumable_upload/download examples
-TENSOR = 64 << 20       # bytes per weight: a 4096 x 4096 float32 matrix
+PART = 8 << 20  # part and chunk size for every system (our default partSize / readChunkSize)
+OSS2_THREADS = 4  # num_threads of Alibaba's resumable_upload/download examples
+TENSOR = 64 << 20  # bytes per weight: a 4096 x 4096 float32 matrix
 
 
 def state_dict(gib: float) -> dict:
@@ -58,11 +59,17 @@ class System:
         self.tmp = tempfile.mkdtemp(prefix="c1-", dir="/dev/shm")
         if name in ("ours", "upstream"):
             from osstorchconnector import OssCheckpoint
+
             endpoint = env["BENCH_UPSTREAM_ENDPOINT"] if name == "upstream" else env["BENCH_ENDPOINT"]
-            self.ckpt = OssCheckpoint(endpoint, cred_path=env["BENCH_CRED_PATH"],
-                                      config_path=env.get("BENCH_CONFIG_PATH", ""), region=env["BENCH_REGION"])
+            self.ckpt = OssCheckpoint(
+                endpoint,
+                cred_path=env["BENCH_CRED_PATH"],
+                config_path=env.get("BENCH_CONFIG_PATH", ""),
+                region=env["BENCH_REGION"],
+            )
         elif name.startswith("oss2"):
             import oss2
+
             auth = oss2.Auth(env["OSS_ACCESS_KEY_ID"], env["OSS_ACCESS_KEY_SECRET"])
             self.bucket = oss2.Bucket(auth, env["BENCH_ENDPOINT"], bucket)
         elif name != "memory":
@@ -81,10 +88,17 @@ class System:
             self.bucket.put_object(key, buffer.getvalue())
         elif self.name == "oss2-resumable":
             import oss2
+
             path = os.path.join(self.tmp, "save.pt")
             torch.save(sd, path)
-            oss2.resumable_upload(self.bucket, key, path, store=oss2.ResumableStore(root=self.tmp),
-                                  part_size=PART, num_threads=OSS2_THREADS)
+            oss2.resumable_upload(
+                self.bucket,
+                key,
+                path,
+                store=oss2.ResumableStore(root=self.tmp),
+                part_size=PART,
+                num_threads=OSS2_THREADS,
+            )
             os.remove(path)
         else:
             torch.save(sd, os.path.join(self.tmp, key.replace("/", "_")))
@@ -98,9 +112,16 @@ class System:
             return torch.load(buffer)
         if self.name == "oss2-resumable":
             import oss2
+
             path = os.path.join(self.tmp, "load.pt")
-            oss2.resumable_download(self.bucket, key, path, store=oss2.ResumableDownloadStore(root=self.tmp),
-                                    part_size=PART, num_threads=OSS2_THREADS)
+            oss2.resumable_download(
+                self.bucket,
+                key,
+                path,
+                store=oss2.ResumableDownloadStore(root=self.tmp),
+                part_size=PART,
+                num_threads=OSS2_THREADS,
+            )
             try:
                 return torch.load(path, mmap=False)
             finally:
@@ -119,6 +140,7 @@ class GoHeapSampler:
         import threading
 
         from osstorchconnector import _native
+
         self._stats, self.period = _native.runtime_stats, period
         self.alloc = self.sys = 0
         self._stop = threading.Event()
@@ -167,11 +189,22 @@ def run_case(system: str, gib: float = 2.0) -> dict:
         exact = back.keys() == sd.keys() and all(torch.equal(back[k], v) for k, v in sd.items())
     finally:
         s.close()
-    return {"system": system, "bytes": size, "save_s": save_s, "load_s": load_s,
-            "save_gb_s": size / save_s / 1e9, "load_gb_s": size / load_s / 1e9,
-            "save_peak_rss_growth": save_growth, "load_peak_rss_growth_beyond_tensors": load_growth,
-            "save_cpu_s": save_cpu, "load_cpu_s": load_cpu, "setup_rss": setup_rss, "exact": bool(exact),
-            "save_go_heap_alloc_peak": heap.alloc if heap else None, "save_go_heap_sys_peak": heap.sys if heap else None}
+    return {
+        "system": system,
+        "bytes": size,
+        "save_s": save_s,
+        "load_s": load_s,
+        "save_gb_s": size / save_s / 1e9,
+        "load_gb_s": size / load_s / 1e9,
+        "save_peak_rss_growth": save_growth,
+        "load_peak_rss_growth_beyond_tensors": load_growth,
+        "save_cpu_s": save_cpu,
+        "load_cpu_s": load_cpu,
+        "setup_rss": setup_rss,
+        "exact": bool(exact),
+        "save_go_heap_alloc_peak": heap.alloc if heap else None,
+        "save_go_heap_sys_peak": heap.sys if heap else None,
+    }
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ Every measurement runs in a fresh fork of a measurement host (worker.py):
 one Go runtime or upstream engine and one DataLoader per measurement, so a
 run cannot warm or slow the next, and its memory is its own.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -47,19 +48,20 @@ class Profile:
     headline ratios are: the raw limit and the iterable datasets (ours and
     upstream's) get `repeats`; the other fast cases `repeats_other`; the
     baselines that take ~40 ms per object, one request at a time, fewer."""
+
     name: str
-    repeats: int            # raw limit and iterable datasets without transform
-    repeats_other: int      # map datasets, and every fast system with the decode transform
-    slow_repeats: int       # sequential baselines (oss2, the plain SDK) without transform; once with decode
-    d1_objects: int         # images in the dataset; every fast no-transform run reads all
+    repeats: int  # raw limit and iterable datasets without transform
+    repeats_other: int  # map datasets, and every fast system with the decode transform
+    slow_repeats: int  # sequential baselines (oss2, the plain SDK) without transform; once with decode
+    d1_objects: int  # images in the dataset; every fast no-transform run reads all
     d1_workers: Sequence[int]
     d1_decode_objects: int  # images read per run with the decode transform (CPU-bound; a prefix)
-    d1_slow_rounds: int     # batches per DataLoader process read by a sequential baseline
-    c1_gib: float           # state dict size
-    c1_repeats: int         # ours and the memory limit
-    c1_repeats_other: int   # upstream; the oss2 paths run once
+    d1_slow_rounds: int  # batches per DataLoader process read by a sequential baseline
+    c1_gib: float  # state dict size
+    c1_repeats: int  # ours and the memory limit
+    c1_repeats_other: int  # upstream; the oss2 paths run once
     l1_keys: int
-    l1_repeats: int         # FastList and sequential pages; oss2 runs once
+    l1_repeats: int  # FastList and sequential pages; oss2 runs once
 
 
 # About 30-35 minutes on a quiet 2-core machine. Most of it is D1 without a
@@ -68,23 +70,53 @@ class Profile:
 # (30-90 s a run). So three repeats go to the headline comparisons (the raw
 # limit and both iterable datasets) and one to the rest; --repeats N
 # raises them all (N=3: about an hour).
-FULL = Profile("full", repeats=3, repeats_other=1, slow_repeats=1, d1_objects=20_000, d1_workers=(0, 2, 4),
-               d1_decode_objects=1_024, d1_slow_rounds=2, c1_gib=2.0, c1_repeats=3, c1_repeats_other=1,
-               l1_keys=1_000_000, l1_repeats=2)
+FULL = Profile(
+    "full",
+    repeats=3,
+    repeats_other=1,
+    slow_repeats=1,
+    d1_objects=20_000,
+    d1_workers=(0, 2, 4),
+    d1_decode_objects=1_024,
+    d1_slow_rounds=2,
+    c1_gib=2.0,
+    c1_repeats=3,
+    c1_repeats_other=1,
+    l1_keys=1_000_000,
+    l1_repeats=2,
+)
 # Every code path of the full run (one process and several workers, both
 # transforms, every system), once, on small data.
-QUICK = Profile("quick", repeats=1, repeats_other=1, slow_repeats=1, d1_objects=2_000, d1_workers=(0, 4),
-                d1_decode_objects=320, d1_slow_rounds=1, c1_gib=0.25, c1_repeats=1, c1_repeats_other=1,
-                l1_keys=100_000, l1_repeats=1)
+QUICK = Profile(
+    "quick",
+    repeats=1,
+    repeats_other=1,
+    slow_repeats=1,
+    d1_objects=2_000,
+    d1_workers=(0, 4),
+    d1_decode_objects=320,
+    d1_slow_rounds=1,
+    c1_gib=0.25,
+    c1_repeats=1,
+    c1_repeats_other=1,
+    l1_keys=100_000,
+    l1_repeats=1,
+)
 
 # The emulated network, from spec §4.2 (see LATENCY_NOTE): first byte
 # uniform in 20..50 ms (P50 35 ms, the OSS origin's small-object GET), 2 % of
 # GETs held 120 ms more before their body (a P99 of about 150 ms: the
 # "100-200 ms" tail), 100 MB/s per connection, no aggregate cap.
 REALISM: Dict[str, Any] = {
-    "latency_ms": 20, "latency_jitter_ms": 30,
-    "stall_rate": 0.02, "stall_ms": 120, "stall_after_bytes": 0, "ops": ["GetObject"],
-    "bandwidth_per_conn": 100_000_000, "bandwidth_total": 0, "seed": 7,
+    "latency_ms": 20,
+    "latency_jitter_ms": 30,
+    "stall_rate": 0.02,
+    "stall_ms": 120,
+    "stall_after_bytes": 0,
+    "ops": ["GetObject"],
+    "bandwidth_per_conn": 100_000_000,
+    "bandwidth_total": 0,
+    "seed": 7,
 }
 
 LATENCY_NOTE = """\
@@ -104,21 +136,37 @@ and uploads get the same first-byte latency.
 
 # ---------------------------------------------------------------- statistics
 
+
 def summary(values: Iterable[float]) -> Dict[str, Any]:
     vals = sorted(v for v in values if v is not None)
     if not vals:
         return {"median": None, "min": None, "max": None, "n": 0, "samples": []}
-    return {"median": statistics.median(vals), "min": vals[0], "max": vals[-1], "n": len(vals),
-            "samples": [round(v, 6) for v in vals]}
+    return {
+        "median": statistics.median(vals),
+        "min": vals[0],
+        "max": vals[-1],
+        "n": len(vals),
+        "samples": [round(v, 6) for v in vals],
+    }
 
 
-def record(scenario: str, system: str, params: Dict[str, Any], metric: str, values: Iterable[float],
-           unit: str, **extra: Any) -> Dict[str, Any]:
+def record(
+    scenario: str, system: str, params: Dict[str, Any], metric: str, values: Iterable[float], unit: str, **extra: Any
+) -> Dict[str, Any]:
     """A result record: the median as value, with the spread beside it."""
     s = summary(values)
-    rec = {"scenario": scenario, "system": system, "params": params, "metric": metric,
-           "value": None if s["median"] is None else round(s["median"], 6), "unit": unit,
-           "min": s["min"], "max": s["max"], "n": s["n"], "samples": s["samples"]}
+    rec = {
+        "scenario": scenario,
+        "system": system,
+        "params": params,
+        "metric": metric,
+        "value": None if s["median"] is None else round(s["median"], 6),
+        "unit": unit,
+        "min": s["min"],
+        "max": s["max"],
+        "n": s["n"],
+        "samples": s["samples"],
+    }
     rec.update(extra)
     return rec
 
@@ -128,6 +176,7 @@ def log(msg: str) -> None:
 
 
 # ---------------------------------------------------------------- Go helpers
+
 
 def build_go_tools(dest: pathlib.Path) -> Dict[str, str]:
     """Build rawget (the raw limit) once per run."""
@@ -143,6 +192,7 @@ class BenchServer:
 
     def __init__(self) -> None:
         from osstorchconnector.testing import LocalOssServer
+
         self.srv = LocalOssServer(buckets=[BUCKET], region=REGION)
 
     def __enter__(self) -> "BenchServer":
@@ -160,10 +210,24 @@ class BenchServer:
     def port(self) -> int:
         return urllib.parse.urlsplit(self.srv.endpoint).port
 
-    def fill(self, count: int, key_format: str, *, per_dir: int = 0, size: int = 0,
-             body_dir: Optional[str] = None, start: int = 0) -> Dict[str, Any]:
-        q = {"bucket": BUCKET, "count": count, "start": start, "key_format": key_format, "per_dir": per_dir,
-             "size": size}
+    def fill(
+        self,
+        count: int,
+        key_format: str,
+        *,
+        per_dir: int = 0,
+        size: int = 0,
+        body_dir: Optional[str] = None,
+        start: int = 0,
+    ) -> Dict[str, Any]:
+        q = {
+            "bucket": BUCKET,
+            "count": count,
+            "start": start,
+            "key_format": key_format,
+            "per_dir": per_dir,
+            "size": size,
+        }
         if body_dir:
             q["body_dir"] = body_dir
         req = urllib.request.Request(self.endpoint + "/_ossemu/fill?" + urllib.parse.urlencode(q), method="POST")
@@ -182,13 +246,16 @@ class BenchServer:
 
     def rss(self) -> int:
         from measure import rss
+
         return rss(self.srv.pid) if self.srv.pid else 0
 
-    def run_on(self, host: "Host", scenario: str, args: Dict[str, Any], env: Dict[str, str],
-               timeout: float) -> Dict[str, Any]:
+    def run_on(
+        self, host: "Host", scenario: str, args: Dict[str, Any], env: Dict[str, str], timeout: float
+    ) -> Dict[str, Any]:
         """host.run, with the CPU time the server spent meanwhile (what the
         emulated OSS costs this machine, which a real OSS would not)."""
         from measure import proc_cpu
+
         c0 = proc_cpu(self.srv.pid)
         out = host.run(scenario, args, env, timeout)
         out["server_cpu_s"] = proc_cpu(self.srv.pid) - c0
@@ -196,9 +263,15 @@ class BenchServer:
 
     def connection_env(self) -> Dict[str, str]:
         """What child processes need to reach the server."""
-        return {"BENCH_ENDPOINT": self.endpoint, "BENCH_CRED_PATH": self.srv.cred_path, "BENCH_REGION": REGION,
-                "BENCH_BUCKET": BUCKET, "BENCH_UPSTREAM_ENDPOINT": f"http://{UPSTREAM_HOST}:{self.port}",
-                "OSS_ACCESS_KEY_ID": self.srv.access_key_id, "OSS_ACCESS_KEY_SECRET": self.srv.access_key_secret}
+        return {
+            "BENCH_ENDPOINT": self.endpoint,
+            "BENCH_CRED_PATH": self.srv.cred_path,
+            "BENCH_REGION": REGION,
+            "BENCH_BUCKET": BUCKET,
+            "BENCH_UPSTREAM_ENDPOINT": f"http://{UPSTREAM_HOST}:{self.port}",
+            "OSS_ACCESS_KEY_ID": self.srv.access_key_id,
+            "OSS_ACCESS_KEY_SECRET": self.srv.access_key_secret,
+        }
 
 
 # what failed in this run ("D1 upstream-iter workers=0 transform=none", ...):
@@ -218,14 +291,16 @@ def successes(outs: List[Dict[str, Any]], notes: List[str], what: str) -> List[D
 
 # ---------------------------------------------------------------- measurement hosts
 
+
 class Host:
     """A worker.py process under one interpreter (ours or upstream's), which
     runs each measurement in a fresh fork of itself. A failure comes back as
     {"error": ...} and never raises: one broken system must not sink the
     suite. A host that dies or hangs is restarted for the next request."""
 
-    def __init__(self, python: str, name: str, log_path: Optional[pathlib.Path] = None,
-                 prefix: Sequence[str] = ()) -> None:
+    def __init__(
+        self, python: str, name: str, log_path: Optional[pathlib.Path] = None, prefix: Sequence[str] = ()
+    ) -> None:
         # prefix: what runs the interpreter (upstream's: a private mount namespace)
         self.python, self.name, self.prefix = python, name, list(prefix)
         # the measurements' stderr (upstream's engine logs there before it reads its config)
@@ -235,10 +310,16 @@ class Host:
     def _start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log_file:
-            self._p = subprocess.Popen(self.prefix + [self.python, str(BENCH_DIR / "worker.py")], stdin=subprocess.PIPE,
-                                       stdout=subprocess.PIPE, stderr=log_file, text=True, cwd=REPO,
-                                       start_new_session=True,
-                                       env=upstream.clean_env(PYTHONUNBUFFERED="1", PYTHONWARNINGS="ignore"))
+            self._p = subprocess.Popen(
+                self.prefix + [self.python, str(BENCH_DIR / "worker.py")],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log_file,
+                text=True,
+                cwd=REPO,
+                start_new_session=True,
+                env=upstream.clean_env(PYTHONUNBUFFERED="1", PYTHONWARNINGS="ignore"),
+            )
         line = self._readline(300)
         if not line or not json.loads(line).get("ready"):
             self.close()
@@ -246,6 +327,7 @@ class Host:
 
     def _readline(self, timeout: float) -> str:
         import select
+
         ready, _, _ = select.select([self._p.stdout], [], [], timeout)
         return self._p.stdout.readline() if ready else ""
 
@@ -286,9 +368,13 @@ class Host:
 
 def write_config(path: pathlib.Path, log_dir: pathlib.Path, **extra: Any) -> str:
     """A config.json with upstream's defaults, logs kept out of /var/log."""
-    cfg = {"logLevel": 2, "logPath": str(log_dir / "connector.log"), "auditPath": str(log_dir / "audit.log"),
-           "datasetConfig": {"prefetchConcurrency": 24, "prefetchWorker": 2},
-           "checkpointConfig": {"prefetchConcurrency": 24, "prefetchWorker": 4, "uploadConcurrency": 64}}
+    cfg = {
+        "logLevel": 2,
+        "logPath": str(log_dir / "connector.log"),
+        "auditPath": str(log_dir / "audit.log"),
+        "datasetConfig": {"prefetchConcurrency": 24, "prefetchWorker": 2},
+        "checkpointConfig": {"prefetchConcurrency": 24, "prefetchWorker": 4, "uploadConcurrency": 64},
+    }
     for k, v in extra.items():
         if isinstance(v, dict):
             cfg.setdefault(k, {}).update(v)
@@ -299,6 +385,7 @@ def write_config(path: pathlib.Path, log_dir: pathlib.Path, **extra: Any) -> str
 
 
 # ---------------------------------------------------------------- upstream
+
 
 def ensure_upstream(log_fn=log) -> Optional[str]:
     """The path of upstream's interpreter, creating .venv-upstream if missing
@@ -344,8 +431,10 @@ class UpstreamAccess:
 def sigterm_as_exit() -> None:
     """SIGTERM raises SystemExit, so `finally` and `with` clean up (a
     hosts entry, servers, files in /dev/shm)."""
+
     def handler(signum, frame):
         raise SystemExit(128 + signum)
+
     signal.signal(signal.SIGTERM, handler)
 
 

@@ -8,6 +8,7 @@ core's GET loop, no Python, at the same number of requests in flight).
 Repeats are interleaved (rep 1 of every case, then rep 2, ...) so that a
 noisy minute hits every system alike.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,16 +24,22 @@ from common import MIB, Profile, log, record
 BATCH = 64
 FAST = ["ours-map", "ours-iter", "upstream-map", "upstream-iter"]
 SLOW = ["oss2-seed", "ossv2"]
-PREFETCH_CONCURRENCY = 24   # datasetConfig.prefetchConcurrency (upstream's default, used by both)
-MEMORY_BUDGET = 256 * MIB   # memoryBudget (our default): fetched-but-unconsumed bytes per prefetcher
+PREFETCH_CONCURRENCY = 24  # datasetConfig.prefetchConcurrency (upstream's default, used by both)
+MEMORY_BUDGET = 256 * MIB  # memoryBudget (our default): fetched-but-unconsumed bytes per prefetcher
 # The short epoch (the first 1,000 images): with the full epoch, two dataset
 # sizes, from which the CPU an epoch costs before its per-sample work (worker
 # start-up, listing, shutdown) is fitted.
 SHORT_PREFIX = "d1/img-0000"
 
 
-def run(profile: Profile, tools: Dict[str, str], scratch: pathlib.Path, hosts: Dict[str, Optional[common.Host]],
-        notes: List[str], profile_dir: Optional[pathlib.Path] = None) -> List[Dict[str, Any]]:
+def run(
+    profile: Profile,
+    tools: Dict[str, str],
+    scratch: pathlib.Path,
+    hosts: Dict[str, Optional[common.Host]],
+    notes: List[str],
+    profile_dir: Optional[pathlib.Path] = None,
+) -> List[Dict[str, Any]]:
     sizes = imaging.make_images(scratch / "images")
     mean_size = sum(sizes) / len(sizes)
     n = profile.d1_objects
@@ -51,8 +58,7 @@ def run(profile: Profile, tools: Dict[str, str], scratch: pathlib.Path, hosts: D
             for workers in profile.d1_workers:
                 conc = PREFETCH_CONCURRENCY * max(1, workers)
                 if rep < profile.repeats:
-                    samples.setdefault(("raw", workers, "none"), []).append(
-                        _raw(tools["rawget"], env, conc, n, srv))
+                    samples.setdefault(("raw", workers, "none"), []).append(_raw(tools["rawget"], env, conc, n, srv))
                 for transform in ("none", "decode"):
                     for system in FAST + SLOW:
                         if rep >= repeats(profile, system, transform):
@@ -76,21 +82,35 @@ def run(profile: Profile, tools: Dict[str, str], scratch: pathlib.Path, hosts: D
             if rep < profile.repeats:
                 _short_epochs(rep, profile, srv, hosts, env, samples, min(n, 1000))
         server_stats = srv.stats()
-    log(f"D1: server saw peak {server_stats.get('peak_concurrent')} concurrent requests, "
-        f"{server_stats.get('faults_injected')} tail stalls")
+    log(
+        f"D1: server saw peak {server_stats.get('peak_concurrent')} concurrent requests, "
+        f"{server_stats.get('faults_injected')} tail stalls"
+    )
     return _records(profile, samples, mean_size, notes)
 
 
-def _short_epochs(rep: int, profile: Profile, srv: common.BenchServer, hosts: Dict[str, Optional[common.Host]],
-                  env: Dict[str, str], samples: Dict[tuple, List[Dict[str, Any]]], short: int) -> None:
+def _short_epochs(
+    rep: int,
+    profile: Profile,
+    srv: common.BenchServer,
+    hosts: Dict[str, Optional[common.Host]],
+    env: Dict[str, str],
+    samples: Dict[tuple, List[Dict[str, Any]]],
+    short: int,
+) -> None:
     """The fast systems at the most workers over the first `short` images."""
     workers = max(profile.d1_workers)
     for system in FAST:
         host = hosts.get("upstream") if system.startswith("upstream") else hosts["ours"]
         if host is None:
             continue
-        out = srv.run_on(host, "d1", {"system": system, "workers": workers, "transform": "none",
-                                      "prefix": SHORT_PREFIX}, env, timeout=600)
+        out = srv.run_on(
+            host,
+            "d1",
+            {"system": system, "workers": workers, "transform": "none", "prefix": SHORT_PREFIX},
+            env,
+            timeout=600,
+        )
         if "error" not in out and out["objects"] != short:
             out = {"error": f"delivered {out['objects']} of {short} objects"}
         samples.setdefault((system, workers, "short"), []).append(out)
@@ -109,9 +129,24 @@ def _raw(rawget: str, env: Dict[str, str], conc: int, n: int, srv: common.BenchS
     """rawget against the same server: list, then GET everything with conc
     requests in flight (its clock starts after the listing)."""
     from measure import proc_cpu
-    cmd = [rawget, "--endpoint", env["BENCH_ENDPOINT"], "--cred-path", env["BENCH_CRED_PATH"],
-           "--region", env["BENCH_REGION"], "--bucket", env["BENCH_BUCKET"], "--prefix", "d1/",
-           "--concurrency", str(conc), "--config-path", env["BENCH_CONFIG_PATH"]]
+
+    cmd = [
+        rawget,
+        "--endpoint",
+        env["BENCH_ENDPOINT"],
+        "--cred-path",
+        env["BENCH_CRED_PATH"],
+        "--region",
+        env["BENCH_REGION"],
+        "--bucket",
+        env["BENCH_BUCKET"],
+        "--prefix",
+        "d1/",
+        "--concurrency",
+        str(conc),
+        "--config-path",
+        env["BENCH_CONFIG_PATH"],
+    ]
     c0, s0 = os.times(), proc_cpu(srv.srv.pid)
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
@@ -131,35 +166,49 @@ def _raw(rawget: str, env: Dict[str, str], conc: int, n: int, srv: common.BenchS
 
 def _log_sample(rep: int, system: str, workers: int, transform: str, out: Dict[str, Any]) -> None:
     if "error" in out:
-        log(f"  {system:<13} w={workers} {transform:<6} rep {rep + 1}: FAILED {out['error']} {out.get('detail', '')[-600:]}")
+        log(
+            f"  {system:<13} w={workers} {transform:<6} rep {rep + 1}: FAILED {out['error']} {out.get('detail', '')[-600:]}"
+        )
     else:
-        log(f"  {system:<13} w={workers} {transform:<6} rep {rep + 1}: {out['objects_per_s']:8.0f} img/s "
-            f"({out['objects']} in {out['seconds']:.1f} s, +{out['peak_rss_growth'] / MIB:.0f} MiB)")
+        log(
+            f"  {system:<13} w={workers} {transform:<6} rep {rep + 1}: {out['objects_per_s']:8.0f} img/s "
+            f"({out['objects']} in {out['seconds']:.1f} s, +{out['peak_rss_growth'] / MIB:.0f} MiB)"
+        )
 
 
-def _records(profile: Profile, samples: Dict[tuple, List[Dict[str, Any]]], mean_size: float,
-             notes: List[str]) -> List[Dict[str, Any]]:
+def _records(
+    profile: Profile, samples: Dict[tuple, List[Dict[str, Any]]], mean_size: float, notes: List[str]
+) -> List[Dict[str, Any]]:
     recs = []
     for (system, workers, transform), outs in sorted(samples.items()):
         ok = common.successes(outs, notes, f"D1 {system} workers={workers} transform={transform}")
         if not ok or transform == "short":
             continue
-        params: Dict[str, Any] = {"workers": workers, "transform": transform, "batch_size": BATCH,
-                                  "dataset_objects": profile.d1_objects, "object_kb": round(mean_size / 1000)}
+        params: Dict[str, Any] = {
+            "workers": workers,
+            "transform": transform,
+            "batch_size": BATCH,
+            "dataset_objects": profile.d1_objects,
+            "object_kb": round(mean_size / 1000),
+        }
         if system == "raw":
             params["concurrency"] = ok[0]["concurrency"]
             params["objects_read"] = ok[0]["objects"]
             recs.append(record("D1", system, params, "throughput", [o["objects_per_s"] for o in ok], "images/s"))
-            recs.append(record("D1", system, params, "client_cpu", [o["cpu_s"] / o["objects"] * 1e3 for o in ok],
-                               "ms/image"))
+            recs.append(
+                record("D1", system, params, "client_cpu", [o["cpu_s"] / o["objects"] * 1e3 for o in ok], "ms/image")
+            )
             continue
         params["objects_read"] = min(o["objects"] for o in ok)
         if system in SLOW:
             params["batches_per_process"] = profile.d1_slow_rounds
         recs.append(record("D1", system, params, "throughput", [o["objects_per_s"] for o in ok], "images/s"))
-        recs.append(record("D1", system, params, "client_cpu", [o["cpu_s"] / o["objects"] * 1e3 for o in ok], "ms/image"))
-        recs.append(record("D1", system, params, "server_cpu", [o["server_cpu_s"] / o["objects"] * 1e3 for o in ok],
-                           "ms/image"))
+        recs.append(
+            record("D1", system, params, "client_cpu", [o["cpu_s"] / o["objects"] * 1e3 for o in ok], "ms/image")
+        )
+        recs.append(
+            record("D1", system, params, "server_cpu", [o["server_cpu_s"] / o["objects"] * 1e3 for o in ok], "ms/image")
+        )
         mparams = dict(params, during="D1")
         if system.startswith("ours"):
             procs = max(1, workers)
@@ -169,19 +218,22 @@ def _records(profile: Profile, samples: Dict[tuple, List[Dict[str, Any]]], mean_
         if transform == "none":
             recs.append(record("D1", system, params, "first_batch", [o["first_batch_s"] for o in ok], "s"))
             if workers and ok[0].get("worker_private_mean"):
-                recs.append(record("D1", system, params, "worker_private",
-                                   [o["worker_private_mean"] / MIB for o in ok], "MiB"))
+                recs.append(
+                    record("D1", system, params, "worker_private", [o["worker_private_mean"] / MIB for o in ok], "MiB")
+                )
     recs += _epoch_fixed(profile, samples, notes)
     return recs
 
 
-def _epoch_fixed(profile: Profile, samples: Dict[tuple, List[Dict[str, Any]]],
-                 notes: List[str]) -> List[Dict[str, Any]]:
+def _epoch_fixed(
+    profile: Profile, samples: Dict[tuple, List[Dict[str, Any]]], notes: List[str]
+) -> List[Dict[str, Any]]:
     """CPU an epoch costs per DataLoader worker before its per-sample work:
     the line through (objects, client CPU) of the short and the full epoch
     (medians), its intercept divided by the workers. Each pair of repeats
     gives one estimate; the record holds them all."""
     import statistics
+
     recs = []
     workers = max(profile.d1_workers)
     for system in FAST:
@@ -193,12 +245,24 @@ def _epoch_fixed(profile: Profile, samples: Dict[tuple, List[Dict[str, Any]]],
         for s_, f_ in zip(short, full * len(short)):
             per_sample = (f_["cpu_s"] - s_["cpu_s"]) / (f_["objects"] - s_["objects"])
             fits.append((s_["cpu_s"] - per_sample * s_["objects"], per_sample))
-        params = {"workers": workers, "transform": "none", "short_objects": short[0]["objects"],
-                  "dataset_objects": full[0]["objects"]}
+        params = {
+            "workers": workers,
+            "transform": "none",
+            "short_objects": short[0]["objects"],
+            "dataset_objects": full[0]["objects"],
+        }
         recs.append(record("D1", system, params, "epoch_fixed_cpu_per_worker", [a / workers for a, _ in fits], "s"))
         recs.append(record("D1", system, params, "fitted_cpu_per_sample", [b * 1e3 for _, b in fits], "ms/image"))
-        recs.append(record("D1", system, dict(params, dataset_objects=short[0]["objects"]), "first_batch",
-                           [o["first_batch_s"] for o in short], "s"))
+        recs.append(
+            record(
+                "D1",
+                system,
+                dict(params, dataset_objects=short[0]["objects"]),
+                "first_batch",
+                [o["first_batch_s"] for o in short],
+                "s",
+            )
+        )
         if statistics.median(a for a, _ in fits) < 0:
             notes.append(f"D1 {system}: the fitted per-epoch CPU came out negative (noise larger than the fixed cost)")
     return recs

@@ -8,6 +8,7 @@ Runs under our virtualenv and, for the upstream-* systems, under upstream's
 (it imports osstorchconnector, whichever is installed). The server comes
 from BENCH_* environment variables (common.BenchServer.connection_env).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,6 +29,7 @@ INDEX_KEY = "d1-index.txt"
 
 # ---------------------------------------------------------------- the baselines
 
+
 class SeedOSSDataset(Dataset):
     """The seed document's hand-written oss2 dataset ("Load training data with
     a custom dataset"), kept as written except for what stops it from
@@ -42,16 +44,18 @@ class SeedOSSDataset(Dataset):
 
     def __init__(self, endpoint, bucket, auth, index_file, decode):
         import oss2
+
         self._args = (auth, endpoint, bucket)
         self._bucket = oss2.Bucket(auth, endpoint, bucket)
         self._pid = os.getpid()
         # Index file format: each sample is "path:label", samples separated by commas.
-        self._indices = self._bucket.get_object(index_file).read().decode().split(',')
+        self._indices = self._bucket.get_object(index_file).read().decode().split(",")
         self._decode = decode
 
     def _get_bucket(self):
         if self._pid != os.getpid():
             import oss2
+
             self._bucket, self._pid = oss2.Bucket(*self._args), os.getpid()
         return self._bucket
 
@@ -60,14 +64,15 @@ class SeedOSSDataset(Dataset):
 
     def __getitem__(self, index):
         from PIL import Image
-        img_path, label = self._indices[index].strip().split(':')
+
+        img_path, label = self._indices[index].strip().split(":")
         img_str = self._get_bucket().get_object(img_path)
         img_buf = io.BytesIO()
         img_buf.write(img_str.read())
         img_buf.seek(0)
         if not self._decode:
             return img_buf.getvalue(), label
-        img = Image.open(img_buf).convert('RGB')
+        img = Image.open(img_buf).convert("RGB")
         img_buf.close()
         return imaging.to_tensor(img), label
 
@@ -82,15 +87,18 @@ class PlainV2Dataset(Dataset):
         self._client = None
         client = self._get_client()
         import alibabacloud_oss_v2 as oss
+
         self._keys = []
         for page in client.list_objects_v2_paginator().iter_page(
-                oss.ListObjectsV2Request(bucket=bucket, prefix=prefix, max_keys=1000)):
+            oss.ListObjectsV2Request(bucket=bucket, prefix=prefix, max_keys=1000)
+        ):
             self._keys.extend(o.key for o in page.contents or [])
 
     def _get_client(self):
         # one client per process: DataLoader workers build their own
         if self._client is None or self._pid != os.getpid():
             import alibabacloud_oss_v2 as oss
+
             endpoint, region, ak, sk = self._args
             cfg = oss.config.load_default()
             cfg.credentials_provider = oss.credentials.StaticCredentialsProvider(ak, sk)
@@ -106,6 +114,7 @@ class PlainV2Dataset(Dataset):
 
     def __getitem__(self, i):
         import alibabacloud_oss_v2 as oss
+
         r = self._get_client().get_object(oss.GetObjectRequest(bucket=self._bucket, key=self._keys[i]))
         data = r.body.read()
         return imaging.decode_bytes(data) if self._decode else data
@@ -113,14 +122,21 @@ class PlainV2Dataset(Dataset):
 
 # ---------------------------------------------------------------- the run
 
+
 def build(system, transform, env, prefix=PREFIX):
     decode = transform == "decode"
-    endpoint, cred, region, bucket = env["BENCH_ENDPOINT"], env["BENCH_CRED_PATH"], env["BENCH_REGION"], env["BENCH_BUCKET"]
+    endpoint, cred, region, bucket = (
+        env["BENCH_ENDPOINT"],
+        env["BENCH_CRED_PATH"],
+        env["BENCH_REGION"],
+        env["BENCH_BUCKET"],
+    )
     config = env.get("BENCH_CONFIG_PATH", "")
     tf = imaging.read_decode if decode else imaging.read_bytes
     uri = f"oss://{bucket}/{prefix}"
     if system in ("ours-map", "ours-iter", "upstream-map", "upstream-iter"):
         from osstorchconnector import OssIterableDataset, OssMapDataset
+
         if system.startswith("upstream"):
             endpoint = env["BENCH_UPSTREAM_ENDPOINT"]
         cls = OssMapDataset if system.endswith("map") else OssIterableDataset
@@ -128,10 +144,13 @@ def build(system, transform, env, prefix=PREFIX):
     if system == "oss2-seed":
         import oss2
         from oss2.credentials import EnvironmentVariableCredentialsProvider
+
         auth = oss2.ProviderAuth(EnvironmentVariableCredentialsProvider())
         return SeedOSSDataset(endpoint, bucket, auth, INDEX_KEY, decode)
     if system == "ossv2":
-        return PlainV2Dataset(endpoint, region, bucket, PREFIX, env["OSS_ACCESS_KEY_ID"], env["OSS_ACCESS_KEY_SECRET"], decode)
+        return PlainV2Dataset(
+            endpoint, region, bucket, PREFIX, env["OSS_ACCESS_KEY_ID"], env["OSS_ACCESS_KEY_SECRET"], decode
+        )
     raise SystemExit(f"unknown system {system}")
 
 
@@ -162,6 +181,7 @@ def run_case(system, workers=0, transform="none", limit=0, seconds=0.0, profile=
     prof = None
     if profile:
         import cProfile
+
         prof = cProfile.Profile()
     mem = MemorySampler(period=0.02).start()
     wmem = WorkerMemory().start() if workers else None
@@ -189,11 +209,24 @@ def run_case(system, workers=0, transform="none", limit=0, seconds=0.0, profile=
     worker_mem = wmem.stop() if wmem is not None else {}
     del it  # shuts the workers down (and joins them, so that their CPU time is counted)
     cpu_s = cpu() - c0
-    return {"system": system, "workers": workers, "transform": transform, "objects": n, "bytes": nbytes,
-            "batches": batches, "seconds": elapsed, "objects_per_s": n / elapsed, "setup_s": setup_s,
-            "first_batch_s": first_batch_s, "dataset_len": _len(ds), "cpu_s": cpu_s,
-            "peak_rss_growth": mem.peak_growth, "peak_rss_total": mem.peak_total,
-            "worker_private_mean": worker_mem.get("mean"), "worker_private_max": worker_mem.get("max")}
+    return {
+        "system": system,
+        "workers": workers,
+        "transform": transform,
+        "objects": n,
+        "bytes": nbytes,
+        "batches": batches,
+        "seconds": elapsed,
+        "objects_per_s": n / elapsed,
+        "setup_s": setup_s,
+        "first_batch_s": first_batch_s,
+        "dataset_len": _len(ds),
+        "cpu_s": cpu_s,
+        "peak_rss_growth": mem.peak_growth,
+        "peak_rss_total": mem.peak_total,
+        "worker_private_mean": worker_mem.get("mean"),
+        "worker_private_max": worker_mem.get("max"),
+    }
 
 
 def main():

@@ -15,6 +15,7 @@ the same images (synthetic ~100 KB JPEGs, 10 classes), transforms
 (decode, RandomResizedCrop, flip, normalise), DataLoader settings and
 seed. Prints a table and one JSON line; --out writes the JSON to a file.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,6 +49,7 @@ class Augment:
 
     def __init__(self, side: int) -> None:
         import torchvision.transforms as T
+
         self.t = T.Compose([T.RandomResizedCrop(side), T.RandomHorizontalFlip(), T.PILToTensor()])
 
     def image(self, data: bytes) -> torch.Tensor:
@@ -103,6 +105,7 @@ def make_data(n: int, local: pathlib.Path, oss) -> None:
 
 def train(loader: DataLoader, device: torch.device, steps: int, amp: bool, warmup: int) -> dict:
     import torchvision
+
     torch.manual_seed(0)
     model = torchvision.models.resnet18(num_classes=CLASSES).to(device)
     if device.type == "cuda":
@@ -143,9 +146,15 @@ def train(loader: DataLoader, device: torch.device, steps: int, amp: bool, warmu
         torch.cuda.synchronize()
     wall = time.perf_counter() - t0 if t0 is not None else 0.0
     busy = sum(a.elapsed_time(b) for a, b in events) / 1000 if cuda else busy_cpu
-    return {"steps": done, "timed_images": n, "wall_s": wall, "busy_s": busy,
-            "busy_fraction": busy / wall if wall else 0.0, "images_per_s": n / wall if wall else 0.0,
-            "final_loss": float(loss.detach())}
+    return {
+        "steps": done,
+        "timed_images": n,
+        "wall_s": wall,
+        "busy_s": busy,
+        "busy_fraction": busy / wall if wall else 0.0,
+        "images_per_s": n / wall if wall else 0.0,
+        "final_loss": float(loss.detach()),
+    }
 
 
 def main() -> int:
@@ -158,7 +167,9 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=60, help="training steps per run (the first --warmup are not timed)")
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--side", type=int, default=224, help="crop size")
-    ap.add_argument("--dataset", choices=["iterable", "map"], default="iterable", help="which OSS dataset feeds the run")
+    ap.add_argument(
+        "--dataset", choices=["iterable", "map"], default="iterable", help="which OSS dataset feeds the run"
+    )
     ap.add_argument("--no-latency", action="store_true", help="serve without the emulated OSS latency")
     ap.add_argument("--out", default="", help="also write the JSON result here")
     a = ap.parse_args()
@@ -180,12 +191,19 @@ def main() -> int:
             print(f"{a.images} images written locally and uploaded in {time.monotonic() - t:.1f} s", file=sys.stderr)
             if not a.no_latency:
                 oss.set_faults(**common.REALISM)
-            kw = dict(batch_size=a.batch, num_workers=a.workers, pin_memory=device.type == "cuda",
-                      drop_last=True, persistent_workers=False)
+            kw = dict(
+                batch_size=a.batch,
+                num_workers=a.workers,
+                pin_memory=device.type == "cuda",
+                drop_last=True,
+                persistent_workers=False,
+            )
             if a.workers:
                 kw["prefetch_factor"] = 4
             uri = f"oss://{common.BUCKET}/train/"
-            conn = dict(endpoint=oss.endpoint, cred_path=oss.cred_path, region=common.REGION, transform=OssSample(a.side))
+            conn = dict(
+                endpoint=oss.endpoint, cred_path=oss.cred_path, region=common.REGION, transform=OssSample(a.side)
+            )
             if a.dataset == "iterable":
                 oss_loader = DataLoader(OssIterableDataset.from_prefix(uri, **conn), **kw)
             else:
@@ -194,13 +212,26 @@ def main() -> int:
             for name, loader in (("local files", local_loader), ("local OSS server", oss_loader)):
                 results[name] = train(loader, device, a.steps, amp, a.warmup)
                 r = results[name]
-                print(f"{name:>17}: {r['images_per_s']:8.1f} images/s, GPU busy {r['busy_s']:.2f} of {r['wall_s']:.2f} s "
-                      f"({r['busy_fraction']:.0%}), loss {r['final_loss']:.3f}", file=sys.stderr)
+                print(
+                    f"{name:>17}: {r['images_per_s']:8.1f} images/s, GPU busy {r['busy_s']:.2f} of {r['wall_s']:.2f} s "
+                    f"({r['busy_fraction']:.0%}), loss {r['final_loss']:.3f}",
+                    file=sys.stderr,
+                )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    out = {"device": str(device), "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-           "images": a.images, "batch": a.batch, "workers": a.workers, "steps": a.steps, "warmup": a.warmup,
-           "side": a.side, "dataset": a.dataset, "latency": None if a.no_latency else common.REALISM, "runs": results}
+    out = {
+        "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "images": a.images,
+        "batch": a.batch,
+        "workers": a.workers,
+        "steps": a.steps,
+        "warmup": a.warmup,
+        "side": a.side,
+        "dataset": a.dataset,
+        "latency": None if a.no_latency else common.REALISM,
+        "runs": results,
+    }
     local, remote = results["local files"], results["local OSS server"]
     if local["busy_fraction"]:
         out["busy_fraction_ratio"] = remote["busy_fraction"] / local["busy_fraction"]

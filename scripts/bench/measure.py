@@ -1,5 +1,6 @@
 """Memory sampling inside a measurement process (imported by the *_run.py
 modules under either virtualenv: standard library only)."""
+
 from __future__ import annotations
 
 import os

@@ -16,6 +16,7 @@ missing: uv and network access the first time). Exits 2 at once when
 upstream cannot be had, and 3 (after writing the results) when some
 upstream measurement failed; --no-upstream measures without it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,8 +57,9 @@ def machine() -> str:
 def git_commit() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=common.REPO, capture_output=True, text=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=common.REPO,
-                               capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=common.REPO, capture_output=True, text=True
+        ).stdout.strip()
         return out.stdout.strip() + ("+changes" if dirty else "")
     except OSError:
         return "?"
@@ -73,37 +75,53 @@ def keep_previous(out: pathlib.Path, ran: set) -> tuple:
         prev_meta = json.loads((out / "latest.meta.json").read_text())
     except (OSError, ValueError):
         return [], {}
-    keep = [r for r in prev if r["unit"] != "x"
-            and (r["params"].get("during") if r["scenario"] == "M1" else r["scenario"]) not in ran]
+    keep = [
+        r
+        for r in prev
+        if r["unit"] != "x" and (r["params"].get("during") if r["scenario"] == "M1" else r["scenario"]) not in ran
+    ]
     origin = {}
     for sc in sorted({r["scenario"] for r in keep if r["scenario"] != "M1"}):
         origin[sc] = prev_meta.get("kept", {}).get(sc) or {
-            k: prev_meta.get(k) for k in ("date", "commit", "wall_min", "load_average_before", "load_average_after")}
+            k: prev_meta.get(k) for k in ("date", "commit", "wall_min", "load_average_before", "load_average_after")
+        }
     return keep, origin
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description="osstorchconnector benchmark suite")
     ap.add_argument("--quick", action="store_true", help="small data, fewer repeats (about 3 minutes)")
-    ap.add_argument("--only", default="d1,c1,l1", help="comma-separated scenarios (d1, c1, l1); M1 comes with d1 and c1")
+    ap.add_argument(
+        "--only", default="d1,c1,l1", help="comma-separated scenarios (d1, c1, l1); M1 comes with d1 and c1"
+    )
     ap.add_argument("--no-upstream", action="store_true", help="skip upstream osstorchconnector")
     ap.add_argument("--readme", action="store_true", help="update README.md (the full profile always does)")
     ap.add_argument("--cprofile", action="store_true", help="cProfile our D1 runs into bench/results/tmp/profiles")
-    ap.add_argument("--repeats", type=int, default=0,
-                    help="override every fast case's repeats (the sequential baselines get at most 2)")
-    ap.add_argument("--out", default=None,
-                    help="results folder (default bench/results, or bench/results/quick with --quick)")
-    ap.add_argument("--keep-others", action="store_true",
-                    help="keep the records of the scenarios not run now from the previous results in --out "
-                         "(the report names the run they come from)")
+    ap.add_argument(
+        "--repeats",
+        type=int,
+        default=0,
+        help="override every fast case's repeats (the sequential baselines get at most 2)",
+    )
+    ap.add_argument(
+        "--out", default=None, help="results folder (default bench/results, or bench/results/quick with --quick)"
+    )
+    ap.add_argument(
+        "--keep-others",
+        action="store_true",
+        help="keep the records of the scenarios not run now from the previous results in --out "
+        "(the report names the run they come from)",
+    )
     a = ap.parse_args()
     common.sigterm_as_exit()
     profile = common.QUICK if a.quick else common.FULL
     if a.repeats > 0:
         import dataclasses
+
         r = a.repeats
-        profile = dataclasses.replace(profile, repeats=r, repeats_other=r, slow_repeats=min(r, 2), c1_repeats=r,
-                                      c1_repeats_other=r, l1_repeats=r)
+        profile = dataclasses.replace(
+            profile, repeats=r, repeats_other=r, slow_repeats=min(r, 2), c1_repeats=r, c1_repeats_other=r, l1_repeats=r
+        )
     only = [s.strip() for s in a.only.split(",") if s.strip()]
     unknown = set(only) - set(SCENARIOS)
     if unknown:
@@ -122,8 +140,10 @@ def main() -> int:
     for name in ("ours", "upstream"):  # the hosts' logs of the previous run
         (tmp_base / f"host-{name}.log").unlink(missing_ok=True)
     access = common.UpstreamAccess() if upstream_py else None
-    hosts = {"ours": common.Host(sys.executable, "ours"),
-             "upstream": common.Host(upstream_py, "upstream", prefix=access.prefix()) if access else None}
+    hosts = {
+        "ours": common.Host(sys.executable, "ours"),
+        "upstream": common.Host(upstream_py, "upstream", prefix=access.prefix()) if access else None,
+    }
     profile_dir = None
     if a.cprofile:
         profile_dir = tmp_base / "profiles"
@@ -150,32 +170,46 @@ def main() -> int:
             access.close()
     load_after = os.getloadavg()
     import torch
+
     meta = {
-        "profile": profile.name, "date": time.strftime("%Y-%m-%d %H:%M %Z"), "machine": machine(),
-        "commit": git_commit(), "python": platform.python_version(), "torch": torch.__version__,
+        "profile": profile.name,
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+        "machine": machine(),
+        "commit": git_commit(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
         "go": subprocess.run(["go", "env", "GOVERSION"], capture_output=True, text=True).stdout.strip(),
-        "wall_min": (time.monotonic() - t_start) / 60, "repeats": profile.repeats,
-        "repeats_other": profile.repeats_other, "slow_repeats": profile.slow_repeats,
-        "c1_repeats": profile.c1_repeats, "c1_repeats_other": profile.c1_repeats_other,
+        "wall_min": (time.monotonic() - t_start) / 60,
+        "repeats": profile.repeats,
+        "repeats_other": profile.repeats_other,
+        "slow_repeats": profile.slow_repeats,
+        "c1_repeats": profile.c1_repeats,
+        "c1_repeats_other": profile.c1_repeats_other,
         "l1_repeats": profile.l1_repeats,
-        "d1_decode_objects": profile.d1_decode_objects, "d1_slow_rounds": profile.d1_slow_rounds,
-        "load_average_before": [round(x, 2) for x in load_before], "load_average_after": [round(x, 2) for x in load_after],
-        "scenarios": only, "faults": common.REALISM,
+        "d1_decode_objects": profile.d1_decode_objects,
+        "d1_slow_rounds": profile.d1_slow_rounds,
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in load_after],
+        "scenarios": only,
+        "faults": common.REALISM,
         "upstream_access": None if access is None else access.how,
     }
     if a.keep_others:
         kept, meta["kept"] = keep_previous(out, {s.upper() for s in only})
         recs += kept
     if max(load_before[0], load_after[0]) > 1.5 * (os.cpu_count() or 1):
-        notes.append(f"the machine was busy (load average {load_before[0]:.1f} before, {load_after[0]:.1f} after, "
-                     f"{os.cpu_count()} CPUs): figures are noisy")
+        notes.append(
+            f"the machine was busy (load average {load_before[0]:.1f} before, {load_after[0]:.1f} after, "
+            f"{os.cpu_count()} CPUs): figures are noisy"
+        )
     # upstream could not be measured: a scenario that compares with it has no
     # upstream record, or some upstream case failed
     upstream_failed = []
     if upstream_py:
         measured = {r["scenario"] for r in recs if r["system"].startswith("upstream")}
-        upstream_failed = [f"{sc.upper()}: no upstream measurement" for sc in only
-                           if sc in ("d1", "c1") and sc.upper() not in measured]
+        upstream_failed = [
+            f"{sc.upper()}: no upstream measurement" for sc in only if sc in ("d1", "c1") and sc.upper() not in measured
+        ]
         upstream_failed += [f"{w}: failed" for w in common.FAILURES if " upstream" in w]
     md = report.write(recs, meta, notes, out)
     log(f"wrote {out / 'latest.json'}, {md} and the plots ({meta['wall_min']:.1f} min)")

@@ -12,6 +12,7 @@ Protocol: one JSON request per stdin line, {"scenario": "d1"|"c1"|"l1",
 "env": {...}, "args": {...}, "timeout": s}; one JSON reply per line on
 stdout: the measurement's result, or {"error": ..., "detail": ...}.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,12 +42,15 @@ for optional in ("oss2", "alibabacloud_oss_v2"):  # only in our virtualenv
 def _case(scenario: str, args: dict) -> dict:
     if scenario == "d1":
         import d1_run
+
         return d1_run.run_case(**args)
     if scenario == "c1":
         import c1_run
+
         return c1_run.run_case(**args)
     if scenario == "l1":
         import l1_run
+
         return l1_run.run_case(**args)
     raise ValueError(f"unknown scenario {scenario!r}")
 
@@ -72,7 +76,7 @@ def _run_forked(req: dict) -> dict:
             os.close(r)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             os.setpgid(0, 0)  # its own group: a timeout kills it with its DataLoader workers
-            os.dup2(2, 1)     # whatever it prints goes to stderr, not into the replies
+            os.dup2(2, 1)  # whatever it prints goes to stderr, not into the replies
             os.environ.update(req.get("env", {}))
             try:
                 res = _case(req["scenario"], req.get("args", {}))

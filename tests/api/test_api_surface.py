@@ -3,6 +3,7 @@ from upstream itself in upstream_signatures.json, beside this file, by
 scripts/upstream_signatures.py), new_data_object, head_object on a
 "directory", and the OssClient attributes upstream's own integrations
 (ultralytics, mmdet) set and call."""
+
 import importlib
 import inspect
 import json
@@ -29,8 +30,8 @@ def ours(entry):
     mod, rest = entry.split(".", 1)[0], entry.split(".")[1:]
     for i in range(len(rest), 0, -1):  # the longest importable module prefix, then attributes
         try:
-            obj = importlib.import_module(".".join([mod] + rest[:i - 1]))
-            names = rest[i - 1:]
+            obj = importlib.import_module(".".join([mod] + rest[: i - 1]))
+            names = rest[i - 1 :]
             break
         except ImportError:
             continue
@@ -51,8 +52,8 @@ def test_signature_as_upstream(entry):
     mine = ours(entry)
     assert mine is not None, f"{entry} is missing"
     up = UPSTREAM[entry]
-    assert mine[:len(up)] == up, f"{entry}:\n upstream {up}\n ours     {mine}"
-    for name, kind, default in mine[len(up):]:
+    assert mine[: len(up)] == up, f"{entry}:\n upstream {up}\n ours     {mine}"
+    for name, kind, default in mine[len(up) :]:
         assert default != "<none>" or kind.startswith("VAR_"), f"{entry}: added parameter {name} must be optional"
 
 
@@ -61,15 +62,21 @@ def test_the_package_namespace_holds_the_api_only():
     submodule, no helper names (Any, importlib, annotations)."""
     code = "import osstorchconnector as m; print(' '.join(n for n in dir(m) if not n.startswith('_')))"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-    public = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                                env=env).stdout.split())
+    public = set(
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout.split()
+    )
     assert public == (set(osstorchconnector.__all__) | set(osstorchconnector._LAZY) | {"errors"}) - {"__version__"}
 
 
 def test_new_data_object_as_upstream():
-    assert [(o.key, o.size, o.label) for o in (new_data_object("/b/x"), new_data_object("oss://b/x", 5),
-                                               new_data_object(key="/b/x", size=5, label="l"))] == [
-        ("/b/x", 0, ""), ("oss://b/x", 5, ""), ("/b/x", 5, "l")]
+    assert [
+        (o.key, o.size, o.label)
+        for o in (
+            new_data_object("/b/x"),
+            new_data_object("oss://b/x", 5),
+            new_data_object(key="/b/x", size=5, label="l"),
+        )
+    ] == [("/b/x", 0, ""), ("oss://b/x", 5, ""), ("/b/x", 5, "l")]
     with pytest.raises(RuntimeError, match="invalid oss key: b/x, should start with 'oss://' or '/'"):
         new_data_object("b/x")
     with pytest.raises(TypeError):
@@ -112,7 +119,8 @@ def test_client_id_and_total_set_by_user_code(srv):
     """As upstream's integrations do in each DataLoader worker: the shares of
     the *_with_preload calls follow _id of _total; the rest ignore them."""
     descs = [new_data_object(f"/{BUCKET}/pre/x/{n}.bin", 0, n) for n in "ab"] + [
-        new_data_object(f"oss://{BUCKET}/pre/list.txt", 0, "l")]
+        new_data_object(f"oss://{BUCKET}/pre/list.txt", 0, "l")
+    ]
     shares = []
     for i in range(2):
         c = client(srv)
@@ -121,13 +129,19 @@ def test_client_id_and_total_set_by_user_code(srv):
         listed = sorted(o.key for o in c.list_objects_with_preload(BUCKET, "pre/"))
         assert len(listed) in (1, 2)
         # not sharded: every object, in input order, keys as /bucket/key (mmdet maps them back so)
-        got = [(o.key, o.label, o.size, o.read()) for o in c.list_objects_from_uris(descs, prefetch=True,
-                                                                                 include_errors=True)]
-        assert got == [(f"/{BUCKET}/pre/x/a.bin", "a", 5, b"aaaaa"), (f"/{BUCKET}/pre/x/b.bin", "b", 6, b"bbbbbb"),
-                       (f"/{BUCKET}/pre/list.txt", "l", 12, b"pre/x/a.bin\n")]
+        got = [
+            (o.key, o.label, o.size, o.read())
+            for o in c.list_objects_from_uris(descs, prefetch=True, include_errors=True)
+        ]
+        assert got == [
+            (f"/{BUCKET}/pre/x/a.bin", "a", 5, b"aaaaa"),
+            (f"/{BUCKET}/pre/x/b.bin", "b", 6, b"bbbbbb"),
+            (f"/{BUCKET}/pre/list.txt", "l", 12, b"pre/x/a.bin\n"),
+        ]
     assert not set(shares[0]) & set(shares[1])
-    assert sorted(shares[0] + shares[1]) == sorted([(f"/{BUCKET}/pre/x/a.bin", "a"), (f"/{BUCKET}/pre/x/b.bin", "b"),
-                                                    (f"/{BUCKET}/pre/list.txt", "l")])
+    assert sorted(shares[0] + shares[1]) == sorted(
+        [(f"/{BUCKET}/pre/x/a.bin", "a"), (f"/{BUCKET}/pre/x/b.bin", "b"), (f"/{BUCKET}/pre/list.txt", "l")]
+    )
     c = client(srv)
     for t in (0, 1, 2):
         assert c.get_object(BUCKET, "pre/x/b.bin", 6, type=t).read() == b"bbbbbb"

@@ -1,5 +1,6 @@
 """DataObject behaves like io.BytesIO for reading (hypothesis), in memory and
 over the core's random-access reader."""
+
 import io
 
 import pytest
@@ -9,13 +10,18 @@ from hypothesis import strategies as st
 from osstorchconnector import DataObject
 from osstorchconnector._native import NativeClient
 
-ops = st.lists(st.one_of(
-    st.tuples(st.just("read"), st.one_of(st.none(), st.integers(-1, 300))),
-    st.tuples(st.just("readinto"), st.integers(0, 300)),
-    st.tuples(st.just("readline"), st.one_of(st.none(), st.integers(-1, 100))),
-    st.tuples(st.just("seek"), st.integers(-50, 400), st.sampled_from([0, 1, 2])),
-    st.tuples(st.just("tell"),),
-), max_size=40)
+ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("read"), st.one_of(st.none(), st.integers(-1, 300))),
+        st.tuples(st.just("readinto"), st.integers(0, 300)),
+        st.tuples(st.just("readline"), st.one_of(st.none(), st.integers(-1, 100))),
+        st.tuples(st.just("seek"), st.integers(-50, 400), st.sampled_from([0, 1, 2])),
+        st.tuples(
+            st.just("tell"),
+        ),
+    ),
+    max_size=40,
+)
 
 contents = st.binary(max_size=600).map(lambda b: b.replace(b"\x00", b"\n"))
 
@@ -59,6 +65,7 @@ def reader_factory(oss_module):
             cache[data] = key
         r = c.open_reader("test-bucket", cache[data])
         return DataObject("/test-bucket/" + cache[data], r.size, "", reader=r)
+
     return make
 
 
@@ -88,6 +95,7 @@ def test_descriptor_and_error_objects_refuse_reads():
 
 def test_data_objects_pickle():
     import pickle
+
     d = DataObject("/b/k", 5, "lbl", b"hello")
     d.read(2)
     e = pickle.loads(pickle.dumps(d))

@@ -3,6 +3,7 @@ DEBUG is asked for, the implicit /etc/oss-connector/config.json, the implicit
 credentials files. Each case runs in a fresh interpreter: the core reads the
 environment (OSSTORCH_DEFAULT_CONFIG, HOME) when it is loaded, and this one
 has loaded it already. Nothing here writes to /etc, /root or /var/log."""
+
 import json
 import os
 import subprocess
@@ -56,8 +57,13 @@ def epoch(srv, tmp_path, config_path="-", reads=READS, cred_path=None, **env):
     e.setdefault("OSSTORCH_DEFAULT_CONFIG", str(tmp_path / "no-such-config.json"))
     e.update(env)
     cred = srv.cred_path if cred_path is None else cred_path
-    out = subprocess.run([sys.executable, "-c", EPOCH, srv.endpoint, cred, srv.region, config_path, str(reads)],
-                         capture_output=True, text=True, timeout=120, env=e)
+    out = subprocess.run(
+        [sys.executable, "-c", EPOCH, srv.endpoint, cred, srv.region, config_path, str(reads)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=e,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -115,13 +121,20 @@ def test_no_config_anywhere_means_the_built_in_defaults(srv, tmp_path):
 def test_a_wrong_implicit_config_is_a_value_error_naming_field_and_file(srv, tmp_path):
     implicit = tmp_path / "config.json"
     implicit.write_text(json.dumps({"datasetConfig": {"prefetchConcurrency": "8"}}))
-    code = ("import sys\nfrom osstorchconnector import OssMapDataset\n"
-            "try:\n"
-            "    OssMapDataset.from_prefix('oss://defaults/o/', endpoint=sys.argv[1], cred_path=sys.argv[2], region=sys.argv[3])\n"
-            "except ValueError as e:\n"
-            "    print('ValueError:', e)\n")
-    out = subprocess.run([sys.executable, "-c", code, srv.endpoint, srv.cred_path, srv.region], capture_output=True,
-                         text=True, timeout=60, env=dict(os.environ, OSSTORCH_DEFAULT_CONFIG=str(implicit)))
+    code = (
+        "import sys\nfrom osstorchconnector import OssMapDataset\n"
+        "try:\n"
+        "    OssMapDataset.from_prefix('oss://defaults/o/', endpoint=sys.argv[1], cred_path=sys.argv[2], region=sys.argv[3])\n"
+        "except ValueError as e:\n"
+        "    print('ValueError:', e)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, srv.endpoint, srv.cred_path, srv.region],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, OSSTORCH_DEFAULT_CONFIG=str(implicit)),
+    )
     assert out.stdout.startswith("ValueError:"), out.stdout + out.stderr
     assert str(implicit) in out.stdout and "datasetConfig.prefetchConcurrency must be" in out.stdout
     assert "config_path is empty" in out.stdout
@@ -151,14 +164,21 @@ def test_no_credentials_anywhere_names_the_places_looked_at(srv, tmp_path):
         pytest.skip("this machine has a default credentials file")
     home = tmp_path / "home"
     home.mkdir()
-    code = ("import sys\nfrom osstorchconnector import OssMapDataset\n"
-            "try:\n"
-            "    OssMapDataset.from_prefix('oss://defaults/o/', endpoint=sys.argv[1], region=sys.argv[2])\n"
-            "except PermissionError as e:\n"
-            "    print('PermissionError:', e)\n")
+    code = (
+        "import sys\nfrom osstorchconnector import OssMapDataset\n"
+        "try:\n"
+        "    OssMapDataset.from_prefix('oss://defaults/o/', endpoint=sys.argv[1], region=sys.argv[2])\n"
+        "except PermissionError as e:\n"
+        "    print('PermissionError:', e)\n"
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("OSS_ACCESS_KEY")}
-    out = subprocess.run([sys.executable, "-c", code, srv.endpoint, srv.region], capture_output=True, text=True,
-                         timeout=60, env=dict(env, HOME=str(home)))
+    out = subprocess.run(
+        [sys.executable, "-c", code, srv.endpoint, srv.region],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(env, HOME=str(home)),
+    )
     assert out.stdout.startswith("PermissionError:"), out.stdout + out.stderr
     for p in places + [str(home / ".alibabacloud" / "credentials"), "cred_path", "OSS_ACCESS_KEY_ID"]:
         assert p in out.stdout, (p, out.stdout)

@@ -3,6 +3,7 @@ package reaches into a client (its native client, its share, its tar cache),
 and only the client module uses the native layer. The share of a client is
 passed explicitly by our datasets; user code written for upstream still sets
 client._id / _total (upstream's ultralytics and mmdet integrations do)."""
+
 import ast
 import pathlib
 import pickle
@@ -58,8 +59,10 @@ def test_only_the_client_module_uses_the_native_layer():
 
 def test_the_checks_see_what_they_look_for():
     """The two checks above flag the accesses they forbid (a check of the test)."""
-    tree = ast.parse("client._native.list(b, p)\nself._client._id, self._client._total = 1, 2\n"
-                     "from . import _native\nfrom ._native import NativeClient\n")
+    tree = ast.parse(
+        "client._native.list(b, p)\nself._client._id, self._client._total = 1, 2\n"
+        "from . import _native\nfrom ._native import NativeClient\n"
+    )
     assert reaches_in(tree) == [(1, "_native"), (2, "_id"), (2, "_total")]
     assert imports_native(tree) == [3, 4]
 

@@ -1,4 +1,5 @@
 """OssCheckpoint beyond the basics: faults, async save, Lightning, size."""
+
 import json
 import os
 import subprocess
@@ -116,8 +117,15 @@ def test_lightning_checkpoint_io(local_oss_server):
 
     srv = local_oss_server
     io = OssLightningCheckpoint(srv.endpoint, cred_path=srv.cred_path, region=srv.region)
-    trainer = lightning.Trainer(max_epochs=1, plugins=[io], logger=False, enable_checkpointing=False,
-                                enable_progress_bar=False, enable_model_summary=False, default_root_dir=str(HERE))
+    trainer = lightning.Trainer(
+        max_epochs=1,
+        plugins=[io],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=str(HERE),
+    )
     data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.randn(8, 4)), batch_size=4)
     model = Tiny()
     trainer.fit(model, data)
@@ -131,19 +139,35 @@ def test_lightning_checkpoint_io(local_oss_server):
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-@pytest.mark.parametrize("gib", [1] + ([int(os.environ["OSSTORCH_BIG_CHECKPOINT_GIB"])]
-                                       if os.environ.get("OSSTORCH_BIG_CHECKPOINT_GIB") else []))
+@pytest.mark.parametrize(
+    "gib",
+    [1] + ([int(os.environ["OSSTORCH_BIG_CHECKPOINT_GIB"])] if os.environ.get("OSSTORCH_BIG_CHECKPOINT_GIB") else []),
+)
 def test_large_checkpoint_round_trip_bit_exact(tmp_path, gib):
     """1 GiB always; OSSTORCH_BIG_CHECKPOINT_GIB=5 adds a 5 GiB run (not in CI: it needs ~16 GiB of RAM)."""
     with LocalOssServer([BUCKET], data_dir=tmp_path / "data") as srv:
         cfg = tmp_path / "config.json"
         cfg.write_text(json.dumps({"logPath": str(tmp_path / "c.log"), "auditPath": str(tmp_path / "a.log")}))
-        out = subprocess.run([sys.executable, str(SUPPORT / "ckpt_rss.py"), srv.endpoint, srv.cred_path,
-                              srv.region, f"oss://{BUCKET}/big.pt", str(gib), str(cfg)],
-                             capture_output=True, text=True, timeout=880)
+        out = subprocess.run(
+            [
+                sys.executable,
+                str(SUPPORT / "ckpt_rss.py"),
+                srv.endpoint,
+                srv.cred_path,
+                srv.region,
+                f"oss://{BUCKET}/big.pt",
+                str(gib),
+                str(cfg),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=880,
+        )
         assert out.returncode == 0, out.stderr[-3000:]
         r = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"{gib} GiB: save {r['save_s']:.1f} s, load {r['load_s']:.1f} s, peak RSS above the state dict "
-              f"{r['save_peak_rss_above_state_dict'] / 2**20:.0f} MiB (the loaded core itself: "
-              f"{r['core_loaded_rss'] / 2**20:.0f} MiB)")
+        print(
+            f"{gib} GiB: save {r['save_s']:.1f} s, load {r['load_s']:.1f} s, peak RSS above the state dict "
+            f"{r['save_peak_rss_above_state_dict'] / 2**20:.0f} MiB (the loaded core itself: "
+            f"{r['core_loaded_rss'] / 2**20:.0f} MiB)"
+        )
         assert r["exact"] and r["bytes"] > gib << 30

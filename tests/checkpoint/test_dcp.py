@@ -1,6 +1,7 @@
 """torch Distributed Checkpoint (DCP) through OssDCPFileSystem, against the
 local server: single-process and async round trips, a real 2-rank torchrun
 job, the file-system operations DCP relies on, and aborted writes."""
+
 import os
 import pathlib
 import signal
@@ -37,8 +38,8 @@ def new_uri(name):
 
 def keys_under(fs, uri):
     """Object names under a checkpoint URI, relative to it."""
-    prefix = uri[len(f"oss://{BUCKET}/"):] + "/"
-    return sorted(o.key[len(f"/{BUCKET}/") + len(prefix):] for o in fs._client.list_objects(BUCKET, prefix))
+    prefix = uri[len(f"oss://{BUCKET}/") :] + "/"
+    return sorted(o.key[len(f"/{BUCKET}/") + len(prefix) :] for o in fs._client.list_objects(BUCKET, prefix))
 
 
 def sample_state():
@@ -47,7 +48,7 @@ def sample_state():
     return {
         "weight": torch.randn(64, 33, generator=g),
         "half": torch.randn(17, generator=g).to(torch.bfloat16),
-        "ids": torch.randint(-(2 ** 40), 2 ** 40, (100,), generator=g),
+        "ids": torch.randint(-(2**40), 2**40, (100,), generator=g),
         "mask": torch.rand(3, 5, generator=g) > 0.5,
         "special": special,
         "scalar": torch.tensor(3.5, dtype=torch.float64),
@@ -78,8 +79,9 @@ def assert_bit_exact(got, want, path="state"):
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("writer_kwargs", [{}, {"thread_count": 2, "single_file_per_rank": False}],
-                         ids=["default", "threads-file-per-item"])
+@pytest.mark.parametrize(
+    "writer_kwargs", [{}, {"thread_count": 2, "single_file_per_rank": False}], ids=["default", "threads-file-per-item"]
+)
 def test_save_load_round_trip(fs, oss_module, writer_kwargs):
     uri = new_uri("roundtrip")
     sd = sample_state()
@@ -119,14 +121,32 @@ def test_async_save_then_load(fs):
 @pytest.mark.timeout(150)
 def test_two_ranks_with_torchrun(fs, oss_module):
     uri = new_uri("ranks")
-    env = dict(os.environ, OMP_NUM_THREADS="1",
-               PYTHONPATH=os.pathsep.join(p for p in [str(pathlib.Path(osstorchconnector.__file__).parent.parent),
-                                                      os.environ.get("PYTHONPATH", "")] if p))
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-           str(SUPPORT / "dcp_worker.py"), oss_module.endpoint, oss_module.cred_path, oss_module.region, uri]
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS="1",
+        PYTHONPATH=os.pathsep.join(
+            p
+            for p in [str(pathlib.Path(osstorchconnector.__file__).parent.parent), os.environ.get("PYTHONPATH", "")]
+            if p
+        ),
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        str(SUPPORT / "dcp_worker.py"),
+        oss_module.endpoint,
+        oss_module.cred_path,
+        oss_module.region,
+        uri,
+    ]
     # own session: on timeout the launcher and both workers go together
-    p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                         start_new_session=True)
+    p = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
     try:
         out, _ = p.communicate(timeout=120)
     except subprocess.TimeoutExpired:
@@ -184,8 +204,14 @@ def test_file_system_operations(fs, oss_module):
 
 @pytest.mark.timeout(30)
 def test_validate_checkpoint_id():
-    for good in ["oss://bkt/ckpt", "oss://bkt", "oss://bkt/a/b/", "/bkt/ckpt", pathlib.Path("oss://bkt/x"),
-                 pathlib.Path("relative")]:
+    for good in [
+        "oss://bkt/ckpt",
+        "oss://bkt",
+        "oss://bkt/a/b/",
+        "/bkt/ckpt",
+        pathlib.Path("oss://bkt/x"),
+        pathlib.Path("relative"),
+    ]:
         assert OssDCPFileSystem.validate_checkpoint_id(good), good
     for bad in ["s3://bkt/x", "relative/dir", "", "oss://", "oss:///key", None]:
         assert not OssDCPFileSystem.validate_checkpoint_id(bad), bad
@@ -220,8 +246,13 @@ def test_checkpoint_id_and_path_objects(fs):
 @pytest.mark.timeout(30)
 def test_reader_plan_sorted_by_file_and_offset(fs):
     reader = fs.reader("oss://bkt/ck")
-    layout = {"a": ("__0_0.distcp", 900), "b": ("__1_0.distcp", 0), "c": ("__0_0.distcp", 0),
-              "d": ("__0_0.distcp", 400), "e": ("__1_0.distcp", 50)}
+    layout = {
+        "a": ("__0_0.distcp", 900),
+        "b": ("__1_0.distcp", 0),
+        "c": ("__0_0.distcp", 0),
+        "d": ("__0_0.distcp", 400),
+        "e": ("__1_0.distcp", 50),
+    }
     reader.storage_data = {k: _StorageInfo(path, off, 10) for k, (path, off) in layout.items()}
     items = [types.SimpleNamespace(storage_index=k) for k in "abcde"]
     plan = reader.prepare_local_plan(LoadPlan(items))

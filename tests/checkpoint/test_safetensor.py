@@ -1,5 +1,6 @@
 """OssSafetensor: round trips, interoperability with the safetensors library
 both ways, slices, errors, and a large tensor through the parallel reader."""
+
 import hashlib
 import json
 import struct
@@ -148,11 +149,24 @@ def test_offset_keys_follow_the_data_not_the_header(sf, oss_module):
     assert list(sf.load_file(f"oss://{BUCKET}/st/order.safetensors")) == ["a", "b", "c"]
 
 
-@pytest.mark.parametrize("index", [
-    slice(2, 5), slice(None), slice(-3, None), slice(1, 9, 3), slice(7, 2), 4, -1,
-    (slice(1, 4), 2), (slice(0, 6, 2), slice(1, 3)), (3, slice(None), 0),
-    Ellipsis, (Ellipsis, 1), (slice(None), None),
-])
+@pytest.mark.parametrize(
+    "index",
+    [
+        slice(2, 5),
+        slice(None),
+        slice(-3, None),
+        slice(1, 9, 3),
+        slice(7, 2),
+        4,
+        -1,
+        (slice(1, 4), 2),
+        (slice(0, 6, 2), slice(1, 3)),
+        (3, slice(None), 0),
+        Ellipsis,
+        (Ellipsis, 1),
+        (slice(None), None),
+    ],
+)
 def test_get_slice_matches_torch_indexing(sf, index):
     t = torch.arange(8 * 5 * 3, dtype=torch.float32).reshape(8, 5, 3)
     sf.save_file({"pad": torch.ones(3, dtype=torch.int8), "t": t}, f"oss://{BUCKET}/st/slice.safetensors")
@@ -164,7 +178,9 @@ def test_get_slice_matches_torch_indexing(sf, index):
 
 
 def test_get_slice_errors_like_torch(sf):
-    sf.save_file({"t": torch.arange(6).reshape(3, 2), "s": torch.tensor(2.5)}, f"oss://{BUCKET}/st/slice-err.safetensors")
+    sf.save_file(
+        {"t": torch.arange(6).reshape(3, 2), "s": torch.tensor(2.5)}, f"oss://{BUCKET}/st/slice-err.safetensors"
+    )
     with sf.safe_open(f"oss://{BUCKET}/st/slice-err.safetensors") as f:
         with pytest.raises(IndexError):
             f.get_slice("t")[3]
@@ -297,16 +313,24 @@ def test_large_tensor_bit_exact(sf, client, oss_module):
     """A 50 MB tensor goes through the multipart writer and the parallel
     ranged reader (several chunks in flight) and comes back bit-exact."""
     gen = torch.Generator().manual_seed(3)
-    big = torch.randint(0, 256, (50 * 1000 * 1000,), dtype=torch.uint8, generator=gen).view(torch.float32).reshape(-1, 1000)
+    big = (
+        torch.randint(0, 256, (50 * 1000 * 1000,), dtype=torch.uint8, generator=gen)
+        .view(torch.float32)
+        .reshape(-1, 1000)
+    )
     small = torch.arange(10, dtype=torch.int64)
     sf.save_file({"small": small, "big": big}, f"oss://{BUCKET}/st/large.safetensors")
     oss_module.reset_stats()
     back = sf.load_file(f"oss://{BUCKET}/st/large.safetensors")
     stats = oss_module.stats()
-    assert hashlib.sha256(back["big"].view(torch.uint8).numpy()).hexdigest() == \
-        hashlib.sha256(big.view(torch.uint8).numpy()).hexdigest()
+    assert (
+        hashlib.sha256(back["big"].view(torch.uint8).numpy()).hexdigest()
+        == hashlib.sha256(big.view(torch.uint8).numpy()).hexdigest()
+    )
     _same(back["small"], small)
-    gets = sum(n for op, by_status in stats["requests"].items() if op.startswith("GetObject") for n in by_status.values())
+    gets = sum(
+        n for op, by_status in stats["requests"].items() if op.startswith("GetObject") for n in by_status.values()
+    )
     assert gets >= 5, stats["requests"]  # ranged reads, not one whole-object GET
     # and the library reads the same bytes
     lib = st_lib.load(client.get_object(BUCKET, "st/large.safetensors").read())
@@ -329,5 +353,6 @@ def test_device_argument(sf):
 
 def test_lazy_export():
     import osstorchconnector
+
     assert "OssSafetensor" in osstorchconnector.__all__
     assert osstorchconnector.OssSafetensor is OssSafetensor

@@ -1,4 +1,5 @@
 """Comparisons the compatibility tests share."""
+
 from __future__ import annotations
 
 import hashlib
@@ -30,16 +31,20 @@ def outcome_problem(ours: Dict[str, Any], up: Dict[str, Any], *, values: bool = 
             return f"upstream raises {up['raises']}({up['msg']!r}); ours returned {show(ours.get('ok'))}"
         problems = []
         if up["runtime_error"] and not ours["runtime_error"]:
-            problems.append(f"`except RuntimeError` {'catches' if up['runtime_error'] else 'does not catch'} "
-                            f"upstream's {up['raises']} but {'catches' if ours['runtime_error'] else 'not'} ours")
+            problems.append(
+                f"`except RuntimeError` {'catches' if up['runtime_error'] else 'does not catch'} "
+                f"upstream's {up['raises']} but {'catches' if ours['runtime_error'] else 'not'} ours"
+            )
         lacking = [c for c in up["mro"] if c not in ours["mro"] and c != "builtins.object"]
         if lacking:
             problems.append(f"ours ({' > '.join(ours['mro'])}) is not a {', '.join(lacking)}")
         if ours["msg"].startswith(": ") or not ours["msg"].strip():
             problems.append(f"ours has a malformed message {ours['msg']!r}")
         if problems:
-            return (f"upstream raises {up['raises']}({up['msg']!r}); ours raises {ours['raises']}({ours['msg']!r}): "
-                    + "; ".join(problems))
+            return (
+                f"upstream raises {up['raises']}({up['msg']!r}); ours raises {ours['raises']}({ours['msg']!r}): "
+                + "; ".join(problems)
+            )
         return None
     if "raises" in ours:
         return f"upstream returns {show(up.get('ok'))}; ours raises {ours['raises']}({ours['msg']!r})"
@@ -52,4 +57,5 @@ def expect(cond: Any, msg: str) -> None:
     """assert, with only the message in pytest's report (the values are in it)."""
     if not cond:
         import pytest
+
         pytest.fail(msg, pytrace=False)

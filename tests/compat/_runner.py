@@ -17,6 +17,7 @@ http://oss-local.test:PORT inside a private mount namespace whose
 namespace can be had, /etc/hosts gets a temporary line for the session
 instead (RealChanges, undone at the end even if pytest is killed).
 """
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -46,14 +47,24 @@ up = scripts.load("upstream")  # scripts/upstream.py: the upstream virtualenv an
 
 # What the snippets must not inherit: our package on the path of upstream's
 # interpreter, or credentials that would hide the ones a case gives.
-_DROP_ENV = ("PYTHONPATH", "PYTHONHOME", "OSS_ACCESS_KEY_ID", "OSS_ACCESS_KEY_SECRET", "OSS_SESSION_TOKEN",
-             "OSS_SECURITY_TOKEN", "ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
-             "ALIBABA_CLOUD_CREDENTIALS_FILE", "OSSTORCH_COMPAT")
+_DROP_ENV = (
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "OSS_ACCESS_KEY_ID",
+    "OSS_ACCESS_KEY_SECRET",
+    "OSS_SESSION_TOKEN",
+    "OSS_SECURITY_TOKEN",
+    "ALIBABA_CLOUD_ACCESS_KEY_ID",
+    "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+    "ALIBABA_CLOUD_CREDENTIALS_FILE",
+    "OSSTORCH_COMPAT",
+)
 
 
 class Run(dict):
     """name -> value, as the snippet emitted them; `.rc`, `.stderr`, and
     `.crashed` (no normal exit: a signal or a non-zero status)."""
+
     rc: int = 0
     stderr: str = ""
     side: str = ""
@@ -64,8 +75,9 @@ class Run(dict):
 
     def get_or_fail(self, name: str) -> Any:
         if name not in self:
-            raise AssertionError(f"{self.side}: the snippet reported no {name!r} (exit status {self.rc}); "
-                                 f"stderr:\n{self.stderr[-3000:]}")
+            raise AssertionError(
+                f"{self.side}: the snippet reported no {name!r} (exit status {self.rc}); stderr:\n{self.stderr[-3000:]}"
+            )
         return self[name]
 
 
@@ -79,14 +91,22 @@ class Compat:
         self.port = server.endpoint.rsplit(":", 1)[1]
         self.endpoints = {"ours": server.endpoint, "upstream": f"http://{up.HOST}:{self.port}"}
         import osstorchconnector
+
         self.ours_path = str(pathlib.Path(osstorchconnector.__file__).resolve().parents[1])
         self.config_path = str(tmp / "config.json")
         # upstream's defaults, logs kept in our folder
         (tmp / "logs").mkdir(exist_ok=True)
-        pathlib.Path(self.config_path).write_text(json.dumps({
-            "logLevel": 1, "logPath": str(tmp / "logs" / "connector.log"), "auditPath": str(tmp / "logs" / "audit.log"),
-            "datasetConfig": {"prefetchConcurrency": 24, "prefetchWorker": 2},
-            "checkpointConfig": {"prefetchConcurrency": 24, "prefetchWorker": 4, "uploadConcurrency": 64}}))
+        pathlib.Path(self.config_path).write_text(
+            json.dumps(
+                {
+                    "logLevel": 1,
+                    "logPath": str(tmp / "logs" / "connector.log"),
+                    "auditPath": str(tmp / "logs" / "audit.log"),
+                    "datasetConfig": {"prefetchConcurrency": 24, "prefetchWorker": 2},
+                    "checkpointConfig": {"prefetchConcurrency": 24, "prefetchWorker": 4, "uploadConcurrency": 64},
+                }
+            )
+        )
         self._real: Optional[up.RealChanges] = None
         ok, why = up.can_unshare()
         self.namespace = ok
@@ -103,21 +123,40 @@ class Compat:
     def cred_json(self) -> str:
         return json.dumps({"AccessKeyId": self.server.access_key_id, "AccessKeySecret": self.server.access_key_secret})
 
-    def run(self, side: str, snippet: str, args: Optional[Dict[str, Any]] = None, *,
-            files: Optional[Dict[str, Any]] = None, timeout: float = 180, cred_path: Optional[str] = None,
-            config_path: Optional[str] = None) -> Run:
+    def run(
+        self,
+        side: str,
+        snippet: str,
+        args: Optional[Dict[str, Any]] = None,
+        *,
+        files: Optional[Dict[str, Any]] = None,
+        timeout: float = 180,
+        cred_path: Optional[str] = None,
+        config_path: Optional[str] = None,
+    ) -> Run:
         """Run snippets/<snippet> under `side` ("ours" or "upstream").
         files: {path: content} to place for this run only (a mount namespace;
         both sides run in one then). Without a namespace, they are created
         for the run where no file exists (else pytest.skip) and removed."""
         assert side in ("ours", "upstream"), side
-        cfg = {"side": side, "endpoint": self.endpoints[side], "region": REGION, "bucket": BUCKET,
-               "cred_path": self.server.cred_path if cred_path is None else cred_path,
-               "config_path": self.config_path if config_path is None else config_path,
-               "tmp": str(self.tmp), "args": args or {}}
+        cfg = {
+            "side": side,
+            "endpoint": self.endpoints[side],
+            "region": REGION,
+            "bucket": BUCKET,
+            "cred_path": self.server.cred_path if cred_path is None else cred_path,
+            "config_path": self.config_path if config_path is None else config_path,
+            "tmp": str(self.tmp),
+            "args": args or {},
+        }
         env = {k: v for k, v in os.environ.items() if k not in _DROP_ENV}
-        env.update(OSSTORCH_COMPAT=json.dumps(cfg), PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1",
-                   PYTHONWARNINGS="ignore", PYTHONFAULTHANDLER="1")
+        env.update(
+            OSSTORCH_COMPAT=json.dumps(cfg),
+            PYTHONUNBUFFERED="1",
+            PYTHONDONTWRITEBYTECODE="1",
+            PYTHONWARNINGS="ignore",
+            PYTHONFAULTHANDLER="1",
+        )
         if side == "ours":
             env["PYTHONPATH"] = self.ours_path
             py = sys.executable
@@ -134,15 +173,23 @@ class Compat:
                     ctx = up.RealChanges(files=files, hosts=False)
                 except FileExistsError as e:
                     import pytest
+
                     pytest.skip(f"no private mount namespace ({self.namespace_reason}) and {e}")
         try:
-            p = subprocess.Popen(argv, env=env, cwd=str(self.tmp), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                 text=True, start_new_session=True)
+            p = subprocess.Popen(
+                argv,
+                env=env,
+                cwd=str(self.tmp),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                start_new_session=True,
+            )
             try:
                 out, err = p.communicate(timeout=timeout)
                 rc = p.returncode
             except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)   # the snippet and anything it started
+                os.killpg(p.pid, signal.SIGKILL)  # the snippet and anything it started
                 out, err = p.communicate()
                 rc, err = -999, err + f"\n[compat] timed out after {timeout} s (upstream 1.2.3 hangs on some errors)"
         finally:
@@ -152,7 +199,7 @@ class Compat:
         res.rc, res.stderr, res.side = rc, err, side
         for line in out.splitlines():
             if line.startswith(MARK):
-                msg = json.loads(line[len(MARK):])
+                msg = json.loads(line[len(MARK) :])
                 res[msg["name"]] = msg["value"]
         return res
 

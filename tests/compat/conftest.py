@@ -5,6 +5,7 @@ server for the session, and compares what they report (see _runner.py).
 Skipped, with the reason, where upstream cannot be had (no .venv-upstream
 and it cannot be installed: `make upstream-venv` records why) or cannot
 reach the server (no mount namespace and no root to edit /etc/hosts)."""
+
 from __future__ import annotations
 
 import shutil
@@ -31,8 +32,10 @@ def compat():
             c = _runner.Compat(srv, py, tmp)
         except PermissionError as e:
             ok, why = _runner.up.can_unshare()
-            pytest.skip(f"upstream needs a host name for the local server: no private mount namespace ({why}) "
-                        f"and /etc/hosts cannot be changed ({e})")
+            pytest.skip(
+                f"upstream needs a host name for the local server: no private mount namespace ({why}) "
+                f"and /etc/hosts cannot be changed ({e})"
+            )
         yield c
     finally:
         if c is not None:

@@ -15,6 +15,7 @@
   get_dataset_objects passed to the constructors; client._id/_total before
   list_objects_from_uris_with_preload (upstream 1.2.3, called directly:
   client 0 gets every object, the others none)."""
+
 from __future__ import annotations
 
 import re
@@ -24,8 +25,19 @@ import pytest
 from _compare import digest, expect, show
 from _runner import OBJECTS, SHARE
 
-NAMES = ["OssCheckpoint", "OssClient", "OssDCPFileSystem", "OssIterableDataset", "OssMapDataset", "OssSafetensor",
-         "OssStorageReader", "OssStorageWriter", "generate_tar_archive", "imagenet_manifest_parser", "new_data_object"]
+NAMES = [
+    "OssCheckpoint",
+    "OssClient",
+    "OssDCPFileSystem",
+    "OssIterableDataset",
+    "OssMapDataset",
+    "OssSafetensor",
+    "OssStorageReader",
+    "OssStorageWriter",
+    "generate_tar_archive",
+    "imagenet_manifest_parser",
+    "new_data_object",
+]
 MODULES = ["oss_checkpoint", "oss_dcp_filesystem", "oss_iterable_dataset", "oss_map_dataset", "oss_safetensor"]
 CUSTOM = [["oss://cmp/obj/a.bin", 5, "la"], ["oss://cmp/obj/b.bin", 11, "lb"]]
 SHARE_URIS = [f"oss://cmp/{k}" for k in sorted(SHARE)]
@@ -33,8 +45,9 @@ SHARE_URIS = [f"oss://cmp/{k}" for k in sorted(SHARE)]
 
 @pytest.fixture(scope="module")
 def surface(compat):
-    return compat.both("surface.py", {"names": NAMES, "modules": MODULES, "prefix": "pre", "custom": CUSTOM,
-                                      "share_uris": SHARE_URIS})
+    return compat.both(
+        "surface.py", {"names": NAMES, "modules": MODULES, "prefix": "pre", "custom": CUSTOM, "share_uris": SHARE_URIS}
+    )
 
 
 def test_upstream_public_names(surface):
@@ -67,15 +80,19 @@ def params_problems(what: str, up: Dict[str, Any], ours: Dict[str, Any], extras:
     out = []
     for i, p in enumerate(u_pos):
         if i >= len(o_pos):
-            out.append(f"{what}: ours lacks positional parameter {p[0]!r} (upstream {show(up_params)}; ours {show(our_params)})")
+            out.append(
+                f"{what}: ours lacks positional parameter {p[0]!r} (upstream {show(up_params)}; ours {show(our_params)})"
+            )
             continue
         q = o_pos[i]
         # pybind11 names unnamed parameters arg0, arg1...: not names a caller can use
         name_ok = q[0] == p[0] or (up.get("native") and re.fullmatch(r"arg\d+", p[0]))
         if not name_ok or q[1] != p[1] or _norm(q[2]) != _norm(p[2]):
-            out.append(f"{what}: parameter {i} is {q[0]} ({q[1]}, {_dflt(q[2])}) in ours, "
-                       f"{p[0]} ({p[1]}, {_dflt(p[2])}) upstream")
-    for q in o_pos[len(u_pos):]:
+            out.append(
+                f"{what}: parameter {i} is {q[0]} ({q[1]}, {_dflt(q[2])}) in ours, "
+                f"{p[0]} ({p[1]}, {_dflt(p[2])}) upstream"
+            )
+    for q in o_pos[len(u_pos) :]:
         if q[2] is None:
             out.append(f"{what}: ours adds a required positional parameter {q[0]!r}")
         else:
@@ -143,25 +160,46 @@ def test_dir_has_no_stray_names(surface):
     allowed = set(up.get_or_fail("public_names")) | set(ours.get_or_fail("all")) | set(ours.get_or_fail("submodules"))
     public = [n for n in ours.get_or_fail("dir") if not n.startswith("_")]
     stray = sorted(set(public) - allowed)
-    expect(not stray, f"dir(osstorchconnector) has names that are neither upstream's, nor in ours' __all__, nor "
-                      f"submodules: {stray}")
+    expect(
+        not stray,
+        f"dir(osstorchconnector) has names that are neither upstream's, nor in ours' __all__, nor submodules: {stray}",
+    )
 
 
-@pytest.mark.parametrize("case, want", [
-    ("new_data_object", {"ok": ["/b/x", 0, "", None]}),
-    ("hasattr", {"OssClient.gen_tar_archive": True, "OssIterableDataset.shuffle": True,
-                 "OssMapDataset.is_continuous": True}),
-    ("head_prefix", {"ok": ["/cmp/pre", 0, "", None]}),
-    ("custom_map", {"ok": [2, [["/cmp/obj/a.bin", 5, "la", digest(OBJECTS["obj/a.bin"])],
-                               ["/cmp/obj/b.bin", 11, "lb", digest(OBJECTS["obj/b.bin"])]]]}),
-    ("custom_iterable", {"ok": CUSTOM}),
-    ("share 0 of 2", {"ok": [[u[len("oss:/"):], str(i)] for i, u in enumerate(SHARE_URIS)]}),
-    ("share 1 of 2", {"ok": []}),
-    ("share 0 of 3", {"ok": [[u[len("oss:/"):], str(i)] for i, u in enumerate(SHARE_URIS)]}),
-    ("share 1 of 3", {"ok": []}),
-    ("share 2 of 3", {"ok": []}),
-    ("share 1 of 2, with a uuid", {"ok": []}),
-])
+@pytest.mark.parametrize(
+    "case, want",
+    [
+        ("new_data_object", {"ok": ["/b/x", 0, "", None]}),
+        (
+            "hasattr",
+            {
+                "OssClient.gen_tar_archive": True,
+                "OssIterableDataset.shuffle": True,
+                "OssMapDataset.is_continuous": True,
+            },
+        ),
+        ("head_prefix", {"ok": ["/cmp/pre", 0, "", None]}),
+        (
+            "custom_map",
+            {
+                "ok": [
+                    2,
+                    [
+                        ["/cmp/obj/a.bin", 5, "la", digest(OBJECTS["obj/a.bin"])],
+                        ["/cmp/obj/b.bin", 11, "lb", digest(OBJECTS["obj/b.bin"])],
+                    ],
+                ]
+            },
+        ),
+        ("custom_iterable", {"ok": CUSTOM}),
+        ("share 0 of 2", {"ok": [[u[len("oss:/") :], str(i)] for i, u in enumerate(SHARE_URIS)]}),
+        ("share 1 of 2", {"ok": []}),
+        ("share 0 of 3", {"ok": [[u[len("oss:/") :], str(i)] for i, u in enumerate(SHARE_URIS)]}),
+        ("share 1 of 3", {"ok": []}),
+        ("share 2 of 3", {"ok": []}),
+        ("share 1 of 2, with a uuid", {"ok": []}),
+    ],
+)
 def test_behaviour(surface, case, want):
     ours, up = surface
     u, o = up.get_or_fail(case), ours.get_or_fail(case)
@@ -185,7 +223,7 @@ def test_shares_deliver_each_object_once(surface, total):
     takes what (in one process, share 0 takes everything); ours splits the
     list by position, so each share is known in advance (and disjoint)."""
     ours, up = surface
-    everything = sorted([u[len("oss:/"):], str(i)] for i, u in enumerate(SHARE_URIS))
+    everything = sorted([u[len("oss:/") :], str(i)] for i, u in enumerate(SHARE_URIS))
     for side in (up, ours):
         shares = [side.get_or_fail(f"share {i} of {total}")["ok"] for i in range(total)]
         union = sorted(x for sh in shares for x in sh)

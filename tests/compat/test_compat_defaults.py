@@ -10,6 +10,7 @@ over an existing file, else an overlay of the nearest existing folder):
 nothing on the machine changes. Without a namespace they are created for
 the run only where no file exists, and removed; a real file there skips
 the case."""
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,12 @@ from _compare import expect, show
 
 up = _runner.up
 A = "obj/a.bin"
-CALLS = ["OssMapDataset.from_objects(..., cred_path='')[0]", "OssIterableDataset.from_objects(..., cred_path='')",
-         "OssCheckpoint(EP).reader(a).read()", "OssClient(EP).head_object"]
+CALLS = [
+    "OssMapDataset.from_objects(..., cred_path='')[0]",
+    "OssIterableDataset.from_objects(..., cred_path='')",
+    "OssCheckpoint(EP).reader(a).read()",
+    "OssClient(EP).head_object",
+]
 
 
 @pytest.fixture(scope="module")
@@ -31,11 +36,13 @@ def defaults(compat):
         log_dir.mkdir(exist_ok=True)
         cfg = {"logLevel": 0, "logPath": str(log_dir / "connector.log"), "auditPath": str(log_dir / "audit.log")}
         files = {up.DEFAULT_CRED_PATH: compat.cred_json(), up.DEFAULT_CONFIG_PATH: json.dumps(cfg)}
-        return compat.run(side, "defaults.py", {"a": A, "log_path": cfg["logPath"]}, files=files, cred_path="",
-                          config_path="")
+        return compat.run(
+            side, "defaults.py", {"a": A, "log_path": cfg["logPath"]}, files=files, cred_path="", config_path=""
+        )
+
     if compat.namespace:
         return compat.each(run)
-    return run("ours"), run("upstream")   # the same real paths: one side at a time
+    return run("ours"), run("upstream")  # the same real paths: one side at a time
 
 
 @pytest.mark.parametrize("call", CALLS)

@@ -11,6 +11,7 @@ c. from_objects([a, missing, b]): iterable datasets yield a and b (the
    the default transform and with `lambda o: o.read()`; a map dataset's
    ds[i] on the missing one raises RuntimeError, while __getitems__ hands
    the transform None for it."""
+
 from __future__ import annotations
 
 import pytest
@@ -42,8 +43,7 @@ CALLS = [
 ]
 # upstream 1.2.3 here: True = raises, False = returns (checked, so that a
 # change in the harness that stops exercising the error shows)
-UPSTREAM_RAISES = {c: c not in ("get_object(missing)", "OssCheckpoint.reader(missing)", "OssClient('')")
-                   for c in CALLS}
+UPSTREAM_RAISES = {c: c not in ("get_object(missing)", "OssCheckpoint.reader(missing)", "OssClient('')") for c in CALLS}
 TORCH_LOAD = "torch.load(OssCheckpoint.reader(missing))"
 
 
@@ -96,18 +96,23 @@ A_ITEM = [f"/cmp/{ARGS['a']}", len(OBJECTS[ARGS["a"]]), "", digest(OBJECTS[ARGS[
 B_ITEM = [f"/cmp/{ARGS['b']}", len(OBJECTS[ARGS["b"]]), "", digest(OBJECTS[ARGS["b"]])]
 
 
-@pytest.mark.parametrize("case, want", [
-    ("iterable, default transform", sorted([A_ITEM, B_ITEM])),
-    ("iterable, transform o.read()", sorted([A_ITEM[3], B_ITEM[3]])),
-])
+@pytest.mark.parametrize(
+    "case, want",
+    [
+        ("iterable, default transform", sorted([A_ITEM, B_ITEM])),
+        ("iterable, transform o.read()", sorted([A_ITEM[3], B_ITEM[3]])),
+    ],
+)
 def test_iterable_skips_missing(missing, case, want):
     """The order of an iterable's items is not fixed (concurrent prefetch):
     compared sorted."""
     ours, up = missing
     u, o = up.get_or_fail(case), ours.get_or_fail(case)
     expect("ok" in u and sorted(u["ok"]) == want, f"upstream no longer behaves as the test expects: {show(u)}")
-    expect("ok" in o and sorted(o["ok"], key=repr) == want,
-           f"{case}: upstream yields {show(sorted(u['ok']))}; ours {show(o)}")
+    expect(
+        "ok" in o and sorted(o["ok"], key=repr) == want,
+        f"{case}: upstream yields {show(sorted(u['ok']))}; ours {show(o)}",
+    )
 
 
 @pytest.mark.parametrize("i", [0, 1, 2])

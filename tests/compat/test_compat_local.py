@@ -10,6 +10,7 @@ from run to run): those are compared sorted.
 
 No empty file: upstream's iterable datasets die of SIGSEGV on one in local
 mode (its map datasets read it as b"")."""
+
 from __future__ import annotations
 
 import pytest
@@ -41,11 +42,15 @@ def test_local_mode(local, cls, kind):
     u, o = up.get_or_fail(name), ours.get_or_fail(name)
     expect("ok" in u and u["ok"], f"upstream no longer reads local files here: {show(u)}")
     for key, _label, dg in u["ok"]:
-        rel = key[len(d) + 1:] if key.startswith(d + "/") else None
+        rel = key[len(d) + 1 :] if key.startswith(d + "/") else None
         expect(rel in FILES or rel == "sub/4.txt", f"upstream yields {key!r}, not a file of {d}: {show(u)}")
-        expect(dg == digest(FILES[rel] if rel in FILES else b"in a sub-folder"), f"upstream's bytes of {key}: {show(u)}")
+        expect(
+            dg == digest(FILES[rel] if rel in FILES else b"in a sub-folder"), f"upstream's bytes of {key}: {show(u)}"
+        )
     if kind == "from_prefix" or cls == "OssIterableDataset":
-        expect("ok" in o and sorted(o["ok"], key=repr) == sorted(u["ok"], key=repr),
-               f"{name}(..., endpoint=''), sorted: upstream {show(sorted(u['ok'], key=repr))}; ours {show(o)}")
+        expect(
+            "ok" in o and sorted(o["ok"], key=repr) == sorted(u["ok"], key=repr),
+            f"{name}(..., endpoint=''), sorted: upstream {show(sorted(u['ok'], key=repr))}; ours {show(o)}",
+        )
     else:
         expect(o == u, f"{name}(..., endpoint=''): upstream {show(u)}; ours {show(o)}")

@@ -10,6 +10,7 @@ the sorted [key, size, label, sha256 of the bytes] of every member, as
 OssIterableDataset.from_tar, OssMapDataset.from_tar's ds[i] and its
 __getitems__ deliver them; between two tars of the same source, whose
 member order may differ, the labels are compared as a set."""
+
 from __future__ import annotations
 
 import io
@@ -49,8 +50,13 @@ def python_tar() -> bytes:
     return buf.getvalue()
 
 
-PY_FILES = {"d/one.bin": b"one " * 300, LONG: b"long " * 50, "empty.bin": b"", UNICODE: "non-ASCII ✓".encode(),
-            "last.bin": b"the last one"}
+PY_FILES = {
+    "d/one.bin": b"one " * 300,
+    LONG: b"long " * 50,
+    "empty.bin": b"",
+    UNICODE: "non-ASCII ✓".encode(),
+    "last.bin": b"the last one",
+}
 
 
 def without_labels(members):
@@ -67,14 +73,32 @@ def expected_from_src():
 @pytest.fixture(scope="module")
 def tar(compat):
     compat.server.put_object(B, "t-py/data.tar", python_tar())
-    gen = {side: {"jobs": [
-        {"name": "from prefix", "tar": f"oss://{B}/t-{side}/data.tar", "idx": f"oss://{B}/t-{side}/data.idx",
-         "src": f"oss://{B}/src/"},
-        {"name": "index_only", "tar": f"oss://{B}/t-py/data.tar", "idx": f"oss://{B}/t-py/{side}.idx", "src": "",
-         "index_only": True}]} for side in ("ours", "upstream")}
+    gen = {
+        side: {
+            "jobs": [
+                {
+                    "name": "from prefix",
+                    "tar": f"oss://{B}/t-{side}/data.tar",
+                    "idx": f"oss://{B}/t-{side}/data.idx",
+                    "src": f"oss://{B}/src/",
+                },
+                {
+                    "name": "index_only",
+                    "tar": f"oss://{B}/t-py/data.tar",
+                    "idx": f"oss://{B}/t-py/{side}.idx",
+                    "src": "",
+                    "index_only": True,
+                },
+            ]
+        }
+        for side in ("ours", "upstream")
+    }
     made = dict(zip(("ours", "upstream"), compat.each(lambda side: compat.run(side, "tar_gen.py", gen[side]))))
-    jobs = [{"name": f"{kind} made by {side}", "tar": job["tar"], "idx": job["idx"]}
-            for side in ("upstream", "ours") for kind, job in zip(("prefix", "python tar"), gen[side]["jobs"])]
+    jobs = [
+        {"name": f"{kind} made by {side}", "tar": job["tar"], "idx": job["idx"]}
+        for side in ("upstream", "ours")
+        for kind, job in zip(("prefix", "python tar"), gen[side]["jobs"])
+    ]
     ours, up = compat.both("tar_read.py", {"jobs": jobs})
     return {"made": made, "ours": ours, "upstream": up}
 
@@ -90,8 +114,10 @@ def test_upstream_tar_read_alike(tar, reader):
     _upstream_made(tar, "from prefix")
     name = f"prefix made by upstream: {reader}"
     up = tar["upstream"].get_or_fail(name)
-    expect("ok" in up and without_labels(up["ok"]) == expected_from_src(),
-           f"upstream's own reading is not what the test expects: {show(up)}")
+    expect(
+        "ok" in up and without_labels(up["ok"]) == expected_from_src(),
+        f"upstream's own reading is not what the test expects: {show(up)}",
+    )
     ours = tar["ours"].get_or_fail(name)
     expect(ours == up, f"ours reads upstream's tar as {show(ours)}; upstream as {show(up)}")
 
@@ -109,12 +135,18 @@ def test_ours_tar_read_alike(tar, reader):
     # Deliberate difference (README): upstream's generate_tar_archive leaves
     # empty objects out, ours keeps them as members (a sample is never dropped
     # silently). Upstream reads them from our tar like any other member.
-    expect("ok" in up and without_labels([m for m in up["ok"] if m[1] != 0])[0] == without_labels(want["ok"])[0],
-           f"upstream reads our tar as {show(up)}; its own as {show(want)}")
-    expect(without_labels(up["ok"])[1] == sorted(str(i) for i in range(len(up["ok"]))),
-           f"labels are not the members' positions: {show(up)}")
-    expect(sorted(m[0] for m in up["ok"] if m[1] == 0) == sorted(f"/{BUCKET}/{k}" for k, v in SRC.items() if not v),
-           f"the empty objects are not the members of size 0 in our tar: {show(up)}")
+    expect(
+        "ok" in up and without_labels([m for m in up["ok"] if m[1] != 0])[0] == without_labels(want["ok"])[0],
+        f"upstream reads our tar as {show(up)}; its own as {show(want)}",
+    )
+    expect(
+        without_labels(up["ok"])[1] == sorted(str(i) for i in range(len(up["ok"]))),
+        f"labels are not the members' positions: {show(up)}",
+    )
+    expect(
+        sorted(m[0] for m in up["ok"] if m[1] == 0) == sorted(f"/{BUCKET}/{k}" for k, v in SRC.items() if not v),
+        f"the empty objects are not the members of size 0 in our tar: {show(up)}",
+    )
     ours = tar["ours"].get_or_fail(f"prefix made by ours: {reader}")
     expect(ours == up, f"ours reads our tar as {show(ours)}; upstream as {show(up)}")
 
@@ -128,15 +160,23 @@ def test_index_only_python_tar(tar, indexer, reader):
     _upstream_made(tar, "index_only")
     want = tar["upstream"].get_or_fail(f"python tar made by upstream: {reader}")
     expect("ok" in want, f"upstream cannot read its own index: {show(want)}")
-    expect(sorted(m[0] for m in want["ok"]) == sorted(PY_FILES),
-           f"upstream's members are not the tar's regular files: {show(want)}")
-    expect(all(m[3] == digest(PY_FILES[m[0]]) and m[1] == len(PY_FILES[m[0]]) for m in want["ok"]),
-           f"upstream's sizes or bytes are not the tar's: {show(want)}")
-    expect(all(m[2] == str(list(PY_FILES).index(m[0])) for m in want["ok"]),
-           f"upstream's labels are not the members' numbers among the regular files: {show(want)}")
+    expect(
+        sorted(m[0] for m in want["ok"]) == sorted(PY_FILES),
+        f"upstream's members are not the tar's regular files: {show(want)}",
+    )
+    expect(
+        all(m[3] == digest(PY_FILES[m[0]]) and m[1] == len(PY_FILES[m[0]]) for m in want["ok"]),
+        f"upstream's sizes or bytes are not the tar's: {show(want)}",
+    )
+    expect(
+        all(m[2] == str(list(PY_FILES).index(m[0])) for m in want["ok"]),
+        f"upstream's labels are not the members' numbers among the regular files: {show(want)}",
+    )
     if indexer == "ours":
         made = tar["made"]["ours"].get_or_fail("index_only")
         expect("ok" in made, f"ours: generate_tar_archive(index_only=True) failed: {show(made)}")
     for side in ("upstream", "ours"):
         got = tar[side].get_or_fail(f"python tar made by {indexer}: {reader}")
-        expect(got == want, f"{side} reads the index made by {indexer} as {show(got)}; upstream its own as {show(want)}")
+        expect(
+            got == want, f"{side} reads the index made by {indexer} as {show(got)}; upstream its own as {show(want)}"
+        )

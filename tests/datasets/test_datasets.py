@@ -1,4 +1,5 @@
 """Datasets through torch's DataLoader, against the local server."""
+
 import hashlib
 import json
 import os
@@ -45,8 +46,14 @@ def expected_keys():
 
 
 def run_epochs(ds, workers, method, batch, epochs=2):
-    dl = DataLoader(ds, batch_size=batch, num_workers=workers, collate_fn=keep_list,
-                    multiprocessing_context=method if workers else None, timeout=120 if workers else 0)
+    dl = DataLoader(
+        ds,
+        batch_size=batch,
+        num_workers=workers,
+        collate_fn=keep_list,
+        multiprocessing_context=method if workers else None,
+        timeout=120 if workers else 0,
+    )
     out = []
     for _ in range(epochs):
         seen = {}
@@ -154,6 +161,7 @@ def test_a_missing_object_in_a_map_dataset_raises_for_ds_i_and_is_none_in_a_batc
     def transform(obj):
         seen.append(obj)
         return key_and_bytes(obj)
+
     ds = OssMapDataset.from_objects(uris, transform=transform, **kw(srv))
     assert ds[0] == (f"/{BUCKET}/ds/0001.bin", payload(1))
     seen.clear()
@@ -174,8 +182,14 @@ def test_an_iterable_dataset_skips_missing_objects_and_counts_them(srv, workers,
     missing = [f"ds/missing-{i}.bin" for i in range(13)]
     names = [n for pair in zip(present, missing + [None] * 7) for n in pair if n]
     ds = OssIterableDataset.from_objects([f"oss://{BUCKET}/{n}" for n in names], transform=key_and_read, **kw(srv))
-    dl = DataLoader(ds, batch_size=None, num_workers=workers, collate_fn=no_collate,
-                    multiprocessing_context=method, timeout=120 if workers else 0)
+    dl = DataLoader(
+        ds,
+        batch_size=None,
+        num_workers=workers,
+        collate_fn=no_collate,
+        multiprocessing_context=method,
+        timeout=120 if workers else 0,
+    )
     for epoch in range(2):
         caplog.clear()
         assert dict(dl) == {f"/{BUCKET}/{n}": payload(int(n[3:7])) for n in present}
@@ -204,6 +218,7 @@ def test_missing_credentials_file_is_not_a_missing_object(srv, tmp_path):
 
 def _descriptors(client):
     from osstorchconnector import new_data_object
+
     return [new_data_object(f"oss://{BUCKET}/ds/{i:04d}.bin", 0, f"label-{i}") for i in range(6)]
 
 
@@ -250,11 +265,11 @@ def test_an_iterable_dataset_goes_on_after_a_failed_object(workers):
         n = 40
         for i in range(n):
             s2.put_object(BUCKET, f"d/{i:03d}.bin", payload(i))
-        ds = OssIterableDataset.from_prefix(f"oss://{BUCKET}/d/", transform=key_and_bytes_refusing_3_and_21,
-                                            **kw(s2))
+        ds = OssIterableDataset.from_prefix(f"oss://{BUCKET}/d/", transform=key_and_bytes_refusing_3_and_21, **kw(s2))
         s2.set_faults(flip_rate=1.0, ops=["GetObject"], key_pattern="d/007.bin")
-        it = iter(DataLoader(ds, batch_size=None, num_workers=workers, collate_fn=no_collate,
-                             timeout=120 if workers else 0))
+        it = iter(
+            DataLoader(ds, batch_size=None, num_workers=workers, collate_fn=no_collate, timeout=120 if workers else 0)
+        )
         got, errors = {}, []
         while True:
             try:
@@ -275,8 +290,10 @@ def test_an_iterable_dataset_goes_on_after_a_failed_object(workers):
 
 def test_seed_style_manifests_on_oss_and_local_multi_bucket(srv, tmp_path):
     srv.put_object("second-bucket", "img/b.bin", b"from the second bucket")
-    lines = [json.dumps({"data": {"source": f"oss://{BUCKET}.oss-cn-wulanchabu.aliyuncs.com/ds/0003.bin"}}),
-             json.dumps({"data": {"source": "oss://second-bucket.oss-cn-wulanchabu.aliyuncs.com/img/b.bin"}})]
+    lines = [
+        json.dumps({"data": {"source": f"oss://{BUCKET}.oss-cn-wulanchabu.aliyuncs.com/ds/0003.bin"}}),
+        json.dumps({"data": {"source": "oss://second-bucket.oss-cn-wulanchabu.aliyuncs.com/img/b.bin"}}),
+    ]
     manifest = "\n".join(lines).encode()
     srv.put_object(BUCKET, "manifests/m.jsonl", manifest)
     local = tmp_path / "m.jsonl"
@@ -302,23 +319,42 @@ def test_imagenet_manifest_with_base_uri_and_labels(srv, tmp_path):
     man.write_text("ds/0007.bin\tcat\nds/0008.bin\tdog\nds/0009.bin\n")
     ds = OssMapDataset.from_manifest_file(str(man), imagenet_manifest_parser, f"oss://{BUCKET}/", **kw(srv))
     assert [(ds[i].key, ds[i].label) for i in range(3)] == [
-        (f"/{BUCKET}/ds/0007.bin", "cat"), (f"/{BUCKET}/ds/0008.bin", "dog"), (f"/{BUCKET}/ds/0009.bin", "")]
+        (f"/{BUCKET}/ds/0007.bin", "cat"),
+        (f"/{BUCKET}/ds/0008.bin", "dog"),
+        (f"/{BUCKET}/ds/0009.bin", ""),
+    ]
     assert ds[1].read() == payload(8)
 
 
-@pytest.mark.parametrize("make, exc, match", [
-    (lambda s: OssMapDataset.from_prefix("s3://bucket/x", **kw(s)), ValueError, "oss://"),
-    (lambda s: OssMapDataset.from_prefix("oss:///x", **kw(s)), ValueError, "Bucket name must be non-empty"),
-    (lambda s: OssMapDataset.from_prefix("", **kw(s)), ValueError, "oss_uri must be non-empty"),
-    (lambda s: OssMapDataset.from_objects([], **kw(s)), ValueError, "object_uris must be non-empty"),
-    (lambda s: OssMapDataset.from_prefix("/nonexistent-dir/x/", endpoint=""), FileNotFoundError,  # local mode
-     "nonexistent-dir"),
-    (lambda s: OssMapDataset.from_manifest_file("/nonexistent/manifest.txt", imagenet_manifest_parser, "", **kw(s)),
-     FileNotFoundError, "manifest.txt"),
-    (lambda s: OssMapDataset.from_manifest_file(f"oss://{BUCKET}/no-such-manifest", imagenet_manifest_parser, "",
-                                                **kw(s)), FileNotFoundError, "NoSuchKey"),
-    (lambda s: OssMapDataset.from_prefix("oss://no-such-bucket/x", **kw(s)), FileNotFoundError, "NoSuchBucket"),
-])
+@pytest.mark.parametrize(
+    "make, exc, match",
+    [
+        (lambda s: OssMapDataset.from_prefix("s3://bucket/x", **kw(s)), ValueError, "oss://"),
+        (lambda s: OssMapDataset.from_prefix("oss:///x", **kw(s)), ValueError, "Bucket name must be non-empty"),
+        (lambda s: OssMapDataset.from_prefix("", **kw(s)), ValueError, "oss_uri must be non-empty"),
+        (lambda s: OssMapDataset.from_objects([], **kw(s)), ValueError, "object_uris must be non-empty"),
+        (
+            lambda s: OssMapDataset.from_prefix("/nonexistent-dir/x/", endpoint=""),
+            FileNotFoundError,  # local mode
+            "nonexistent-dir",
+        ),
+        (
+            lambda s: OssMapDataset.from_manifest_file(
+                "/nonexistent/manifest.txt", imagenet_manifest_parser, "", **kw(s)
+            ),
+            FileNotFoundError,
+            "manifest.txt",
+        ),
+        (
+            lambda s: OssMapDataset.from_manifest_file(
+                f"oss://{BUCKET}/no-such-manifest", imagenet_manifest_parser, "", **kw(s)
+            ),
+            FileNotFoundError,
+            "NoSuchKey",
+        ),
+        (lambda s: OssMapDataset.from_prefix("oss://no-such-bucket/x", **kw(s)), FileNotFoundError, "NoSuchBucket"),
+    ],
+)
 def test_bad_input_gets_a_clear_exception(srv, make, exc, match):
     with pytest.raises(exc, match=match):
         make(srv)
@@ -383,12 +419,20 @@ def test_upstream_module_names_import():
     import importlib
 
     import osstorchconnector
-    for mod in ("oss_map_dataset", "oss_iterable_dataset", "oss_checkpoint", "_oss_client", "_oss_bucket_iterable",
-                "_oss_connector"):
+
+    for mod in (
+        "oss_map_dataset",
+        "oss_iterable_dataset",
+        "oss_checkpoint",
+        "_oss_client",
+        "_oss_bucket_iterable",
+        "_oss_connector",
+    ):
         importlib.import_module("osstorchconnector." + mod)
     from osstorchconnector import DataObject, OssClient, __version__, imagenet_manifest_parser, new_data_object  # noqa: F401
     from osstorchconnector._oss_bucket_iterable import identity, parse_oss_uri  # noqa: F401
     from osstorchconnector.oss_map_dataset import is_continuous
+
     assert is_continuous([3, 4, 5]) and not is_continuous([3, 5])
     assert osstorchconnector.__version__
     assert os.path.exists(os.path.join(os.path.dirname(osstorchconnector.__file__), "py.typed"))

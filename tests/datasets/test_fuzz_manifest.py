@@ -1,6 +1,7 @@
 """The manifest fuzz harness (scripts/fuzz_manifest.py) in CI: its committed
 corpus replayed, then a brief hypothesis run of the same check. The long,
 coverage-guided run is `make fuzz` (atheris)."""
+
 import os
 
 import pytest

@@ -1,5 +1,6 @@
 """Listing: the compact listing (keys in one buffer, sizes in an array) and
 ost_list_packed, which fills it from the core."""
+
 import pickle
 import sys
 import urllib.parse
@@ -14,8 +15,12 @@ from osstorchconnector._listing import Listing
 BUCKET = "test-bucket"
 
 keys = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
-entries = st.lists(st.tuples(st.sampled_from(["b1", "bucket-two"]), keys, st.integers(0, 2**62),
-                             st.sampled_from(["", "", "cat", "狗"])), max_size=30)
+entries = st.lists(
+    st.tuples(
+        st.sampled_from(["b1", "bucket-two"]), keys, st.integers(0, 2**62), st.sampled_from(["", "", "cat", "狗"])
+    ),
+    max_size=30,
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -59,8 +64,19 @@ def _client(srv):
     return _native.NativeClient({"endpoint": srv.endpoint, "cred_path": srv.cred_path, "region": srv.region})
 
 
-ODD_KEYS = ["odd/a b+c", "odd/%41%zz", "odd/中文/ключ", "odd/emoji-😀", "odd/&<>\"'", "odd/tab\there",
-            "odd/new\nline", "odd/~!@#$^*()[]{};:,?=", "odd/" + "x" * 900, "odd/\u00e9\u0301", "odd/zz/"]
+ODD_KEYS = [
+    "odd/a b+c",
+    "odd/%41%zz",
+    "odd/中文/ключ",
+    "odd/emoji-😀",
+    "odd/&<>\"'",
+    "odd/tab\there",
+    "odd/new\nline",
+    "odd/~!@#$^*()[]{};:,?=",
+    "odd/" + "x" * 900,
+    "odd/\u00e9\u0301",
+    "odd/zz/",
+]
 
 
 def test_list_packed_matches_the_json_listing(oss_module):
@@ -78,14 +94,16 @@ def test_list_packed_matches_the_json_listing(oss_module):
 
 def test_list_packed_missing_bucket_is_an_error(oss_module):
     from osstorchconnector.errors import OssError
+
     with pytest.raises(OssError):
         _client(oss_module).list_packed("no-such-bucket", "")
 
 
 def test_a_listing_of_100k_keys_is_compact(oss_module):
     n = 100_000
-    q = urllib.parse.urlencode({"bucket": BUCKET, "count": n, "key_format": "big/%04d/%08d", "per_dir": 1000,
-                                "size": 1})
+    q = urllib.parse.urlencode(
+        {"bucket": BUCKET, "count": n, "key_format": "big/%04d/%08d", "per_dir": 1000, "size": 1}
+    )
     oss_module._admin("POST", "fill?" + q)
     lst = _client(oss_module).list_packed(BUCKET, "big/")
     assert len(lst) == n
@@ -104,10 +122,16 @@ def test_datasets_over_a_prefix_keep_the_compact_listing(oss_module):
     of per-key tuples, which forked workers would copy page by page), and
     indexes it as before."""
     from osstorchconnector import OssMapDataset
+
     for i in range(5):
         oss_module.put_object(BUCKET, f"ds/{i}.bin", bytes([i]) * (i + 1))
-    ds = OssMapDataset.from_prefix(f"oss://{BUCKET}/ds/", endpoint=oss_module.endpoint, cred_path=oss_module.cred_path,
-                                   region=oss_module.region, transform=lambda o: (o.key, o.read()))
+    ds = OssMapDataset.from_prefix(
+        f"oss://{BUCKET}/ds/",
+        endpoint=oss_module.endpoint,
+        cred_path=oss_module.cred_path,
+        region=oss_module.region,
+        transform=lambda o: (o.key, o.read()),
+    )
     assert isinstance(ds._bucket_objects, Listing)
     assert len(ds) == 5
     assert ds[4] == (f"/{BUCKET}/ds/4.bin", b"\x04" * 5) and ds[-5] == (f"/{BUCKET}/ds/0.bin", b"\x00")

@@ -3,6 +3,7 @@ path, with upstream's keys and labels (checked against upstream 1.2.3): the
 key is the path as given, the label "" unless a manifest names one; a prefix
 is a directory, listed recursively (regular files, hidden ones included,
 symbolic links not followed). Ours lists in key order, as OSS does."""
+
 import logging
 
 import pytest
@@ -11,8 +12,16 @@ from torch.utils.data import DataLoader
 from osstorchconnector import OssClient, OssIterableDataset, OssMapDataset, imagenet_manifest_parser
 from support.transforms import keep_list, key_and_bytes, key_and_read, no_collate
 
-FILES = {"2.txt": b"two", "0.txt": b"zero", "10.txt": b"ten", "1.txt": b"one", "sub/s.txt": b"sub",
-         "b/x.bin": b"deep", ".hidden": b"h", "empty.bin": b""}
+FILES = {
+    "2.txt": b"two",
+    "0.txt": b"zero",
+    "10.txt": b"ten",
+    "1.txt": b"one",
+    "sub/s.txt": b"sub",
+    "b/x.bin": b"deep",
+    ".hidden": b"h",
+    "empty.bin": b"",
+}
 
 
 @pytest.fixture
@@ -50,22 +59,30 @@ def test_from_objects_keys_sizes_and_labels(tree):
     uris = [f"{tree}/1.txt", f"oss:/{tree}/sub/s.txt", f"{tree}/link.txt", f"{tree}/empty.bin"]
     ds = OssMapDataset.from_objects(uris, "", transform=key_bytes_size_label)
     assert [ds[i] for i in range(len(ds))] == [
-        (f"{tree}/1.txt", b"one", 3, ""), (f"{tree}/sub/s.txt", b"sub", 3, ""), (f"{tree}/link.txt", b"zero", 4, ""),
-        (f"{tree}/empty.bin", b"", 0, "")]
+        (f"{tree}/1.txt", b"one", 3, ""),
+        (f"{tree}/sub/s.txt", b"sub", 3, ""),
+        (f"{tree}/link.txt", b"zero", 4, ""),
+        (f"{tree}/empty.bin", b"", 0, ""),
+    ]
     assert ds.__getitems__([1, 0]) == [ds[1], ds[0]]
 
 
 def test_from_manifest_file_prepends_the_base_and_keeps_labels(tree, tmp_path):
     man = tmp_path / "train.txt"
     man.write_text("0.txt\tzero\nsub/s.txt\ts\n1.txt\n")
-    ds = OssMapDataset.from_manifest_file(str(man), imagenet_manifest_parser, tree + "/", "",
-                                          transform=key_bytes_size_label)
-    assert [ds[i] for i in range(3)] == [(f"{tree}/0.txt", b"zero", 4, "zero"), (f"{tree}/sub/s.txt", b"sub", 3, "s"),
-                                         (f"{tree}/1.txt", b"one", 3, "")]
+    ds = OssMapDataset.from_manifest_file(
+        str(man), imagenet_manifest_parser, tree + "/", "", transform=key_bytes_size_label
+    )
+    assert [ds[i] for i in range(3)] == [
+        (f"{tree}/0.txt", b"zero", 4, "zero"),
+        (f"{tree}/sub/s.txt", b"sub", 3, "s"),
+        (f"{tree}/1.txt", b"one", 3, ""),
+    ]
     full = tmp_path / "full.txt"
     full.write_text(f"{tree}/10.txt\tten\n")
-    it = OssIterableDataset.from_manifest_file(str(full), imagenet_manifest_parser, "", "",
-                                               transform=key_bytes_size_label)
+    it = OssIterableDataset.from_manifest_file(
+        str(full), imagenet_manifest_parser, "", "", transform=key_bytes_size_label
+    )
     assert list(it) == [(f"{tree}/10.txt", b"ten", 3, "ten")]
 
 

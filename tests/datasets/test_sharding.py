@@ -1,5 +1,6 @@
 """The one sharding rule, and each DataLoader worker receiving only its
 share of the epoch's listing."""
+
 from __future__ import annotations
 
 import multiprocessing
@@ -30,6 +31,7 @@ def _worker(key, w, n, out, calls):
     def produce():
         calls.put(os.getpid())
         return [f"k{i}" for i in range(n)]
+
     out.put((w, _shared_listing.shared(key, 3, produce, worker_id=w, split=lambda v, i: share_of(v, i, 3))))
 
 

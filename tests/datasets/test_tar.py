@@ -1,5 +1,6 @@
 """Tar datasets: generate_tar_archive, from_tar on both dataset kinds, and
 indexes that upstream osstorchconnector wrote."""
+
 import hashlib
 import io
 import json
@@ -37,8 +38,9 @@ def srv(tmp_path_factory):
         d.mkdir(exist_ok=True)
         (d / f"{i:05d}.bin").write_bytes(content(i))
     with LocalOssServer([B]) as s:
-        n = generate_tar_archive(s.endpoint, s.cred_path, "", f"oss://{B}/shard.tar", f"oss://{B}/shard.idx", str(SRC),
-                                 region=s.region)
+        n = generate_tar_archive(
+            s.endpoint, s.cred_path, "", f"oss://{B}/shard.tar", f"oss://{B}/shard.idx", str(SRC), region=s.region
+        )
         assert n == 0  # as upstream's
         yield s
 
@@ -59,8 +61,14 @@ def test_ten_thousand_members_exactly_once(srv, kind, workers):
         ds = OssMapDataset.from_tar(f"oss://{B}/shard.tar", f"oss://{B}/shard.idx", transform=name_and_bytes, **kw(srv))
         assert len(ds) == N
     else:
-        ds = OssIterableDataset.from_tar(f"oss://{B}/shard.tar", f"oss://{B}/shard.idx", transform=name_and_bytes,
-                                         shuffle=True, shuffle_chunk_size=100, **kw(srv))
+        ds = OssIterableDataset.from_tar(
+            f"oss://{B}/shard.tar",
+            f"oss://{B}/shard.idx",
+            transform=name_and_bytes,
+            shuffle=True,
+            shuffle_chunk_size=100,
+            **kw(srv),
+        )
     dl = DataLoader(ds, batch_size=64, num_workers=workers, collate_fn=list, timeout=300 if workers else 0)
     seen = {}
     for batch in dl:
@@ -84,22 +92,34 @@ def test_contiguous_runs_are_one_request_each(srv):
 
 def test_shuffle_is_seeded_and_complete(srv):
     def order(seed):
-        ds = OssIterableDataset.from_tar(f"oss://{B}/shard.tar", f"oss://{B}/shard.idx", transform=name_and_bytes,
-                                         shuffle=True, shuffle_chunk_size=50, seed=seed, **kw(srv))
+        ds = OssIterableDataset.from_tar(
+            f"oss://{B}/shard.tar",
+            f"oss://{B}/shard.idx",
+            transform=name_and_bytes,
+            shuffle=True,
+            shuffle_chunk_size=50,
+            seed=seed,
+            **kw(srv),
+        )
         return [n for n, _ in ds]
+
     a, b, c = order(1), order(1), order(2)
     assert a == b and a != c
     assert sorted(a) == sorted(expected()) and len(set(a)) == N
-    plain = OssIterableDataset.from_tar(f"oss://{B}/shard.tar", f"oss://{B}/shard.idx", transform=name_and_bytes, **kw(srv))
+    plain = OssIterableDataset.from_tar(
+        f"oss://{B}/shard.tar", f"oss://{B}/shard.idx", transform=name_and_bytes, **kw(srv)
+    )
     assert [n for n, _ in plain] == sorted(expected())  # archive order without shuffle
 
 
 def test_upstream_shuffle_method_and_is_continuous(srv):
     def order(seed):
-        ds = OssIterableDataset.from_tar(f"oss://{B}/shard.tar", f"oss://{B}/shard.idx", transform=name_and_bytes,
-                                         shuffle_chunk_size=50, **kw(srv))
+        ds = OssIterableDataset.from_tar(
+            f"oss://{B}/shard.tar", f"oss://{B}/shard.idx", transform=name_and_bytes, shuffle_chunk_size=50, **kw(srv)
+        )
         ds.shuffle(torch.Generator().manual_seed(seed))
         return [n for n, _ in ds]
+
     a, b, c = order(1), order(1), order(2)
     assert a == b and a != c and sorted(a) == sorted(expected())
     with pytest.raises(TypeError, match="from_tar"):
@@ -126,15 +146,25 @@ def test_archives_from_python_and_gnu_tar_with_long_names(srv, tmp_path):
         tars["gnu"] = gnu
     for label, path in tars.items():
         srv.put_object(B, f"ext/{label}.tar", path.read_bytes())
-        n = generate_tar_archive(srv.endpoint, srv.cred_path, "", f"oss://{B}/ext/{label}.tar", f"oss://{B}/ext/{label}.idx",
-                                 "", index_only=True, region=srv.region)
+        n = generate_tar_archive(
+            srv.endpoint,
+            srv.cred_path,
+            "",
+            f"oss://{B}/ext/{label}.tar",
+            f"oss://{B}/ext/{label}.idx",
+            "",
+            index_only=True,
+            region=srv.region,
+        )
         assert n == 0
-        ds = OssMapDataset.from_tar(f"oss://{B}/ext/{label}.tar", f"oss://{B}/ext/{label}.idx", transform=name_and_bytes,
-                                    **kw(srv))
+        ds = OssMapDataset.from_tar(
+            f"oss://{B}/ext/{label}.tar", f"oss://{B}/ext/{label}.idx", transform=name_and_bytes, **kw(srv)
+        )
         assert dict(ds[i] for i in range(len(ds))) == files, label
     # a local tar indexed to a local index file: upstream's encoding, our checksum file beside it
-    n = generate_tar_archive(srv.endpoint, srv.cred_path, "", str(py_tar), str(tmp_path / "py.idx"), "", index_only=True,
-                             region=srv.region)
+    n = generate_tar_archive(
+        srv.endpoint, srv.cred_path, "", str(py_tar), str(tmp_path / "py.idx"), "", index_only=True, region=srv.region
+    )
     assert n == 0 and (tmp_path / "py.idx").read_bytes().startswith(b"TarIdx\0\0")
     assert (tmp_path / "py.idx.osstorch-crc64").read_bytes().startswith(b"OSTARIDX")
 
@@ -146,9 +176,18 @@ def test_bad_indexes_and_arguments(srv, tmp_path):
         info.size = 3
         tf.addfile(info, io.BytesIO(b"abc"))
     srv.put_object(B, "bad/one.tar", raw.getvalue())
-    generate_tar_archive(srv.endpoint, srv.cred_path, "", f"oss://{B}/bad/one.tar", f"oss://{B}/bad/one.idx", "",
-                         index_only=True, region=srv.region)
+    generate_tar_archive(
+        srv.endpoint,
+        srv.cred_path,
+        "",
+        f"oss://{B}/bad/one.tar",
+        f"oss://{B}/bad/one.idx",
+        "",
+        index_only=True,
+        region=srv.region,
+    )
     from osstorchconnector import _native
+
     c = _native.NativeClient({"endpoint": srv.endpoint, "cred_path": srv.cred_path, "region": srv.region})
     idx = c.get(B, "bad/one.idx")
     assert idx.startswith(b"TarIdx")
@@ -166,8 +205,16 @@ def test_bad_indexes_and_arguments(srv, tmp_path):
         OssIterableDataset.from_tar("/local/shard.tar", f"oss://{B}/shard.idx", **kw(srv))
     with pytest.raises(ValueError, match="not a readable tar"):
         srv.put_object(B, "bad/garbage.tar", b"garbage!" * 200)
-        generate_tar_archive(srv.endpoint, srv.cred_path, "", f"oss://{B}/bad/garbage.tar", f"oss://{B}/bad/g.idx", "",
-                             index_only=True, region=srv.region)
+        generate_tar_archive(
+            srv.endpoint,
+            srv.cred_path,
+            "",
+            f"oss://{B}/bad/garbage.tar",
+            f"oss://{B}/bad/g.idx",
+            "",
+            index_only=True,
+            region=srv.region,
+        )
     with pytest.raises(ValueError, match="endpoint must be non-empty"):
         generate_tar_archive("", srv.cred_path, "", "a", "b", "c")
     with pytest.raises(ValueError, match="neither cred_path nor cred_provider"):
@@ -178,16 +225,48 @@ def test_command_line(srv, tmp_path):
     (tmp_path / "in").mkdir()
     for i in range(5):
         (tmp_path / "in" / f"{i}.txt").write_text(str(i))
-    out = subprocess.run([sys.executable, "-m", "osstorchconnector.tools.generate_tar_archive", "-ep", srv.endpoint,
-                          "--cred-path", srv.cred_path, "--region", srv.region, "--tar-path", f"oss://{B}/cli.tar",
-                          "--index-path", f"oss://{B}/cli.idx", "--source-path", str(tmp_path / "in")],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "osstorchconnector.tools.generate_tar_archive",
+            "-ep",
+            srv.endpoint,
+            "--cred-path",
+            srv.cred_path,
+            "--region",
+            srv.region,
+            "--tar-path",
+            f"oss://{B}/cli.tar",
+            "--index-path",
+            f"oss://{B}/cli.idx",
+            "--source-path",
+            str(tmp_path / "in"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("5 members, tar oss://tar-bucket/cli.tar")
     ds = OssMapDataset.from_tar(f"oss://{B}/cli.tar", f"oss://{B}/cli.idx", transform=name_and_bytes, **kw(srv))
     assert [ds[i] for i in range(5)] == [(f"{tmp_path}/in/{i}.txt", str(i).encode()) for i in range(5)]
-    bad = subprocess.run([sys.executable, "-m", "osstorchconnector.tools.generate_tar_archive", "-ep", "",
-                          "--tar-path", "x", "--index-path", "y"], capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "osstorchconnector.tools.generate_tar_archive",
+            "-ep",
+            "",
+            "--tar-path",
+            "x",
+            "--index-path",
+            "y",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad.returncode == 1 and "endpoint must be non-empty" in bad.stderr
 
 
@@ -226,9 +305,13 @@ def test_members_carry_upstreams_key_and_label(srv):
     srv.put_object(B, "src/001.bin", b"")
     srv.put_object(B, "src/folder/", b"")  # a folder marker, not a file
     from osstorchconnector import OssClient
+
     client = OssClient(srv.endpoint, srv.cred_path, region=srv.region)
     assert client.gen_tar_archive(f"oss://{B}/t/src.tar", f"oss://{B}/t/src.idx", f"oss://{B}/src/") == 0
-    got = [key_size_label_digest(o) for o in OssIterableDataset.from_tar(f"oss://{B}/t/src.tar", f"oss://{B}/t/src.idx", **kw(srv))]
+    got = [
+        key_size_label_digest(o)
+        for o in OssIterableDataset.from_tar(f"oss://{B}/t/src.tar", f"oss://{B}/t/src.idx", **kw(srv))
+    ]
     assert [g[:3] for g in got] == [[f"/{B}/src/000.bin", 4, "0"], [f"/{B}/src/001.bin", 0, "1"]]
 
 
@@ -236,9 +319,12 @@ def test_upstream_index_alone_is_read_through_the_tar_headers(srv, caplog):
     """Without our checksum file (upstream wrote the index, or it was lost)
     members come from their tar headers: same keys and bytes, not checked."""
     from osstorchconnector import _native
+
     c = _native.NativeClient({"endpoint": srv.endpoint, "cred_path": srv.cred_path, "region": srv.region})
     srv.put_object(B, "alone/shard.idx", c.get(B, "shard.idx"))
-    ds = OssMapDataset.from_tar(f"oss://{B}/shard.tar", f"oss://{B}/alone/shard.idx", transform=name_and_bytes, **kw(srv))
+    ds = OssMapDataset.from_tar(
+        f"oss://{B}/shard.tar", f"oss://{B}/alone/shard.idx", transform=name_and_bytes, **kw(srv)
+    )
     names = sorted(expected())
     srv.reset_stats()
     got = ds.__getitems__(list(range(100, 164)))

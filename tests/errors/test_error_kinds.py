@@ -2,6 +2,7 @@
 status, exception class); the C header's ost_status enum, go/capi's status
 constants and go/connector's Kind names must say the same. Adding or renaming
 a kind on any side fails here until every side agrees."""
+
 import re
 
 from osstorchconnector import errors
@@ -30,7 +31,7 @@ def header_table():
     assert mentioned <= set(pairs), f"the header mentions unknown statuses: {mentioned - set(pairs)}"
     assert pairs.pop("OST_OK", None) == "0", pairs
     assert all(k.startswith("OST_ERR_") for k in pairs), pairs
-    return {k[len("OST_ERR_"):].lower(): int(v) for k, v in pairs.items()}
+    return {k[len("OST_ERR_") :].lower(): int(v) for k, v in pairs.items()}
 
 
 def enum_values(src):
@@ -79,9 +80,9 @@ def test_go_kind_names_are_pythons():
     consts, names, default = go_kinds()
     uncovered = [c for c in consts if c not in names]
     # the one Kind without a case is the default's
-    assert len(uncovered) == 1 and snake(uncovered[0][len("Kind"):]) == default == "internal", (uncovered, default)
+    assert len(uncovered) == 1 and snake(uncovered[0][len("Kind") :]) == default == "internal", (uncovered, default)
     names[uncovered[0]] = default
-    assert {snake(c[len("Kind"):]): names[c] for c in consts} == {k: k for k in python_table()}
+    assert {snake(c[len("Kind") :]): names[c] for c in consts} == {k: k for k in python_table()}
     assert sorted(names.values()) == sorted(python_table())
 
 

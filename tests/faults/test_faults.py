@@ -12,6 +12,7 @@ For debugging: OSSTORCH_FAULTS_ONLY=<substring> runs only the cases whose
 outputs (the path is printed), OSSTORCH_FAULTS_PARALLEL=N sets how many
 cases run at once (2).
 """
+
 import os
 import shutil
 import tempfile
@@ -69,8 +70,12 @@ def test_fault(matrix, fault):
             (known if r.case.known else failures).append(f"{r.case.surface}: {'; '.join(v[:4])}")
     assert not failures, "\n".join(failures)
     if known:  # reported bugs: remove the case's `known=` once fixed to make this a hard failure again
-        pytest.xfail("known bug(s) or limit(s): " + " | ".join(sorted({r.case.known for r in rows if r.case.known and M.verdict(r)}))
-                     + "\n" + "\n".join(known))
+        pytest.xfail(
+            "known bug(s) or limit(s): "
+            + " | ".join(sorted({r.case.known for r in rows if r.case.known and M.verdict(r)}))
+            + "\n"
+            + "\n".join(known)
+        )
 
 
 def test_no_secret_in_any_output(matrix):
@@ -87,8 +92,11 @@ def test_no_secret_in_any_output(matrix):
     for kind in ("connector log", "audit log", "runner stdout/stderr", "exception texts and reprs"):
         assert vol.get(kind, 0) > 0, (kind, vol)
     canary = M.scan_for_secrets(art, {"canary": M.CANARY})
-    channels = {"connector log": "logs/connector.log", "audit log": "logs/audit.log",
-                "exception texts and reprs": "texts.jsonl"}
+    channels = {
+        "connector log": "logs/connector.log",
+        "audit log": "logs/audit.log",
+        "exception texts and reprs": "texts.jsonl",
+    }
     for kind, path in channels.items():
         assert path in canary, f"the canary never reached the {kind}: the scan would miss a leak there ({canary})"
     assert any(p.startswith("runner-") for p in canary), f"the canary never reached the runner output ({canary})"
@@ -102,6 +110,7 @@ def test_scanner_finds_planted_secrets(tmp_path):
     (art / "work" / "case-1").mkdir(parents=True)
     import json
     import urllib.parse
+
     (art / "logs" / "connector.log").write_text(json.dumps({"level": "debug", "msg": "sign", "sk": M.SECRET}) + "\n")
     (art / "logs" / "audit.log").write_text(f"GET /b/k?security-token={urllib.parse.quote(M.TOKEN, safe='')}\n")
     (art / "runner-0.log").write_text(f"OssPermissionError('... {M.ROTATED_SECRET[:-2]} ...')\n")  # truncated: the tag

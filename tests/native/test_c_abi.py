@@ -1,5 +1,6 @@
 """A C program compiled against include/osstorch.h and the packaged library:
 list, read, and the error paths of the C ABI."""
+
 import ctypes
 import json
 import os
@@ -20,11 +21,38 @@ def test_c_program_lists_reads_and_gets_errors(oss_module, tmp_path):
     oss_module.put_object("test-bucket", "c/hello.txt", b"hello from C")
     exe = tmp_path / "abi_smoke"
     libdir = str(_native.PRIMARY.parent)
-    subprocess.run(["cc", "-Wall", "-Werror", "-o", str(exe), os.path.join(C_SOURCES, "abi_smoke.c"),
-                    "-I", str(INCLUDE), "-L", libdir, "-dll:libosstorch.so", f"-Wl,-rpath,{libdir}"],
-                   check=True, timeout=120)
-    out = subprocess.run([str(exe), oss_module.endpoint, oss_module.cred_path, oss_module.region, "test-bucket",
-                          "c/hello.txt", "hello from C"], capture_output=True, text=True, timeout=60)
+    subprocess.run(
+        [
+            "cc",
+            "-Wall",
+            "-Werror",
+            "-o",
+            str(exe),
+            os.path.join(C_SOURCES, "abi_smoke.c"),
+            "-I",
+            str(INCLUDE),
+            "-L",
+            libdir,
+            "-dll:libosstorch.so",
+            f"-Wl,-rpath,{libdir}",
+        ],
+        check=True,
+        timeout=120,
+    )
+    out = subprocess.run(
+        [
+            str(exe),
+            oss_module.endpoint,
+            oss_module.cred_path,
+            oss_module.region,
+            "test-bucket",
+            "c/hello.txt",
+            "hello from C",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
 
@@ -32,14 +60,31 @@ def test_c_program_lists_reads_and_gets_errors(oss_module, tmp_path):
 def _compile(tmp_path, name):
     exe = tmp_path / name
     libdir = str(_native.PRIMARY.parent)
-    subprocess.run(["cc", "-Wall", "-Werror", "-g", "-o", str(exe), os.path.join(C_SOURCES, f"{name}.c"),
-                    "-I", str(INCLUDE), "-L", libdir, "-dll:libosstorch.so", f"-Wl,-rpath,{libdir}"],
-                   check=True, timeout=120)
+    subprocess.run(
+        [
+            "cc",
+            "-Wall",
+            "-Werror",
+            "-g",
+            "-o",
+            str(exe),
+            os.path.join(C_SOURCES, f"{name}.c"),
+            "-I",
+            str(INCLUDE),
+            "-L",
+            libdir,
+            "-dll:libosstorch.so",
+            f"-Wl,-rpath,{libdir}",
+        ],
+        check=True,
+        timeout=120,
+    )
     return exe
 
 
 def _leak_args(srv, tmp_path, bucket):
     import tarfile
+
     src = tmp_path / "members"
     src.mkdir()
     for i in range(3):
@@ -54,8 +99,9 @@ def _leak_args(srv, tmp_path, bucket):
 @pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
 def test_c_abi_call_patterns_leave_no_handles_or_goroutines(oss_module, tmp_path):
     exe = _compile(tmp_path, "abi_leak")
-    out = subprocess.run([str(exe), *_leak_args(oss_module, tmp_path, "leak-a"), "30"],
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [str(exe), *_leak_args(oss_module, tmp_path, "leak-a"), "30"], capture_output=True, text=True, timeout=300
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.strip().endswith("ok")
     assert out.stdout.count("iterations") == 6
@@ -63,6 +109,7 @@ def test_c_abi_call_patterns_leave_no_handles_or_goroutines(oss_module, tmp_path
 
 def _valgrind_summary(text):
     import re
+
     found = {}
     for kind in ("definitely lost", "indirectly lost", "possibly lost", "still reachable"):
         m = re.search(kind + r": ([\d,]+) bytes in ([\d,]+) blocks", text)
@@ -82,8 +129,12 @@ def test_c_abi_under_valgrind_loses_nothing_per_call(oss_module, tmp_path):
     supp = os.path.join(C_SOURCES, "go-runtime.supp")
     sums = []
     for n in ("1", "5"):
-        out = subprocess.run(["valgrind", "--leak-check=full", "--show-leak-kinds=all", f"--suppressions={supp}",
-                              str(exe), *args, n], capture_output=True, text=True, timeout=600)
+        out = subprocess.run(
+            ["valgrind", "--leak-check=full", "--show-leak-kinds=all", f"--suppressions={supp}", str(exe), *args, n],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stdout + out.stderr[-3000:]
         sums.append(_valgrind_summary(out.stderr))
     for s in sums:
@@ -129,7 +180,11 @@ def _decode_and_free(dll, libc, batch, n):
     out = []
     for i in range(count):
         index, ptr, blen, bl, kl, el, flags = struct.unpack_from("<QQQIIII", raw, 8 + 40 * i)
-        bucket, key, err = raw[at:at + bl].decode(), raw[at + bl:at + bl + kl].decode(), raw[at + bl + kl:at + bl + kl + el]
+        bucket, key, err = (
+            raw[at : at + bl].decode(),
+            raw[at + bl : at + bl + kl].decode(),
+            raw[at + bl + kl : at + bl + kl + el],
+        )
         at += bl + kl + el
         if el:
             assert flags == 1 and ptr == 0 and blen == 0
@@ -166,8 +221,12 @@ def test_prefetch_next_batch_hands_over_packed_records_and_bodies(oss_module):
         got, sizes = {}, []
         batch, n, done = ctypes.c_void_p(), ctypes.c_size_t(), ctypes.c_int32()
         while True:
-            assert dll.ost_prefetch_next_batch(p.value, 5, ctypes.byref(batch), ctypes.byref(n), ctypes.byref(done),
-                                             ctypes.byref(err)) == 0
+            assert (
+                dll.ost_prefetch_next_batch(
+                    p.value, 5, ctypes.byref(batch), ctypes.byref(n), ctypes.byref(done), ctypes.byref(err)
+                )
+                == 0
+            )
             if done.value:
                 break
             recs = _decode_and_free(dll, libc, batch, n.value)
@@ -178,8 +237,12 @@ def test_prefetch_next_batch_hands_over_packed_records_and_bodies(oss_module):
                 got[key] = body
         assert got == want
         # invalid max_items is a clear error, not a hang
-        assert dll.ost_prefetch_next_batch(p.value, 0, ctypes.byref(batch), ctypes.byref(n), ctypes.byref(done),
-                                         ctypes.byref(err)) == 2
+        assert (
+            dll.ost_prefetch_next_batch(
+                p.value, 0, ctypes.byref(batch), ctypes.byref(n), ctypes.byref(done), ctypes.byref(err)
+            )
+            == 2
+        )
         assert json.loads(ctypes.string_at(err.value))["kind"] == "invalid"
         dll.ost_free(err)
         assert dll.ost_prefetch_close(p.value) == 0
@@ -199,15 +262,23 @@ def test_batch_get_packed_answers_each_item_in_order(oss_module):
     client = _packed_client(dll, oss_module)
     try:
         batch, n, err = ctypes.c_void_p(), ctypes.c_size_t(), ctypes.c_void_p()
-        assert dll.ost_batch_get_packed(client, buf, len(buf), ctypes.byref(batch), ctypes.byref(n), ctypes.byref(err)) == 0
+        assert (
+            dll.ost_batch_get_packed(client, buf, len(buf), ctypes.byref(batch), ctypes.byref(n), ctypes.byref(err))
+            == 0
+        )
         out = _decode_and_free(dll, libc, batch, n.value)
-        assert [(i, b, k) for i, b, k, _ in out] == [(0, "test-bucket", "pb/a"), (1, "test-bucket", "pb/missing"),
-                                                     (2, "test-bucket", "pb/b")]
+        assert [(i, b, k) for i, b, k, _ in out] == [
+            (0, "test-bucket", "pb/a"),
+            (1, "test-bucket", "pb/missing"),
+            (2, "test-bucket", "pb/b"),
+        ]
         assert out[0][3] == b"alpha" and out[2][3] == b"bravo!"
         assert out[1][3]["kind"] == "not_found"
         # a damaged items buffer is refused with details
-        assert dll.ost_batch_get_packed(client, buf, len(buf) - 1, ctypes.byref(batch), ctypes.byref(n),
-                                      ctypes.byref(err)) == 2
+        assert (
+            dll.ost_batch_get_packed(client, buf, len(buf) - 1, ctypes.byref(batch), ctypes.byref(n), ctypes.byref(err))
+            == 2
+        )
         assert "items" in json.loads(ctypes.string_at(err.value))["message"]
         dll.ost_free(err)
     finally:

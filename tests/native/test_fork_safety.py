@@ -5,6 +5,7 @@ real call; the loader in osstorchconnector._native.loader must give each forked
 process a fresh copy of the library. These tests fail (as hangs, bounded by a
 deadline) if the pid check or the fresh copy is missing.
 """
+
 import json
 import os
 import subprocess
@@ -26,9 +27,21 @@ def populated(oss_module):
 
 def run_trials(srv, method, trials, children=4):
     out = subprocess.run(
-        [sys.executable, str(SUPPORT / "fork_trials.py"), method, str(trials), str(children),
-         srv.endpoint, srv.cred_path, srv.region, BUCKET],
-        capture_output=True, text=True, timeout=900)
+        [
+            sys.executable,
+            str(SUPPORT / "fork_trials.py"),
+            method,
+            str(trials),
+            str(children),
+            srv.endpoint,
+            srv.cred_path,
+            srv.region,
+            BUCKET,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -79,8 +92,12 @@ print(os.read(r, 4096).decode(), end="")
 
 @pytest.mark.timeout(120)
 def test_grandchild_loads_a_memfd_copy(populated):
-    out = subprocess.run([sys.executable, "-c", GRANDCHILD, populated.endpoint, populated.cred_path, populated.region],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", GRANDCHILD, populated.endpoint, populated.cred_path, populated.region],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     lines = sorted(out.stdout.split("\n")[:2])
     assert lines == ["child libosstorch_fork.so 5", "grandchild memfd 5"], out.stdout
@@ -108,8 +125,12 @@ sys.exit(os.waitstatus_to_exitcode(status))
 
 @pytest.mark.timeout(120)
 def test_without_a_fresh_copy_the_child_gets_a_clear_error_not_a_hang(populated):
-    out = subprocess.run([sys.executable, "-c", NO_COPY, populated.endpoint, populated.cred_path, populated.region],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", NO_COPY, populated.endpoint, populated.cred_path, populated.region],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, (out.returncode, out.stderr)
 
 
@@ -121,6 +142,7 @@ def test_import_does_not_load_the_core():
 
 def test_the_two_shipped_copies_differ():
     from osstorchconnector import _native
+
     a, b = _native.PRIMARY.read_bytes(), _native.FORK_COPY.read_bytes()
     assert a != b
     assert os.stat(_native.PRIMARY).st_ino != os.stat(_native.FORK_COPY).st_ino

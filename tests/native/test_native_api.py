@@ -1,5 +1,6 @@
 """Smoke tests of every function the core exports, through the per-process
 loader: in the parent and in forked, spawned and forkserver children."""
+
 import json
 import multiprocessing as mp
 import os
@@ -103,18 +104,24 @@ def test_bad_arguments_raise_clear_errors(oss_module):
 
 def test_missing_credentials_name_what_was_tried(oss_module, monkeypatch):
     monkeypatch.delenv("OSS_ACCESS_KEY_ID", raising=False)
-    defaults = ["/root/.alibabacloud/credentials", os.path.expanduser("~/.alibabacloud/credentials"),
-                "/mnt/.alibabacloud/credentials"]
+    defaults = [
+        "/root/.alibabacloud/credentials",
+        os.path.expanduser("~/.alibabacloud/credentials"),
+        "/mnt/.alibabacloud/credentials",
+    ]
     if any(os.path.exists(p) for p in defaults):
         pytest.skip("this machine has a default credentials file")
     with pytest.raises(PermissionError, match="cred_path"):
         _native.NativeClient({"endpoint": oss_module.endpoint}).check()
 
 
-@pytest.mark.parametrize("content, match", [
-    ("{not json", "not valid JSON"),
-    ('{"AccessKeyId": "x"}', "must contain AccessKeyId and AccessKeySecret"),
-])
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        ("{not json", "not valid JSON"),
+        ('{"AccessKeyId": "x"}', "must contain AccessKeyId and AccessKeySecret"),
+    ],
+)
 def test_bad_credentials_files(oss_module, tmp_path, content, match):
     p = tmp_path / "cred.json"
     p.write_text(content)
@@ -128,8 +135,9 @@ def test_config_file_errors_name_the_field(oss_module, tmp_path):
     p = tmp_path / "config.json"
     p.write_text('{"datasetConfig": {"prefetchConcurrency": "lots"}}')
     with pytest.raises(ValueError, match="datasetConfig.prefetchConcurrency"):
-        _native.NativeClient({"endpoint": oss_module.endpoint, "cred_path": oss_module.cred_path,
-                              "config_path": str(p)}).check()
+        _native.NativeClient(
+            {"endpoint": oss_module.endpoint, "cred_path": oss_module.cred_path, "config_path": str(p)}
+        ).check()
 
 
 class CountingProvider:
@@ -199,6 +207,7 @@ def test_cred_provider_in_a_forked_child(oss_module):
 
 def test_concurrent_calls_from_many_python_threads(oss_module):
     import threading
+
     c = _native.NativeClient(options(oss_module))
     for i in range(16):
         c.put(BUCKET, f"thr/{i}", bytes([i]) * (1000 + i))
@@ -251,15 +260,21 @@ def test_parse_uri():
 
 def test_unwritable_log_paths_fall_back_to_stderr_with_one_warning(oss_module, tmp_path):
     import subprocess
+
     cfg = tmp_path / "config.json"
     cfg.write_text(json.dumps({"logPath": "/proc/forbidden/connector.log", "auditPath": "/proc/forbidden/audit.log"}))
     code = (
         "import sys; from osstorchconnector import _native\n"
         "o = dict(endpoint=sys.argv[1], cred_path=sys.argv[2], region=sys.argv[3], config_path=sys.argv[4])\n"
         "for _ in range(3): _native.NativeClient(o).check()\n"
-        "print('ok')\n")
-    out = subprocess.run([sys.executable, "-c", code, oss_module.endpoint, oss_module.cred_path, oss_module.region, str(cfg)],
-                         capture_output=True, text=True, timeout=60)
+        "print('ok')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, oss_module.endpoint, oss_module.cred_path, oss_module.region, str(cfg)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.stdout.strip() == "ok", out.stderr
     warnings = [line for line in out.stderr.splitlines() if "cannot write log file" in line]
     assert len(warnings) == 2 and "/proc/forbidden/connector.log" in warnings[0], out.stderr
@@ -270,7 +285,10 @@ def test_connection_timeouts_say_etimedout_and_keep_it_when_pickled():
     import pickle
 
     from osstorchconnector.errors import OssConnectionError
-    e = OssConnectionError("GetObject oss://b/k: read tcp 1->2: i/o timeout", op="GetObject", bucket="b", key="k", kind="network")
+
+    e = OssConnectionError(
+        "GetObject oss://b/k: read tcp 1->2: i/o timeout", op="GetObject", bucket="b", key="k", kind="network"
+    )
     assert e.errno == errno.ETIMEDOUT
     assert pickle.loads(pickle.dumps(e)).errno == errno.ETIMEDOUT
     assert OssConnectionError("connection reset by peer").errno == errno.ECONNRESET
@@ -283,6 +301,7 @@ def test_integrity_failures_say_eio_and_keep_it_when_pickled(local_oss_server):
     import pickle
 
     from osstorchconnector.errors import OssConnectionError
+
     srv = local_oss_server
     c = _native.NativeClient(options(srv))
     c.put(BUCKET, "flip", b"x" * 5000)
@@ -301,10 +320,19 @@ def test_a_stalled_server_is_flagged_as_a_timeout_by_the_core(local_oss_server, 
     import errno
 
     from osstorchconnector.errors import OssConnectionError
+
     srv = local_oss_server
     cfg = tmp_path / "config.json"
-    cfg.write_text(json.dumps({"readWriteTimeoutMs": 300, "maxAttempts": 1, "logPath": str(tmp_path / "c.log"),
-                               "auditPath": str(tmp_path / "a.log")}))
+    cfg.write_text(
+        json.dumps(
+            {
+                "readWriteTimeoutMs": 300,
+                "maxAttempts": 1,
+                "logPath": str(tmp_path / "c.log"),
+                "auditPath": str(tmp_path / "a.log"),
+            }
+        )
+    )
     c = _native.NativeClient(dict(options(srv), config_path=str(cfg)))
     c.put(BUCKET, "stall", b"s" * 100_000)
     srv.set_faults(stall_rate=1.0, stall_ms=3000, stall_after_bytes=1000, ops=["GetObject"])

@@ -2,6 +2,7 @@
 ost_batch_get_packed, ost_tar_read_packed): objects, labels, failures and
 bodies come through intact, and a fetched object's bytes are handed to
 read() without another copy."""
+
 from __future__ import annotations
 
 import pytest
@@ -60,6 +61,6 @@ def test_packed_items_layout(items):
     at = packed._HEADER.size + count * packed._ITEM.size
     for i, (bucket, key, size) in enumerate(items):
         blen, klen, sz = packed._ITEM.unpack_from(raw, packed._HEADER.size + i * packed._ITEM.size)
-        assert (raw[at:at + blen].decode(), raw[at + blen:at + blen + klen].decode(), sz) == (bucket, key, size)
+        assert (raw[at : at + blen].decode(), raw[at + blen : at + blen + klen].decode(), sz) == (bucket, key, size)
         at += blen + klen
     assert at == len(raw)

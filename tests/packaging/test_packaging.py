@@ -1,4 +1,5 @@
 """`python -m build` makes a wheel that installs and works without Go."""
+
 import os
 import shutil
 import subprocess
@@ -32,7 +33,10 @@ def test_wheel_installs_and_works_without_go(tmp_path):
         pytest.skip("building the wheel needs Go")
     dist = tmp_path / "dist"
     build = [sys.executable, "-m", "build", "--wheel", "--outdir", str(dist)]
-    if shutil.which("uv") or subprocess.run([sys.executable, "-m", "uv", "--version"], capture_output=True).returncode == 0:
+    if (
+        shutil.which("uv")
+        or subprocess.run([sys.executable, "-m", "uv", "--version"], capture_output=True).returncode == 0
+    ):
         build.append("--installer=uv")
     res = subprocess.run(build + [str(REPO)], timeout=800, capture_output=True, text=True)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
@@ -41,8 +45,12 @@ def test_wheel_installs_and_works_without_go(tmp_path):
     name = wheels[0].name
     assert name.endswith("-py3-none-linux_x86_64.whl") or "-py3-none-" in name, name
     members = zipfile.ZipFile(wheels[0]).namelist()
-    for need in ("osstorchconnector/_lib/libosstorch.so", "osstorchconnector/_lib/libosstorch_fork.so",
-                 "osstorchconnector/_bin/ossemu", "osstorchconnector/py.typed"):
+    for need in (
+        "osstorchconnector/_lib/libosstorch.so",
+        "osstorchconnector/_lib/libosstorch_fork.so",
+        "osstorchconnector/_bin/ossemu",
+        "osstorchconnector/py.typed",
+    ):
         assert need in members, need
 
     venv = tmp_path / "venv"
@@ -52,8 +60,12 @@ def test_wheel_installs_and_works_without_go(tmp_path):
     # caller's PYTHONPATH: a source tree on it (with the egg-info the build leaves there) makes pip think the
     # wheel is installed already, and the smoke would import the source tree instead of the wheel
     clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    subprocess.run([py, "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheels[0])], check=True, timeout=300,
-                   env=dict(clean, PIP_DISABLE_PIP_VERSION_CHECK="1"))
+    subprocess.run(
+        [py, "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheels[0])],
+        check=True,
+        timeout=300,
+        env=dict(clean, PIP_DISABLE_PIP_VERSION_CHECK="1"),
+    )
     env = dict(clean, PATH="/usr/bin:/bin")
     out = subprocess.run([py, "-c", SMOKE], capture_output=True, text=True, timeout=120, env=env, cwd=str(tmp_path))
     assert out.returncode == 0, out.stderr

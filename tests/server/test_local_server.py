@@ -1,5 +1,6 @@
 """osstorchconnector.testing: the LocalOssServer wrapper, the command line, the
 pytest fixture, and the server's capacity (connections, bytes, memory)."""
+
 import http.client
 import json
 import os
@@ -19,8 +20,13 @@ from osstorchconnector.testing import FAULT_OPTIONS, LocalOssServer, server_bina
 
 def test_fixture_gives_a_running_server_with_a_bucket(local_oss_server):
     local_oss_server.put_object("test-bucket", "k", b"v")
-    c = _native.NativeClient({"endpoint": local_oss_server.endpoint, "cred_path": local_oss_server.cred_path,
-                              "region": local_oss_server.region})
+    c = _native.NativeClient(
+        {
+            "endpoint": local_oss_server.endpoint,
+            "cred_path": local_oss_server.cred_path,
+            "region": local_oss_server.region,
+        }
+    )
     assert c.get("test-bucket", "k") == b"v"
 
 
@@ -28,8 +34,11 @@ def test_credentials_file_is_upstream_json_private_and_secret_stays_out_of_repr(
     with LocalOssServer(["b-one"], security_token="sts-token") as srv:
         with open(srv.cred_path) as f:
             cred = json.load(f)
-        assert cred == {"AccessKeyId": srv.access_key_id, "AccessKeySecret": srv.access_key_secret,
-                        "SecurityToken": "sts-token"}
+        assert cred == {
+            "AccessKeyId": srv.access_key_id,
+            "AccessKeySecret": srv.access_key_secret,
+            "SecurityToken": "sts-token",
+        }
         assert stat.S_IMODE(os.stat(srv.cred_path).st_mode) == 0o600
         assert srv.access_key_secret not in repr(srv)
         # the secret is not on the server's command line either
@@ -43,7 +52,9 @@ def test_credentials_file_is_upstream_json_private_and_secret_stays_out_of_repr(
 def test_wrong_secret_is_refused(local_oss_server, tmp_path):
     bad = tmp_path / "cred.json"
     bad.write_text(json.dumps({"AccessKeyId": local_oss_server.access_key_id, "AccessKeySecret": "wrong"}))
-    c = _native.NativeClient({"endpoint": local_oss_server.endpoint, "cred_path": str(bad), "region": local_oss_server.region})
+    c = _native.NativeClient(
+        {"endpoint": local_oss_server.endpoint, "cred_path": str(bad), "region": local_oss_server.region}
+    )
     with pytest.raises(PermissionError) as ei:
         c.list("test-bucket")
     assert ei.value.code == "SignatureDoesNotMatch" and ei.value.status == 403 and ei.value.request_id
@@ -101,8 +112,11 @@ def test_data_dir_survives_restart(tmp_path):
 
 
 def test_command_line_serve_prints_endpoint_and_stops_on_sigterm():
-    p = subprocess.Popen([sys.executable, "-m", "osstorchconnector.testing", "serve", "--bucket", "cli-bucket",
-                          "--latency-ms", "5"], stdout=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "osstorchconnector.testing", "serve", "--bucket", "cli-bucket", "--latency-ms", "5"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         first = p.stdout.readline()
         assert first.startswith("endpoint:    http://127.0.0.1:"), first
@@ -120,14 +134,26 @@ def test_ossemu_help_documents_every_fault_option():
     flags = {"ops": "-fault-op", "key_pattern": "-fault-keys"}
     for name in FAULT_OPTIONS:
         assert flags.get(name, "-" + name.replace("_", "-")) in text, name
-    for flag in ("-addr", "-bucket", "-region", "-access-key-id", "-access-key-secret", "-security-token",
-                 "-data-dir", "-anonymous", "-admin"):
+    for flag in (
+        "-addr",
+        "-bucket",
+        "-region",
+        "-access-key-id",
+        "-access-key-secret",
+        "-security-token",
+        "-data-dir",
+        "-anonymous",
+        "-admin",
+    ):
         assert flag in text, flag
 
 
 def test_ossemu_prints_endpoint_first_and_exits_on_sigint(tmp_path):
-    p = subprocess.Popen([server_binary(), "--addr", "127.0.0.1:0", "--anonymous", "--bucket", "b-cli"],
-                         stdout=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [server_binary(), "--addr", "127.0.0.1:0", "--anonymous", "--bucket", "b-cli"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         url = p.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:")
@@ -207,7 +233,9 @@ def test_64_concurrent_connections_serve_a_gibibyte_in_bounded_memory():
         grown_mib = (max(peak) - base) / 1024
         # Serving streams from the stored object: no per-request copies. 1 GiB went
         # out; a server that copied each object per request would grow by ~1 GiB.
-        print(f"server RSS grew by {grown_mib:.1f} MiB while serving {st['bytes_out'] / 2**30:.2f} GiB to {st['peak_concurrent']} concurrent requests")
+        print(
+            f"server RSS grew by {grown_mib:.1f} MiB while serving {st['bytes_out'] / 2**30:.2f} GiB to {st['peak_concurrent']} concurrent requests"
+        )
         assert grown_mib < 96, f"server RSS grew by {grown_mib:.0f} MiB while serving"
 
 

@@ -4,6 +4,7 @@ tests/checkpoint/test_checkpoint.py).
 
     python tests/support/ckpt_rss.py ENDPOINT CRED_PATH REGION URI GIB CONFIG_PATH
 """
+
 import json
 import sys
 import threading
@@ -62,9 +63,19 @@ def main():
         back = torch.load(f, mmap=False)
     load_s = time.monotonic() - t0
     exact = all(torch.equal(back[k], v) for k, v in sd.items())
-    print(json.dumps({"bytes": size, "save_s": save_s, "load_s": load_s, "save_peak_rss_above_state_dict": save_peak,
-                      "core_loaded_rss": base - before_core,
-                      "state_dict_bytes": sum(v.numel() * 4 for v in sd.values()), "exact": exact}))
+    print(
+        json.dumps(
+            {
+                "bytes": size,
+                "save_s": save_s,
+                "load_s": load_s,
+                "save_peak_rss_above_state_dict": save_peak,
+                "core_loaded_rss": base - before_core,
+                "state_dict_bytes": sum(v.numel() * 4 for v in sd.values()),
+                "exact": exact,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

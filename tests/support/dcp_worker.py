@@ -8,6 +8,7 @@ only it has, and values all ranks share. Then every rank loads the DTensor
 resharded to a full replica (bytes from both ranks' files) and the other
 rank's values as well as its own. Exits non-zero on any mismatch.
 """
+
 import datetime
 import sys
 

@@ -9,6 +9,7 @@ lists and reads every object and sends back what it got and which copy of the
 library it loaded. A child still running after its deadline counts as a hang
 and is killed. Prints one JSON line with the tally.
 """
+
 import json
 import multiprocessing as mp
 import os
@@ -49,8 +50,17 @@ def main():
     t = threading.Thread(target=busy, args=(parent, bucket, stop), daemon=True)
     t.start()
     ctx = mp.get_context(method)
-    tally = {"method": method, "trials": trials, "children": 0, "ok": 0, "hangs": 0, "wrong": 0, "errors": [],
-             "sources": {}, "parent_source": _native.library_source()}
+    tally = {
+        "method": method,
+        "trials": trials,
+        "children": 0,
+        "ok": 0,
+        "hangs": 0,
+        "wrong": 0,
+        "errors": [],
+        "sources": {},
+        "parent_source": _native.library_source(),
+    }
     for _ in range(trials):
         procs = []
         for _ in range(children):

@@ -3,6 +3,7 @@ share: the bucket, awkward keys, CRC-64 and ETag references, deterministic
 payloads, and clients of the two OSS SDKs (oss2, alibabacloud_oss_v2) for a
 LocalOssServer. The SDKs are imported when a client is made: the test
 modules skip where they are not installed."""
+
 from __future__ import annotations
 
 import hashlib
@@ -83,13 +84,15 @@ def make_oss2_bucket(s: LocalOssServer, version: str, *, secret=None, key_id=Non
     return oss2.Bucket(auth, s.endpoint, BUCKET, region=s.region, connect_timeout=10)
 
 
-def make_v2_client(s: LocalOssServer, version: str, *, secret=None, key_id=None, token=None,
-                   path_style=True, region=None):
+def make_v2_client(
+    s: LocalOssServer, version: str, *, secret=None, key_id=None, token=None, path_style=True, region=None
+):
     import alibabacloud_oss_v2 as oss
 
     cfg = oss.config.load_default()
     cfg.credentials_provider = oss.credentials.StaticCredentialsProvider(
-        key_id or s.access_key_id, secret or s.access_key_secret, token)
+        key_id or s.access_key_id, secret or s.access_key_secret, token
+    )
     cfg.region = region or s.region
     cfg.endpoint = s.endpoint
     cfg.signature_version = version

@@ -1,6 +1,7 @@
 """Calls every function of the native layer once; used by
 tests/native/test_native_api.py in the parent and in fork/spawn/forkserver
 children."""
+
 import os
 
 from osstorchconnector import _native
@@ -14,18 +15,20 @@ def exercise(options, bucket, tag):
     base = f"ex/{tag}/"
     c.put(bucket, base + "a", b"alpha")
     c.put(bucket, base + "b", bytearray(b"bravo!"))
-    out["list"] = [o["key"][len(base):] for o in c.list(bucket, base)]
+    out["list"] = [o["key"][len(base) :] for o in c.list(bucket, base)]
     out["get"] = c.get(bucket, base + "a")
     out["stat"] = c.stat(bucket, base + "b")["size"]
     buf = bytearray(3)
     out["read_range"] = (c.read_range(bucket, base + "b", 1, buf), bytes(buf))
-    out["batch"] = [r if isinstance(r, bytes) else type(r).__name__
-                    for r in c.batch_get([{"bucket": bucket, "key": base + "a"}, {"bucket": bucket, "key": base + "zz"}])]
-    out["prefetch"] = sorted((key[len(base):], d) for _, _, key, d in c.prefetch(bucket=bucket, prefix=base))
+    out["batch"] = [
+        r if isinstance(r, bytes) else type(r).__name__
+        for r in c.batch_get([{"bucket": bucket, "key": base + "a"}, {"bucket": bucket, "key": base + "zz"}])
+    ]
+    out["prefetch"] = sorted((key[len(base) :], d) for _, _, key, d in c.prefetch(bucket=bucket, prefix=base))
     payload = bytes(range(256)) * 6000  # 1.5 MB: multipart with 1 MiB parts
     w = c.open_writer(bucket, base + "w", part_size=1 << 20, concurrency=2)
     for i in range(0, len(payload), 65536):
-        w.write(memoryview(payload)[i:i + 65536])
+        w.write(memoryview(payload)[i : i + 65536])
     w.close()
     r = c.open_reader(bucket, base + "w")
     got = bytearray(r.size)
@@ -37,6 +40,7 @@ def exercise(options, bucket, tag):
     aborted.abort()
     import io
     import tarfile
+
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w") as tf:
         for i in range(3):
@@ -54,7 +58,7 @@ def exercise(options, bucket, tag):
     c.remove(bucket, base + "t.tar")
     c.rename(bucket, base + "a", bucket, base + "c")
     c.remove(bucket, base + "c")
-    out["after"] = [o["key"][len(base):] for o in c.list(bucket, base)]
+    out["after"] = [o["key"][len(base) :] for o in c.list(bucket, base)]
     out["pid_ok"] = _native.loaded_in_this_process()
     out["source"] = os.path.basename(_native.library_source())
     return out

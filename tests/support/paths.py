@@ -1,5 +1,6 @@
 """The repository's folders, for tests that read sources, build C programs or
 run scripts."""
+
 import pathlib
 
 SUPPORT = pathlib.Path(__file__).resolve().parent

@@ -2,6 +2,7 @@
 not a package, so it is not put on sys.path: a test that needs one of them
 (the upstream sandbox, the signature recorder, the fuzz harness) loads that
 one file."""
+
 import importlib.util
 import sys
 from types import ModuleType

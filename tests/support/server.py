@@ -6,6 +6,7 @@ parts were uploaded" must see the server's count, not guess from time.
 Both waits poll the admin API; the timeouts only keep a broken run from
 hanging, nothing depends on how fast the machine is.
 """
+
 import time
 from typing import Any, Callable, Dict, Optional
 
@@ -17,8 +18,9 @@ def answered(st: Stats, op: str, status: str = "200") -> int:
     return st["requests"].get(op, {}).get(status, 0)
 
 
-def stats_when(srv, until: Callable[[Stats], bool], timeout: float = 60.0,
-               stop: Optional[Callable[[], bool]] = None) -> Stats:
+def stats_when(
+    srv, until: Callable[[Stats], bool], timeout: float = 60.0, stop: Optional[Callable[[], bool]] = None
+) -> Stats:
     """srv.stats() as soon as until(stats) holds; the last stats read when
     timeout passes or stop() says waiting is pointless (e.g. the thread that
     makes the requests has ended). The caller checks what it got."""
@@ -30,8 +32,9 @@ def stats_when(srv, until: Callable[[Stats], bool], timeout: float = 60.0,
     return st
 
 
-def settled_stats(srv, until: Callable[[Stats], bool] = lambda st: True, what: str = "the server to settle",
-                  timeout: float = 60.0) -> Stats:
+def settled_stats(
+    srv, until: Callable[[Stats], bool] = lambda st: True, what: str = "the server to settle", timeout: float = 60.0
+) -> Stats:
     """srv.stats() once until(stats) holds and no request is in flight
     (LocalOssServer.settled_stats waits for the latter). Raises TimeoutError
     naming `what` if that does not happen within timeout seconds."""

@@ -1,6 +1,7 @@
 """Transforms and collates the dataset and tar tests hand to datasets and
 DataLoaders. They live at module level so that spawn and forkserver
 workers can unpickle them."""
+
 import torch
 
 

@@ -18,13 +18,27 @@ the library, a forked process loads a fresh copy of its own, and a handle is
 only ever used or freed by the process (and library copy) that created it.
 docs/fork-safety.md explains why and how.
 """
+
 from .client import NativeClient, build_flavor, parse_uri, runtime_stats, tar_index_from_file, version
 from .credentials import register_provider
 from .handles import NativePrefetcher, NativeReader, NativeTar, NativeWriter
 from .loader import FORK_COPY, PRIMARY, lib, library_source, loaded_in_this_process
 
 __all__ = [
-    "NativeClient", "NativeReader", "NativePrefetcher", "NativeWriter", "NativeTar",
-    "parse_uri", "tar_index_from_file", "version", "build_flavor", "runtime_stats", "register_provider",
-    "lib", "library_source", "loaded_in_this_process", "PRIMARY", "FORK_COPY",
+    "NativeClient",
+    "NativeReader",
+    "NativePrefetcher",
+    "NativeWriter",
+    "NativeTar",
+    "parse_uri",
+    "tar_index_from_file",
+    "version",
+    "build_flavor",
+    "runtime_stats",
+    "register_provider",
+    "lib",
+    "library_source",
+    "loaded_in_this_process",
+    "PRIMARY",
+    "FORK_COPY",
 ]

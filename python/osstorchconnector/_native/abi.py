@@ -6,6 +6,7 @@ Every status-returning function takes ``char **err`` last; everything the
 core returns through an out-parameter is malloc'd and released with
 ``ost_free`` (see buffers.take).
 """
+
 from __future__ import annotations
 
 import ctypes

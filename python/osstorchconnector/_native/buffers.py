@@ -2,6 +2,7 @@
 Python, then freed with ost_free) and Python buffers the core reads from or
 writes into in place (held so that they neither move nor go away during the
 call)."""
+
 from __future__ import annotations
 
 import ctypes
@@ -20,10 +21,20 @@ def take(dll: ctypes.CDLL, p: ctypes.c_void_p, n: Optional[int] = None) -> bytes
 
 class _PyBuffer(ctypes.Structure):
     """CPython's Py_buffer, to reach read-only buffers without copying them."""
-    _fields_ = [("buf", ctypes.c_void_p), ("obj", ctypes.c_void_p), ("len", ctypes.c_ssize_t),
-                ("itemsize", ctypes.c_ssize_t), ("readonly", ctypes.c_int), ("ndim", ctypes.c_int),
-                ("format", ctypes.c_char_p), ("shape", ctypes.c_void_p), ("strides", ctypes.c_void_p),
-                ("suboffsets", ctypes.c_void_p), ("internal", ctypes.c_void_p)]
+
+    _fields_ = [
+        ("buf", ctypes.c_void_p),
+        ("obj", ctypes.c_void_p),
+        ("len", ctypes.c_ssize_t),
+        ("itemsize", ctypes.c_ssize_t),
+        ("readonly", ctypes.c_int),
+        ("ndim", ctypes.c_int),
+        ("format", ctypes.c_char_p),
+        ("shape", ctypes.c_void_p),
+        ("strides", ctypes.c_void_p),
+        ("suboffsets", ctypes.c_void_p),
+        ("internal", ctypes.c_void_p),
+    ]
 
 
 _PyObject_GetBuffer = ctypes.pythonapi.PyObject_GetBuffer

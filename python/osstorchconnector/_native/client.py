@@ -1,6 +1,7 @@
 """NativeClient, the core's client as Python sees it, and the few calls that
 need no client (URI parsing, indexing a local tar, version and runtime
 statistics)."""
+
 from __future__ import annotations
 
 import ctypes
@@ -97,14 +98,29 @@ class NativeClient:
 
     def list(self, bucket: str, prefix: str = "") -> List[Dict[str, Any]]:
         out, n = ctypes.c_void_p(), ctypes.c_size_t()
-        call("ost_list", self._h(), encode(bucket, "bucket"), encode(prefix, "prefix"), ctypes.byref(out), ctypes.byref(n))
+        call(
+            "ost_list",
+            self._h(),
+            encode(bucket, "bucket"),
+            encode(prefix, "prefix"),
+            ctypes.byref(out),
+            ctypes.byref(n),
+        )
         return json.loads(take(lib(), out, n.value))
 
     def list_packed(self, bucket: str, prefix: str = ""):
         """Every object under prefix as a compact Listing (see _listing.py)."""
         from .._listing import Listing
+
         out, n = ctypes.c_void_p(), ctypes.c_size_t()
-        call("ost_list_packed", self._h(), encode(bucket, "bucket"), encode(prefix, "prefix"), ctypes.byref(out), ctypes.byref(n))
+        call(
+            "ost_list_packed",
+            self._h(),
+            encode(bucket, "bucket"),
+            encode(prefix, "prefix"),
+            ctypes.byref(out),
+            ctypes.byref(n),
+        )
         return Listing.from_packed(bucket, take(lib(), out, n.value))
 
     def get(self, bucket: str, key: str) -> bytes:
@@ -127,8 +143,14 @@ class NativeClient:
         call("ost_remove", self._h(), encode(bucket, "bucket"), encode(key, "key"))
 
     def rename(self, bucket: str, key: str, new_bucket: str, new_key: str) -> None:
-        call("ost_rename", self._h(), encode(bucket, "bucket"), encode(key, "key"),
-             encode(new_bucket, "new_bucket"), encode(new_key, "new_key"))
+        call(
+            "ost_rename",
+            self._h(),
+            encode(bucket, "bucket"),
+            encode(key, "key"),
+            encode(new_bucket, "new_bucket"),
+            encode(new_key, "new_key"),
+        )
 
     def put(self, bucket: str, key: str, data) -> None:
         ptr, n, keep = in_buffer(data)
@@ -141,13 +163,22 @@ class NativeClient:
             raise ValueError("offset must not be negative")
         ptr, n, keep = out_buffer(buf)
         got = ctypes.c_size_t()
-        call("ost_read_range", self._h(), encode(bucket, "bucket"), encode(key, "key"), offset, ptr, n, ctypes.byref(got))
+        call(
+            "ost_read_range", self._h(), encode(bucket, "bucket"), encode(key, "key"), offset, ptr, n, ctypes.byref(got)
+        )
         del keep
         return got.value
 
     def open_reader(self, bucket: str, key: str) -> NativeReader:
         out, size = abi.u64(), ctypes.c_int64()
-        call("ost_reader_open", self._h(), encode(bucket, "bucket"), encode(key, "key"), ctypes.byref(out), ctypes.byref(size))
+        call(
+            "ost_reader_open",
+            self._h(),
+            encode(bucket, "bucket"),
+            encode(key, "key"),
+            ctypes.byref(out),
+            ctypes.byref(size),
+        )
         return NativeReader(out.value, size.value)
 
     def batch_get(self, items: List[Dict[str, Any]]) -> List[Union[bytes, Exception]]:
@@ -163,8 +194,16 @@ class NativeClient:
     def open_tar(self, bucket: str, key: str, index_bucket: str, index_key: str) -> NativeTar:
         """Open bucket/key through the index object index_bucket/index_key."""
         out, members = abi.u64(), ctypes.c_void_p()
-        call("ost_tar_open", self._h(), encode(bucket, "bucket"), encode(key, "key"), encode(index_bucket, "bucket"),
-             encode(index_key, "key"), ctypes.byref(out), ctypes.byref(members))
+        call(
+            "ost_tar_open",
+            self._h(),
+            encode(bucket, "bucket"),
+            encode(key, "key"),
+            encode(index_bucket, "bucket"),
+            encode(index_key, "key"),
+            ctypes.byref(out),
+            ctypes.byref(members),
+        )
         return NativeTar(out.value, json.loads(take(lib(), members)))
 
     def prefetch(self, **options: Any) -> NativePrefetcher:

@@ -4,6 +4,7 @@ A client made with a cred_provider passes the core a token; when the core
 needs credentials (first use, or before the current ones expire) it calls
 back with that token and a buffer, and gets the provider's answer as JSON.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -39,8 +40,10 @@ def _credentials_json(provider: Any) -> bytes:
             return getattr(cred, getter)()
         return getattr(cred, attr, None)
 
-    out = {"AccessKeyId": field("get_access_key_id", "access_key_id", "AccessKeyId") or "",
-           "AccessKeySecret": field("get_access_key_secret", "access_key_secret", "AccessKeySecret") or ""}
+    out = {
+        "AccessKeyId": field("get_access_key_id", "access_key_id", "AccessKeyId") or "",
+        "AccessKeySecret": field("get_access_key_secret", "access_key_secret", "AccessKeySecret") or "",
+    }
     token = field("get_security_token", "security_token", "SecurityToken")
     if token:
         out["SecurityToken"] = token

@@ -1,6 +1,7 @@
 """A failed call: the status an export returned and the JSON it wrote to
 ``char **err``, turned into the OssError subclass for its kind (the kind
 table itself is osstorchconnector.errors.KINDS)."""
+
 from __future__ import annotations
 
 import ctypes

@@ -8,6 +8,7 @@ finalizer frees a handle only in its own process and only while that process
 still uses the same library copy; a forked child never touches its parent's
 handles (they die with the parent's runtime).
 """
+
 from __future__ import annotations
 
 import collections
@@ -38,7 +39,9 @@ class Handle:
         if self._handle is None:
             raise ValueError(f"{type(self).__name__} is closed")
         if self._pid != os.getpid():
-            raise RuntimeError(f"{type(self).__name__} was opened in another process (pid {self._pid}); open it again here")
+            raise RuntimeError(
+                f"{type(self).__name__} was opened in another process (pid {self._pid}); open it again here"
+            )
         return self._handle
 
     def _owned(self) -> bool:
@@ -100,8 +103,9 @@ class NativePrefetcher(Handle):
             raise StopIteration
         dll = lib()
         batch, n, done, err = ctypes.c_void_p(), ctypes.c_size_t(), ctypes.c_int32(), ctypes.c_void_p()
-        st = dll.ost_prefetch_next_batch(self._h(), self._BATCH, ctypes.byref(batch), ctypes.byref(n),
-                                       ctypes.byref(done), ctypes.byref(err))
+        st = dll.ost_prefetch_next_batch(
+            self._h(), self._BATCH, ctypes.byref(batch), ctypes.byref(n), ctypes.byref(done), ctypes.byref(err)
+        )
         if st != OK:
             self.close()
             raise_status(dll, st, err)

@@ -16,6 +16,7 @@ why and how this was established). So:
 If no fresh copy can be loaded, a RuntimeError tells the user to use
 DataLoader(multiprocessing_context="spawn") or "forkserver".
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -47,8 +48,8 @@ class _Loader:
         self._lib: Optional[ctypes.CDLL] = None
         self._pid: Optional[int] = None
         self.source: Optional[str] = None  # what was loaded in this process: a path or "memfd"
-        self._used_paths: set = set()      # library files dlopen'ed here or in an ancestor
-        self._dead_handles: set = set()    # dlopen handles inherited from ancestors
+        self._used_paths: set = set()  # library files dlopen'ed here or in an ancestor
+        self._dead_handles: set = set()  # dlopen handles inherited from ancestors
 
     def _after_fork_in_child(self) -> None:
         # The parent's lock may have been held by a thread that does not exist here.
@@ -79,7 +80,8 @@ class _Loader:
         if not PRIMARY.exists():
             raise OssInternalError(
                 f"the osstorchconnector core is missing ({PRIMARY}); reinstall the package "
-                "(building from source needs Go: `pip install .` in a checkout)")
+                "(building from source needs Go: `pip install .` in a checkout)"
+            )
         errors: List[str] = []
         for path in (PRIMARY, FORK_COPY):
             if str(path) in self._used_paths or not path.exists():
@@ -100,8 +102,10 @@ class _Loader:
             return lib
         raise RuntimeError(
             "osstorchconnector cannot start its Go core in this forked process ("
-            + "; ".join(errors) + "). Use a DataLoader with multiprocessing_context=\"spawn\" "
-            "or multiprocessing_context=\"forkserver\".")
+            + "; ".join(errors)
+            + '). Use a DataLoader with multiprocessing_context="spawn" '
+            'or multiprocessing_context="forkserver".'
+        )
 
     def _load_memfd(self, errors: List[str]) -> Optional[ctypes.CDLL]:
         if not hasattr(os, "memfd_create") or not sys.platform.startswith("linux"):

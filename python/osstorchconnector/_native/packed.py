@@ -8,6 +8,7 @@ read() hands out as it is), and the block is freed with libc's free(),
 which equals ost_free but never enters the Go runtime, so it is also safe
 in a forked child.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -18,7 +19,7 @@ from typing import List, Sequence, Tuple, Union
 from ..errors import OssInternalError, error_from_details
 
 RESULTS_MAGIC = 0x3142534F  # "OSB1"
-ITEMS_MAGIC = 0x3149534F    # "OSI1"
+ITEMS_MAGIC = 0x3149534F  # "OSI1"
 _HEADER = struct.Struct("<II")
 _RECORD = struct.Struct("<QQQIIII")
 _ITEM = struct.Struct("<IIq")
@@ -41,16 +42,16 @@ def decode_results(ptr: int, length: int) -> List[Result]:
         magic, count = _HEADER.unpack_from(raw, 0)
         if magic != RESULTS_MAGIC or _HEADER.size + count * _RECORD.size > length:
             raise OssInternalError("malformed packed batch from the core")
-        records = list(_RECORD.iter_unpack(raw[_HEADER.size:_HEADER.size + count * _RECORD.size]))
+        records = list(_RECORD.iter_unpack(raw[_HEADER.size : _HEADER.size + count * _RECORD.size]))
         out: List[Result] = []
         at = _HEADER.size + count * _RECORD.size
         string_at = ctypes.string_at
         for index, body_ptr, body_len, blen, klen, elen, flags in records:
-            bucket = raw[at:at + blen].decode()
-            key = raw[at + blen:at + blen + klen].decode()
+            bucket = raw[at : at + blen].decode()
+            key = raw[at + blen : at + blen + klen].decode()
             at += blen + klen
             if flags & ERROR_FLAG:
-                out.append((index, bucket, key, error_from_details(json.loads(raw[at:at + elen]))))
+                out.append((index, bucket, key, error_from_details(json.loads(raw[at : at + elen]))))
                 at += elen
             else:
                 out.append((index, bucket, key, string_at(body_ptr, body_len) if body_len else b""))

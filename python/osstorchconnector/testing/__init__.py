@@ -13,6 +13,7 @@ It runs the ``ossemu`` binary shipped in this package on a free loopback port
 with fresh random keys, and checks real signatures. ``python -m
 osstorchconnector.testing serve`` runs one from a shell.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,10 +38,27 @@ _PKG = pathlib.Path(__file__).resolve().parent.parent
 #: The fault and realism options accepted by :meth:`LocalOssServer.set_faults`
 #: (the same as the ``ossemu`` command's flags, with ``_`` for ``-``).
 FAULT_OPTIONS = (
-    "seed", "clock_offset_ms", "latency_ms", "latency_jitter_ms", "bandwidth_per_conn", "bandwidth_total",
-    "qps_limit", "qos_delay_ms", "error_rate_500", "error_rate_503", "reset_rate", "reset_after_bytes",
-    "truncate_rate", "truncate_after_bytes", "stall_rate", "stall_ms", "stall_after_bytes", "flip_rate",
-    "ops", "key_pattern", "fault_limit",
+    "seed",
+    "clock_offset_ms",
+    "latency_ms",
+    "latency_jitter_ms",
+    "bandwidth_per_conn",
+    "bandwidth_total",
+    "qps_limit",
+    "qos_delay_ms",
+    "error_rate_500",
+    "error_rate_503",
+    "reset_rate",
+    "reset_after_bytes",
+    "truncate_rate",
+    "truncate_after_bytes",
+    "stall_rate",
+    "stall_ms",
+    "stall_after_bytes",
+    "flip_rate",
+    "ops",
+    "key_pattern",
+    "fault_limit",
 )
 
 
@@ -66,10 +84,18 @@ class LocalOssServer:
         **faults: initial fault options, as for :meth:`set_faults`.
     """
 
-    def __init__(self, buckets: Iterable[str] = ("test-bucket",), *, region: str = "cn-hangzhou",
-                 access_key_id: Optional[str] = None, access_key_secret: Optional[str] = None,
-                 security_token: Optional[str] = None, anonymous: bool = False,
-                 data_dir: Optional[Union[str, os.PathLike]] = None, **faults: Any) -> None:
+    def __init__(
+        self,
+        buckets: Iterable[str] = ("test-bucket",),
+        *,
+        region: str = "cn-hangzhou",
+        access_key_id: Optional[str] = None,
+        access_key_secret: Optional[str] = None,
+        security_token: Optional[str] = None,
+        anonymous: bool = False,
+        data_dir: Optional[Union[str, os.PathLike]] = None,
+        **faults: Any,
+    ) -> None:
         _check_fault_names(faults)
         self.buckets = list(buckets)
         self.region = region
@@ -185,10 +211,14 @@ class LocalOssServer:
 
     # ---- admin API ----
 
-    def _admin(self, method: str, path: str, body: Optional[bytes] = None, headers: Optional[Dict[str, str]] = None) -> Any:
+    def _admin(
+        self, method: str, path: str, body: Optional[bytes] = None, headers: Optional[Dict[str, str]] = None
+    ) -> Any:
         if not self.endpoint:
             raise RuntimeError("server is not running")
-        req = urllib.request.Request(self.endpoint + "/_ossemu/" + path, data=body, method=method, headers=headers or {})
+        req = urllib.request.Request(
+            self.endpoint + "/_ossemu/" + path, data=body, method=method, headers=headers or {}
+        )
         try:
             with urllib.request.urlopen(req, timeout=60) as resp:
                 return json.loads(resp.read() or b"null")
@@ -209,11 +239,21 @@ class LocalOssServer:
         """Store an object directly (no signature needed)."""
         if isinstance(data, str):
             data = data.encode()
-        return self._admin("PUT", "objects/" + bucket + "/" + urllib.parse.quote(key, safe="/"), bytes(data),
-                           {"Content-Type": "application/octet-stream"})
+        return self._admin(
+            "PUT",
+            "objects/" + bucket + "/" + urllib.parse.quote(key, safe="/"),
+            bytes(data),
+            {"Content-Type": "application/octet-stream"},
+        )
 
-    def set_credentials(self, access_key_id: Optional[str] = None, access_key_secret: Optional[str] = None,
-                        security_token: Optional[str] = None, *, write_file: bool = True) -> None:
+    def set_credentials(
+        self,
+        access_key_id: Optional[str] = None,
+        access_key_secret: Optional[str] = None,
+        security_token: Optional[str] = None,
+        *,
+        write_file: bool = True,
+    ) -> None:
         """Rotate the keys the server accepts (fresh random ones by default).
 
         With write_file (the default) the credentials file is rewritten too;
@@ -222,8 +262,11 @@ class LocalOssServer:
         self.access_key_id = access_key_id or "LTAI" + secrets.token_hex(8).upper()
         self.access_key_secret = access_key_secret or secrets.token_urlsafe(24)
         self.security_token = security_token
-        body = {"access_key_id": self.access_key_id, "access_key_secret": self.access_key_secret,
-                "security_token": security_token or ""}
+        body = {
+            "access_key_id": self.access_key_id,
+            "access_key_secret": self.access_key_secret,
+            "security_token": security_token or "",
+        }
         self._admin("PUT", "credentials", json.dumps(body).encode(), {"Content-Type": "application/json"})
         if write_file:
             self._write_credentials()

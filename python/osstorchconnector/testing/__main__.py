@@ -1,4 +1,5 @@
 """python -m osstorchconnector.testing serve [options]: run a local OSS server."""
+
 from __future__ import annotations
 
 import argparse
@@ -20,14 +21,18 @@ def main(argv=None) -> int:
     s.add_argument("--anonymous", action="store_true", help="accept unsigned requests")
     for name in FAULT_OPTIONS:
         if name in ("ops",):
-            s.add_argument("--fault-op", dest="ops", action="append", help="limit faults to this operation (repeatable)")
+            s.add_argument(
+                "--fault-op", dest="ops", action="append", help="limit faults to this operation (repeatable)"
+            )
         elif name == "key_pattern":
             s.add_argument("--fault-keys", dest="key_pattern", help="limit faults to keys matching this pattern")
         else:
             s.add_argument("--" + name.replace("_", "-"), dest=name, type=float if "rate" in name else int)
     a = p.parse_args(argv)
     faults = {k: getattr(a, k) for k in FAULT_OPTIONS if getattr(a, k, None) is not None}
-    srv = LocalOssServer(a.bucket or ["test-bucket"], region=a.region, data_dir=a.data_dir, anonymous=a.anonymous, **faults)
+    srv = LocalOssServer(
+        a.bucket or ["test-bucket"], region=a.region, data_dir=a.data_dir, anonymous=a.anonymous, **faults
+    )
     srv.start(a.addr)
     try:
         print(f"endpoint:    {srv.endpoint}")

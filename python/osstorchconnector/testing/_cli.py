@@ -1,4 +1,5 @@
 """The `ossemu` console script: runs the packaged local OSS server binary."""
+
 import os
 import sys
 

@@ -5,6 +5,7 @@
         local_oss_server.put_object("test-bucket", "a", b"x")
         ...
 """
+
 from __future__ import annotations
 
 import pytest

@@ -4,6 +4,7 @@ a local folder into a tar plus index for OssMapDataset/OssIterableDataset.from_t
 Flags as upstream's tool: -ep/--endpoint, --cred-path, --config-path,
 --tar-path, --index-path, --source-path, --index-only (and --region).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,6 +27,7 @@ def main(argv=None) -> int:
 
     try:
         from tqdm import tqdm
+
         bar = tqdm(unit="file", desc="archive", file=sys.stderr)
     except ImportError:
         bar = None
@@ -39,8 +41,17 @@ def main(argv=None) -> int:
 
     start = time.monotonic()
     try:
-        generate_tar_archive(a.endpoint, a.cred_path, a.config_path, a.tar_path, a.index_path, a.source_path,
-                                 index_only=a.index_only, region=a.region, progress=progress)
+        generate_tar_archive(
+            a.endpoint,
+            a.cred_path,
+            a.config_path,
+            a.tar_path,
+            a.index_path,
+            a.source_path,
+            index_only=a.index_only,
+            region=a.region,
+            progress=progress,
+        )
     except (ValueError, OSError) as e:
         print(f"generate_tar_archive: {e}", file=sys.stderr)
         return 1

@@ -1,14 +1,15 @@
 """What every snippet shares (imported by name: it sits beside them, and a
 script's own folder is first on sys.path). The same text runs under
 upstream's interpreter and ours; only the environment differs."""
+
 import hashlib
 import json
 import os
 import sys
 
 C = json.loads(os.environ["OSSTORCH_COMPAT"])
-SIDE = C["side"]              # "ours" or "upstream"
-EP = C["endpoint"]            # http://127.0.0.1:PORT (ours) or http://oss-local.test:PORT (upstream)
+SIDE = C["side"]  # "ours" or "upstream"
+EP = C["endpoint"]  # http://127.0.0.1:PORT (ours) or http://oss-local.test:PORT (upstream)
 CRED = C["cred_path"]
 CFG = C["config_path"]
 REGION = C["region"]
@@ -27,8 +28,12 @@ def emit(name, value):
 
 def exc_info(e):
     t = type(e)
-    return {"raises": t.__name__, "mro": [f"{c.__module__}.{c.__qualname__}" for c in t.__mro__],
-            "runtime_error": isinstance(e, RuntimeError), "msg": str(e)}
+    return {
+        "raises": t.__name__,
+        "mro": [f"{c.__module__}.{c.__qualname__}" for c in t.__mro__],
+        "runtime_error": isinstance(e, RuntimeError),
+        "msg": str(e),
+    }
 
 
 def outcome(fn):

@@ -2,6 +2,7 @@
 /root/.alibabacloud/credentials and /etc/oss-connector/config.json (the
 runner places them, in a private mount namespace where it can). Nothing
 here passes a credentials or config path."""
+
 import os
 
 from _compat import *
@@ -9,10 +10,14 @@ from _compat import *
 from osstorchconnector import OssCheckpoint, OssClient, OssIterableDataset, OssMapDataset
 
 A = f"oss://{B}/{ARGS['a']}"
-check("OssMapDataset.from_objects(..., cred_path='')[0]",
-      lambda: describe(OssMapDataset.from_objects([A], EP, region=REGION)[0]))
-check("OssIterableDataset.from_objects(..., cred_path='')",
-      lambda: [describe(o) for o in OssIterableDataset.from_objects([A], EP, region=REGION)])
+check(
+    "OssMapDataset.from_objects(..., cred_path='')[0]",
+    lambda: describe(OssMapDataset.from_objects([A], EP, region=REGION)[0]),
+)
+check(
+    "OssIterableDataset.from_objects(..., cred_path='')",
+    lambda: [describe(o) for o in OssIterableDataset.from_objects([A], EP, region=REGION)],
+)
 # kept alive while their objects are in use: upstream 1.2.3's readers do not
 # keep their OssCheckpoint alive, and reading after it is gone is SIGSEGV
 ckpt = OssCheckpoint(EP, region=REGION)

@@ -1,4 +1,5 @@
 """Case b: which exceptions upstream raises, and where."""
+
 from _compat import *
 
 from osstorchconnector import (
@@ -29,19 +30,33 @@ check("OssMapDataset.from_objects([missing])[0]", lambda: none(OssMapDataset.fro
 # argument errors
 check("OssMapDataset.from_prefix('s3://x')", lambda: none(OssMapDataset.from_prefix("s3://x", EP, **KW)))
 check("OssMapDataset.from_prefix('')", lambda: none(OssMapDataset.from_prefix("", EP, **KW)))
-check("OssIterableDataset.from_prefix('s3://x') iterated",
-      lambda: none(list(OssIterableDataset.from_prefix("s3://x", EP, **KW))))
+check(
+    "OssIterableDataset.from_prefix('s3://x') iterated",
+    lambda: none(list(OssIterableDataset.from_prefix("s3://x", EP, **KW))),
+)
 check("OssMapDataset.from_objects(['s3://x/y'])", lambda: none(OssMapDataset.from_objects(["s3://x/y"], EP, **KW)))
-check("OssIterableDataset.from_objects(['s3://x/y']) iterated",
-      lambda: none(list(OssIterableDataset.from_objects(["s3://x/y"], EP, **KW))))
-check("OssMapDataset.from_tar('s3://x/t.tar', ...)",
-      lambda: none(OssMapDataset.from_tar("s3://x/t.tar", f"oss://{B}/t.idx", EP, **KW)))
+check(
+    "OssIterableDataset.from_objects(['s3://x/y']) iterated",
+    lambda: none(list(OssIterableDataset.from_objects(["s3://x/y"], EP, **KW))),
+)
+check(
+    "OssMapDataset.from_tar('s3://x/t.tar', ...)",
+    lambda: none(OssMapDataset.from_tar("s3://x/t.tar", f"oss://{B}/t.idx", EP, **KW)),
+)
 check("OssCheckpoint('')", lambda: none(OssCheckpoint("", **KW)))
 check("OssCheckpoint.reader('s3://x/y')", lambda: none(ckpt.reader("s3://x/y")))
 check("OssCheckpoint.writer('s3://x/y')", lambda: none(ckpt.writer("s3://x/y")))
 check("OssClient('')", lambda: none(OssClient("", CRED, CFG, region=REGION)))
-check("generate_tar_archive('', ...)", lambda: none(generate_tar_archive(
-    "", CRED, CFG, f"oss://{B}/x.tar", f"oss://{B}/x.idx", f"oss://{B}/src/", region=REGION)))
-check("generate_tar_archive(no credentials)", lambda: none(generate_tar_archive(
-    EP, "", CFG, f"oss://{B}/x.tar", f"oss://{B}/x.idx", f"oss://{B}/src/", region=REGION)))
+check(
+    "generate_tar_archive('', ...)",
+    lambda: none(
+        generate_tar_archive("", CRED, CFG, f"oss://{B}/x.tar", f"oss://{B}/x.idx", f"oss://{B}/src/", region=REGION)
+    ),
+)
+check(
+    "generate_tar_archive(no credentials)",
+    lambda: none(
+        generate_tar_archive(EP, "", CFG, f"oss://{B}/x.tar", f"oss://{B}/x.idx", f"oss://{B}/src/", region=REGION)
+    ),
+)
 check("new_data_object('s3://x/y', 0, '')", lambda: none(new_data_object("s3://x/y", 0, "")))

@@ -1,5 +1,6 @@
 """Case c: what iterable and map datasets do with a missing object among
 present ones."""
+
 from _compat import *
 
 from osstorchconnector import OssIterableDataset, OssMapDataset
@@ -25,8 +26,10 @@ check("map __getitems__([0, 1, 2]), transform sees", lambda: keyed.__getitems__(
 
 
 check("iterable, default transform", lambda: [describe(o) for o in OssIterableDataset.from_objects(URIS, EP, **KW)])
-check("iterable, transform o.read()",
-      lambda: [digest(x) for x in OssIterableDataset.from_objects(URIS, EP, transform=read_bytes, **KW)])
+check(
+    "iterable, transform o.read()",
+    lambda: [digest(x) for x in OssIterableDataset.from_objects(URIS, EP, transform=read_bytes, **KW)],
+)
 
 ds = OssMapDataset.from_objects(URIS, EP, **KW)
 for i in range(3):

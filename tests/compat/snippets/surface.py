@@ -1,5 +1,6 @@
 """Case f: the API surface. Signatures of the public API, dir(), a few
 attributes and behaviours that scripts rely on."""
+
 import importlib
 import inspect
 import pkgutil
@@ -48,8 +49,11 @@ def sig(obj):
     if s is None:
         n = _native_sig(obj)
         return {"native": True, "params": n} if n is not None else {"unavailable": True}
-    return {"params": [[p.name, p.kind.name, None if p.default is p.empty else repr(p.default)]
-                       for p in s.parameters.values()]}
+    return {
+        "params": [
+            [p.name, p.kind.name, None if p.default is p.empty else repr(p.default)] for p in s.parameters.values()
+        ]
+    }
 
 
 def members(cls):
@@ -99,16 +103,20 @@ def api(names, modules):
 
 from osstorchconnector import OssClient, OssIterableDataset, OssMapDataset, new_data_object
 
-emit("public_names", sorted(n for n in dir(oc) if not n.startswith("_")
-                            and not inspect.ismodule(getattr(oc, n, None))))
+emit("public_names", sorted(n for n in dir(oc) if not n.startswith("_") and not inspect.ismodule(getattr(oc, n, None))))
 emit("dir", dir(oc))
 emit("all", list(getattr(oc, "__all__", [])))
 emit("submodules", sorted(m.name for m in pkgutil.iter_modules(oc.__path__)))
 emit("api", api(ARGS["names"], ARGS["modules"]))
 check("new_data_object", lambda: describe(new_data_object("/b/x"), read=False))
-emit("hasattr", {"OssClient.gen_tar_archive": hasattr(OssClient, "gen_tar_archive"),
-                 "OssIterableDataset.shuffle": hasattr(OssIterableDataset, "shuffle"),
-                 "OssMapDataset.is_continuous": hasattr(OssMapDataset, "is_continuous")})
+emit(
+    "hasattr",
+    {
+        "OssClient.gen_tar_archive": hasattr(OssClient, "gen_tar_archive"),
+        "OssIterableDataset.shuffle": hasattr(OssIterableDataset, "shuffle"),
+        "OssMapDataset.is_continuous": hasattr(OssMapDataset, "is_continuous"),
+    },
+)
 client = OssClient(EP, CRED, CFG, region=REGION)
 check("head_prefix", lambda: describe(client.head_object(B, ARGS["prefix"]), read=False))
 
@@ -125,11 +133,13 @@ def _map_custom():
 check("custom_map", _map_custom)
 # upstream yields the callable's objects as they are (no I/O: reading one
 # raises); compared: what it yields
-check("custom_iterable", lambda: [[o.key, o.size, o.label]
-                                  for o in OssIterableDataset(EP, CRED, CFG, objects, region=REGION)])
+check(
+    "custom_iterable",
+    lambda: [[o.key, o.size, o.label] for o in OssIterableDataset(EP, CRED, CFG, objects, region=REGION)],
+)
 
 
-CLIENTS = []   # kept alive (see defaults.py)
+CLIENTS = []  # kept alive (see defaults.py)
 
 
 def share(i, total, uuid=""):

@@ -1,5 +1,6 @@
 """Fixtures of the interoperability tests: one server per module, and
 clients of each SDK per signature version."""
+
 import uuid
 
 import pytest

@@ -1,6 +1,7 @@
 """The local OSS server (ossemu) with both OSS SDKs on the same data (what
 one writes the other reads identically), and the CRC-64 reference the other
 interoperability tests rely on."""
+
 from __future__ import annotations
 
 import pytest
@@ -34,8 +35,13 @@ def test_cross_client_consistency(srv):
     assert int(h1.hash_crc64) == int(h2.headers["x-oss-hash-crc64ecma"]) == crc64(data)
     srv.reset_stats()
     l1 = [o.key for o in oss2.ObjectIteratorV2(b, prefix=p, max_keys=1)]
-    l2 = [o.key for page in c.list_objects_v2_paginator().iter_page(
-        oss.ListObjectsV2Request(bucket=BUCKET, prefix=p, max_keys=1)) for o in page.contents]
+    l2 = [
+        o.key
+        for page in c.list_objects_v2_paginator().iter_page(
+            oss.ListObjectsV2Request(bucket=BUCKET, prefix=p, max_keys=1)
+        )
+        for o in page.contents
+    ]
     assert l1 == l2 == [p + "from oss2 ü", p + "from v2 +"]
     # two keys, one per page, no empty trailing page: 2 requests per client
     st = settled_stats(srv)  # the server counts a request once answered, maybe after the client moved on

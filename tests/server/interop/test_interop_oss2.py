@@ -3,6 +3,7 @@ signatures by default, and V4): every operation goes through the client's own
 request building, signing and response parsing, so a server that deviates
 from the protocol makes it fail (or return wrong data, which the assertions
 check byte by byte)."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,8 +19,9 @@ class TestOss2:
     def test_put_get_head(self, bucket, srv):
         p = uniq("o2-put")
         data = payload(300 * KIB + 7, 1)
-        r = bucket.put_object(p + "obj.bin", data, headers={"x-oss-meta-color": "blue",
-                                                             "Content-Type": "application/x-test"})
+        r = bucket.put_object(
+            p + "obj.bin", data, headers={"x-oss-meta-color": "blue", "Content-Type": "application/x-test"}
+        )
         assert r.status == 200
         assert r.etag == md5_etag(data)
         assert int(r.crc) == crc64(data)
@@ -97,8 +99,11 @@ class TestOss2:
 
     def test_list_pagination(self, bucket, srv):
         p = uniq("o2-list")
-        names = [f"k{i:03d}" for i in range(23)] + AWKWARD_KEYS + [
-            "d1/a", "d1/b", "d1/c/deep", "d2/x", "d 3/y", "d+4/z", "é/1", "é/2"]
+        names = (
+            [f"k{i:03d}" for i in range(23)]
+            + AWKWARD_KEYS
+            + ["d1/a", "d1/b", "d1/c/deep", "d2/x", "d 3/y", "d+4/z", "é/1", "é/2"]
+        )
         for k in names:
             srv.put_object(BUCKET, p + k, k.encode())
         expected = sorted((p + k for k in names), key=lambda s: s.encode())
@@ -198,7 +203,9 @@ class TestOss2:
         e1 = bucket.upload_part(key, up.upload_id, 1, b"x" * KIB).etag
         e2 = bucket.upload_part(key, up.upload_id, 2, b"y" * KIB).etag
         with pytest.raises(oss2.exceptions.ServerError) as ei:  # part 1 < 100 KiB and not last
-            bucket.complete_multipart_upload(key, up.upload_id, [oss2.models.PartInfo(1, e1), oss2.models.PartInfo(2, e2)])
+            bucket.complete_multipart_upload(
+                key, up.upload_id, [oss2.models.PartInfo(1, e1), oss2.models.PartInfo(2, e2)]
+            )
         assert (ei.value.status, ei.value.code) == (400, "EntityTooSmall")
         with pytest.raises(oss2.exceptions.ServerError) as ei:  # wrong etag
             bucket.complete_multipart_upload(key, up.upload_id, [oss2.models.PartInfo(2, e1)])
@@ -220,8 +227,15 @@ class TestOss2:
         src = tmp_path / "src.bin"
         src.write_bytes(data)
         store = oss2.ResumableStore(root=str(tmp_path / "ustore"))
-        oss2.resumable_upload(bucket, p + "up.bin", str(src), store=store,
-                              multipart_threshold=100 * KIB, part_size=100 * KIB, num_threads=2)
+        oss2.resumable_upload(
+            bucket,
+            p + "up.bin",
+            str(src),
+            store=store,
+            multipart_threshold=100 * KIB,
+            part_size=100 * KIB,
+            num_threads=2,
+        )
         h = bucket.head_object(p + "up.bin")
         assert h.object_type == "Multipart"
         assert h.etag.endswith("-4")
@@ -229,8 +243,15 @@ class TestOss2:
 
         dst = tmp_path / "dst.bin"
         dstore = oss2.ResumableDownloadStore(root=str(tmp_path / "dstore"))
-        oss2.resumable_download(bucket, p + "up.bin", str(dst), store=dstore,
-                                multiget_threshold=100 * KIB, part_size=64 * KIB, num_threads=3)
+        oss2.resumable_download(
+            bucket,
+            p + "up.bin",
+            str(dst),
+            store=dstore,
+            multiget_threshold=100 * KIB,
+            part_size=64 * KIB,
+            num_threads=3,
+        )
         assert dst.read_bytes() == data
 
     def test_append(self, bucket):
@@ -265,8 +286,12 @@ class TestOss2:
         g = bucket.get_object(p + "dst/copy 1")
         assert g.read() == data
         assert g.headers["x-oss-meta-a"] == "1"  # COPY keeps metadata
-        bucket.copy_object(BUCKET, p + "src ü+1", p + "dst/copy 2",
-                           headers={"x-oss-metadata-directive": "REPLACE", "x-oss-meta-b": "2"})
+        bucket.copy_object(
+            BUCKET,
+            p + "src ü+1",
+            p + "dst/copy 2",
+            headers={"x-oss-metadata-directive": "REPLACE", "x-oss-meta-b": "2"},
+        )
         h = bucket.head_object(p + "dst/copy 2")
         assert h.headers.get("x-oss-meta-b") == "2"
         assert "x-oss-meta-a" not in h.headers
@@ -313,9 +338,11 @@ class TestOss2:
     def test_wrong_secret(self, srv, version):
         srv.put_object(BUCKET, "o2-auth/probe", b"secret data")
         bad = make_oss2_bucket(srv, version, secret=srv.access_key_secret + "x")
-        for call in (lambda: bad.get_object("o2-auth/probe"),
-                     lambda: bad.put_object("o2-auth/new", b"x"),
-                     lambda: bad.list_objects_v2(prefix="o2-auth/")):
+        for call in (
+            lambda: bad.get_object("o2-auth/probe"),
+            lambda: bad.put_object("o2-auth/new", b"x"),
+            lambda: bad.list_objects_v2(prefix="o2-auth/"),
+        ):
             with pytest.raises(oss2.exceptions.ServerError) as ei:
                 call()
             assert ei.value.status == 403
@@ -334,8 +361,12 @@ class TestOss2:
 
     def test_v4_wrong_region(self, srv):
         srv.put_object(BUCKET, "o2-region/probe", b"x")
-        b = oss2.Bucket(oss2.AuthV4(srv.access_key_id, srv.access_key_secret), srv.endpoint, BUCKET,
-                        region="us-west-1" if srv.region != "us-west-1" else "cn-beijing")
+        b = oss2.Bucket(
+            oss2.AuthV4(srv.access_key_id, srv.access_key_secret),
+            srv.endpoint,
+            BUCKET,
+            region="us-west-1" if srv.region != "us-west-1" else "cn-beijing",
+        )
         with pytest.raises(oss2.exceptions.ServerError) as ei:
             b.get_object("o2-region/probe")
         assert ei.value.status == 403
@@ -360,8 +391,10 @@ class TestOss2:
         b.complete_multipart_upload(p + "m", up.upload_id, [oss2.models.PartInfo(1, e)])
         assert b.get_object(p + "m").read() == b"part"
 
-        for bad in (make_oss2_bucket(sts_srv, version),  # no token
-                    make_oss2_bucket(sts_srv, version, token=tok + "x")):  # wrong token
+        for bad in (
+            make_oss2_bucket(sts_srv, version),  # no token
+            make_oss2_bucket(sts_srv, version, token=tok + "x"),
+        ):  # wrong token
             with pytest.raises(oss2.exceptions.ServerError) as ei:
                 bad.get_object(p + "a b")
             assert ei.value.status == 403

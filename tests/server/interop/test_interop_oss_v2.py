@@ -3,6 +3,7 @@ Python SDK (V4 by default, also V1): every operation goes through the
 client's own request building, signing and response parsing, so a server
 that deviates from the protocol makes it fail (or return wrong data, which
 the assertions check byte by byte)."""
+
 from __future__ import annotations
 
 import os
@@ -31,8 +32,11 @@ class TestOssV2:
     def test_put_get_head(self, client):
         p = uniq("v2-put")
         data = payload(300 * KIB + 3, 40)
-        r = client.put_object(oss.PutObjectRequest(bucket=BUCKET, key=p + "o.bin", body=data,
-                                                   metadata={"color": "red"}, content_type="application/x-test"))
+        r = client.put_object(
+            oss.PutObjectRequest(
+                bucket=BUCKET, key=p + "o.bin", body=data, metadata={"color": "red"}, content_type="application/x-test"
+            )
+        )
         assert r.status_code == 200
         assert r.etag == f'"{md5_etag(data)}"'
         assert int(r.hash_crc64) == crc64(data)
@@ -81,8 +85,9 @@ class TestOssV2:
         client.put_object(oss.PutObjectRequest(bucket=BUCKET, key=p + "r", body=data))
 
         def get(rng, behavior=None):
-            return client.get_object(oss.GetObjectRequest(bucket=BUCKET, key=p + "r", range_header=rng,
-                                                          range_behavior=behavior))
+            return client.get_object(
+                oss.GetObjectRequest(bucket=BUCKET, key=p + "r", range_header=rng, range_behavior=behavior)
+            )
 
         g = get("bytes=10-99")
         assert g.status_code == 206
@@ -121,8 +126,11 @@ class TestOssV2:
 
     def test_list_pagination(self, client, srv):
         p = uniq("v2-list")
-        names = [f"k{i:03d}" for i in range(23)] + AWKWARD_KEYS + [
-            "d1/a", "d1/b", "d1/c/deep", "d2/x", "d 3/y", "d+4/z", "é/1", "é/2"]
+        names = (
+            [f"k{i:03d}" for i in range(23)]
+            + AWKWARD_KEYS
+            + ["d1/a", "d1/b", "d1/c/deep", "d2/x", "d 3/y", "d+4/z", "é/1", "é/2"]
+        )
         for k in names:
             srv.put_object(BUCKET, p + k, k.encode())
         expected = sorted((p + k for k in names), key=lambda s: s.encode())
@@ -130,7 +138,8 @@ class TestOssV2:
         # ListObjectsV2 paginator
         seen, pages = [], 0
         for page in client.list_objects_v2_paginator().iter_page(
-                oss.ListObjectsV2Request(bucket=BUCKET, prefix=p, max_keys=5)):
+            oss.ListObjectsV2Request(bucket=BUCKET, prefix=p, max_keys=5)
+        ):
             pages += 1
             assert len(page.contents or []) <= 5
             assert page.key_count == len(page.contents or [])
@@ -141,15 +150,17 @@ class TestOssV2:
         # ListObjects (V1, marker) paginator
         seen = []
         for page in client.list_objects_paginator().iter_page(
-                oss.ListObjectsRequest(bucket=BUCKET, prefix=p, max_keys=4)):
+            oss.ListObjectsRequest(bucket=BUCKET, prefix=p, max_keys=4)
+        ):
             seen += [o.key for o in page.contents or []]
         assert seen == expected
 
         # sizes/etags
         for page in client.list_objects_v2_paginator().iter_page(
-                oss.ListObjectsV2Request(bucket=BUCKET, prefix=p, max_keys=1000)):
+            oss.ListObjectsV2Request(bucket=BUCKET, prefix=p, max_keys=1000)
+        ):
             for o in page.contents:
-                raw = o.key[len(p):].encode()
+                raw = o.key[len(p) :].encode()
                 assert o.size == len(raw)
                 assert o.etag == f'"{md5_etag(raw)}"'
 
@@ -159,8 +170,10 @@ class TestOssV2:
             head, sep, _ = k.partition("/")
             top.add(p + head + "/" if sep else p + k)
         for mk in (1, 2, 5):
-            for pag, req in ((client.list_objects_v2_paginator(), oss.ListObjectsV2Request),
-                             (client.list_objects_paginator(), oss.ListObjectsRequest)):
+            for pag, req in (
+                (client.list_objects_v2_paginator(), oss.ListObjectsV2Request),
+                (client.list_objects_paginator(), oss.ListObjectsRequest),
+            ):
                 got = []
                 for page in pag.iter_page(req(bucket=BUCKET, prefix=p, delimiter="/", max_keys=mk)):
                     n = len(page.contents or []) + len(page.common_prefixes or [])
@@ -179,14 +192,18 @@ class TestOssV2:
         p = uniq("v2-mpu")
         key = p + "big file+ü.bin"
         parts_data = [payload(100 * KIB, 50), payload(120 * KIB, 51), payload(1, 52)]
-        init = client.initiate_multipart_upload(oss.InitiateMultipartUploadRequest(
-            bucket=BUCKET, key=key, metadata={"kind": "mpu"}))
+        init = client.initiate_multipart_upload(
+            oss.InitiateMultipartUploadRequest(bucket=BUCKET, key=key, metadata={"kind": "mpu"})
+        )
         assert init.upload_id
         assert init.key == key
         etags = {}
         for n in (3, 1, 2):
-            r = client.upload_part(oss.UploadPartRequest(bucket=BUCKET, key=key, upload_id=init.upload_id,
-                                                         part_number=n, body=parts_data[n - 1]))
+            r = client.upload_part(
+                oss.UploadPartRequest(
+                    bucket=BUCKET, key=key, upload_id=init.upload_id, part_number=n, body=parts_data[n - 1]
+                )
+            )
             assert r.etag == f'"{md5_etag(parts_data[n - 1])}"'
             assert int(r.hash_crc64) == crc64(parts_data[n - 1])
             etags[n] = r.etag
@@ -194,10 +211,16 @@ class TestOssV2:
         assert [(x.part_number, x.size) for x in lp.parts] == [(1, 100 * KIB), (2, 120 * KIB), (3, 1)]
         ups = client.list_multipart_uploads(oss.ListMultipartUploadsRequest(bucket=BUCKET, prefix=p))
         assert [u.upload_id for u in ups.uploads] == [init.upload_id]
-        r = client.complete_multipart_upload(oss.CompleteMultipartUploadRequest(
-            bucket=BUCKET, key=key, upload_id=init.upload_id,
-            complete_multipart_upload=oss.CompleteMultipartUpload(
-                parts=[oss.UploadPart(part_number=n, etag=etags[n]) for n in (1, 2, 3)])))
+        r = client.complete_multipart_upload(
+            oss.CompleteMultipartUploadRequest(
+                bucket=BUCKET,
+                key=key,
+                upload_id=init.upload_id,
+                complete_multipart_upload=oss.CompleteMultipartUpload(
+                    parts=[oss.UploadPart(part_number=n, etag=etags[n]) for n in (1, 2, 3)]
+                ),
+            )
+        )
         whole = b"".join(parts_data)
         assert r.key == key
         assert r.etag.strip('"').endswith("-3")
@@ -221,13 +244,19 @@ class TestOssV2:
         init = client.initiate_multipart_upload(oss.InitiateMultipartUploadRequest(bucket=BUCKET, key=key))
         parts = []
         for n in (1, 2):
-            r = client.upload_part(oss.UploadPartRequest(bucket=BUCKET, key=key, upload_id=init.upload_id,
-                                                         part_number=n, body=b"s" * 1000))
+            r = client.upload_part(
+                oss.UploadPartRequest(bucket=BUCKET, key=key, upload_id=init.upload_id, part_number=n, body=b"s" * 1000)
+            )
             parts.append(oss.UploadPart(part_number=n, etag=r.etag))
         with pytest.raises(oss.exceptions.OperationError) as ei:
-            client.complete_multipart_upload(oss.CompleteMultipartUploadRequest(
-                bucket=BUCKET, key=key, upload_id=init.upload_id,
-                complete_multipart_upload=oss.CompleteMultipartUpload(parts=parts)))
+            client.complete_multipart_upload(
+                oss.CompleteMultipartUploadRequest(
+                    bucket=BUCKET,
+                    key=key,
+                    upload_id=init.upload_id,
+                    complete_multipart_upload=oss.CompleteMultipartUpload(parts=parts),
+                )
+            )
         assert (service_error(ei).status_code, service_error(ei).code) == (400, "EntityTooSmall")
         assert not client.is_object_exist(BUCKET, key)
 
@@ -261,12 +290,14 @@ class TestOssV2:
     def test_append(self, client):
         p = uniq("v2-append")
         key = p + "a p+p.log"
-        r = client.append_object(oss.AppendObjectRequest(bucket=BUCKET, key=key, position=0, body=b"abc",
-                                                         init_hash_crc64="0"))
+        r = client.append_object(
+            oss.AppendObjectRequest(bucket=BUCKET, key=key, position=0, body=b"abc", init_hash_crc64="0")
+        )
         assert r.next_position == 3
         assert int(r.hash_crc64) == crc64(b"abc")
-        r = client.append_object(oss.AppendObjectRequest(bucket=BUCKET, key=key, position=3, body=b"defg",
-                                                         init_hash_crc64=r.hash_crc64))
+        r = client.append_object(
+            oss.AppendObjectRequest(bucket=BUCKET, key=key, position=3, body=b"defg", init_hash_crc64=r.hash_crc64)
+        )
         assert r.next_position == 7
         assert int(r.hash_crc64) == crc64(b"abcdefg")
         with pytest.raises(oss.exceptions.OperationError) as ei:
@@ -293,15 +324,23 @@ class TestOssV2:
         p = uniq("v2-copy")
         data = payload(150 * KIB, 70)
         client.put_object(oss.PutObjectRequest(bucket=BUCKET, key=p + "s r c+é", body=data, metadata={"a": "1"}))
-        r = client.copy_object(oss.CopyObjectRequest(bucket=BUCKET, key=p + "dst 1", source_bucket=BUCKET,
-                                                     source_key=p + "s r c+é"))
+        r = client.copy_object(
+            oss.CopyObjectRequest(bucket=BUCKET, key=p + "dst 1", source_bucket=BUCKET, source_key=p + "s r c+é")
+        )
         assert r.status_code == 200
         assert r.etag == f'"{md5_etag(data)}"'
         g = client.get_object(oss.GetObjectRequest(bucket=BUCKET, key=p + "dst 1"))
         assert g.body.read() == data
         assert g.metadata == {"a": "1"}
-        client.copy_object(oss.CopyObjectRequest(bucket=BUCKET, key=p + "dst 2", source_key=p + "s r c+é",
-                                                 metadata_directive="REPLACE", metadata={"b": "2"}))
+        client.copy_object(
+            oss.CopyObjectRequest(
+                bucket=BUCKET,
+                key=p + "dst 2",
+                source_key=p + "s r c+é",
+                metadata_directive="REPLACE",
+                metadata={"b": "2"},
+            )
+        )
         h = client.head_object(oss.HeadObjectRequest(bucket=BUCKET, key=p + "dst 2"))
         assert h.metadata == {"b": "2"}
         with pytest.raises(oss.exceptions.OperationError) as ei:
@@ -318,15 +357,22 @@ class TestOssV2:
         assert not client.is_object_exist(BUCKET, keys[0])
         assert client.delete_object(oss.DeleteObjectRequest(bucket=BUCKET, key=p + "never")).status_code == 204
 
-        r = client.delete_multiple_objects(oss.DeleteMultipleObjectsRequest(
-            bucket=BUCKET, encoding_type="url",
-            delete=oss.Delete(objects=[oss.ObjectIdentifier(key=k) for k in keys[1:]])))
+        r = client.delete_multiple_objects(
+            oss.DeleteMultipleObjectsRequest(
+                bucket=BUCKET,
+                encoding_type="url",
+                delete=oss.Delete(objects=[oss.ObjectIdentifier(key=k) for k in keys[1:]]),
+            )
+        )
         assert sorted(d.key for d in r.deleted_objects) == sorted(keys[1:])
         assert listed_keys(srv, p) == []
 
         srv.put_object(BUCKET, p + "q", b"x")
-        r = client.delete_multiple_objects(oss.DeleteMultipleObjectsRequest(
-            bucket=BUCKET, delete=oss.Delete(objects=[oss.ObjectIdentifier(key=p + "q")], quiet=True)))
+        r = client.delete_multiple_objects(
+            oss.DeleteMultipleObjectsRequest(
+                bucket=BUCKET, delete=oss.Delete(objects=[oss.ObjectIdentifier(key=p + "q")], quiet=True)
+            )
+        )
         assert not r.deleted_objects
         assert listed_keys(srv, p) == []
 
@@ -398,16 +444,23 @@ class TestOssV2:
         p = uniq("v2-sts-" + version)
         c.put_object(oss.PutObjectRequest(bucket=BUCKET, key=p + "a+b", body=b"sts ok"))
         assert c.get_object(oss.GetObjectRequest(bucket=BUCKET, key=p + "a+b")).body.read() == b"sts ok"
-        keys = [o.key for page in c.list_objects_v2_paginator().iter_page(
-            oss.ListObjectsV2Request(bucket=BUCKET, prefix=p, max_keys=1)) for o in page.contents or []]
+        keys = [
+            o.key
+            for page in c.list_objects_v2_paginator().iter_page(
+                oss.ListObjectsV2Request(bucket=BUCKET, prefix=p, max_keys=1)
+            )
+            for o in page.contents or []
+        ]
         assert keys == [p + "a+b"]
         up = c.uploader(part_size=100 * KIB)
         data = payload(250 * KIB, 80)
         up.upload_from(oss.PutObjectRequest(bucket=BUCKET, key=p + "mpu"), _Stream(data))
         assert c.get_object(oss.GetObjectRequest(bucket=BUCKET, key=p + "mpu")).body.read() == data
 
-        for bad in (make_v2_client(sts_srv, version),  # no token
-                    make_v2_client(sts_srv, version, token=tok + "x")):  # wrong token
+        for bad in (
+            make_v2_client(sts_srv, version),  # no token
+            make_v2_client(sts_srv, version, token=tok + "x"),
+        ):  # wrong token
             with pytest.raises(oss.exceptions.OperationError) as ei:
                 bad.get_object(oss.GetObjectRequest(bucket=BUCKET, key=p + "a+b"))
             se = service_error(ei)
@@ -425,6 +478,6 @@ class _Stream:
     def read(self, n=-1):
         if n is None or n < 0:
             n = len(self._data) - self._pos
-        out = self._data[self._pos:self._pos + n]
+        out = self._data[self._pos : self._pos + n]
         self._pos += len(out)
         return out

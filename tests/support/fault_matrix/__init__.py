@@ -38,6 +38,7 @@ How a run works:
   of every exception and of the datasets, clients, checkpoints and
   DataObjects the cases create are kept for `scan_for_secrets`.
 """
+
 from .case import DATA_SURFACES, Case
 from .cases import F_CANARY, FAULTS, build_cases
 from .data import dataset_names, digest, payload
@@ -48,6 +49,27 @@ from .settings import CANARY, FULL, ROTATED_SECRET, ROTATED_TOKEN, SECRET, TOKEN
 from .surfaces import SURFACES
 from .tally import Tally
 
-__all__ = ["CANARY", "DATA_SURFACES", "F_CANARY", "FAULTS", "FULL", "ROTATED_SECRET", "ROTATED_TOKEN", "SECRET",
-           "SURFACES", "TOKEN", "Case", "Result", "Tally", "build_cases", "dataset_names", "digest", "payload",
-           "run_matrix", "scan_for_secrets", "scanned_volume", "table", "verdict"]
+__all__ = [
+    "CANARY",
+    "DATA_SURFACES",
+    "F_CANARY",
+    "FAULTS",
+    "FULL",
+    "ROTATED_SECRET",
+    "ROTATED_TOKEN",
+    "SECRET",
+    "SURFACES",
+    "TOKEN",
+    "Case",
+    "Result",
+    "Tally",
+    "build_cases",
+    "dataset_names",
+    "digest",
+    "payload",
+    "run_matrix",
+    "scan_for_secrets",
+    "scanned_volume",
+    "table",
+    "verdict",
+]

@@ -1,6 +1,7 @@
 """A case (a fault against a surface, with what is expected of it), the
 usual way to make one (`faulted`), and what the cases that expect a clear
 error share."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -17,10 +18,12 @@ from .tally import Tally, probe
 
 @dataclasses.dataclass
 class Case:
-    fault: str      # the row group of the table (the issue's fault list)
+    fault: str  # the row group of the table (the issue's fault list)
     surface: str
     fn: Callable[[Ctx, Tally], None]
-    expect: str     # "all": every sample delivered, no error; "each": delivered or a per-sample error; "raise": errors only
+    expect: (
+        str  # "all": every sample delivered, no error; "each": delivered or a per-sample error; "raise": errors only
+    )
     bound_s: float = BOUND_S
     known: str = ""  # a known bug or limit this case shows (reported; the test xfails on exactly it)
     reps: int = REPS  # runs, each with another fault seed
@@ -34,6 +37,7 @@ def faulted(surface: str, faults: Dict[str, Any], config: Dict[str, Any] = None,
     """A case: `surface` under `faults`. The fault must actually happen
     (else the case proves nothing): faults injected, or for clock skew the
     server's RequestTimeTooSkewed answers."""
+
     def fn(ctx: Ctx, tally: Tally) -> None:
         srv = ctx.server()
         SURFACES[surface](ctx, srv, faults, tally, config=config, **kw)
@@ -46,6 +50,7 @@ def faulted(surface: str, faults: Dict[str, Any], config: Dict[str, Any] = None,
             tally.note(f"{n} faults injected")
         if not n:
             tally.violate("the fault never happened")
+
     return fn
 
 
@@ -54,6 +59,7 @@ DATA_SURFACES = [s for s in SURFACES if not s.startswith(("ckpt", "tar")) and "s
 
 
 # ---- what the cases that expect a clear error share ----
+
 
 def closed_endpoint() -> str:
     """An endpoint nothing listens at."""
@@ -87,13 +93,16 @@ def first_call(surface: str, kw: dict, save_key: str) -> Callable[[], Any]:
     where a failure that no retry can mend (no server, wrong keys) must
     surface. "ckpt save" writes ckpt/<save_key>; "ckpt load" reads ckpt/x.pt."""
     from osstorchconnector import OssCheckpoint, OssIterableDataset, OssMapDataset
+
     if surface.startswith("map from_prefix"):
         return lambda: OssMapDataset.from_prefix(f"oss://{BUCKET}/ds/", **kw)
     return {
-        "iter DL(w2)": lambda: _dl_first(OssIterableDataset.from_prefix(f"oss://{BUCKET}/ds/",
-                                                                        transform=digest_transform, **kw)),
+        "iter DL(w2)": lambda: _dl_first(
+            OssIterableDataset.from_prefix(f"oss://{BUCKET}/ds/", transform=digest_transform, **kw)
+        ),
         "ckpt save": lambda: OssCheckpoint(**kw).save({"x": 1}, f"oss://{BUCKET}/ckpt/{save_key}"),
         "ckpt load": lambda: OssCheckpoint(**kw).load(f"oss://{BUCKET}/ckpt/x.pt"),
-        "tar map from_tar": lambda: OssMapDataset.from_tar(f"oss://{BUCKET}/shard.tar", f"oss://{BUCKET}/shard.idx",
-                                                          **kw),
+        "tar map from_tar": lambda: OssMapDataset.from_tar(
+            f"oss://{BUCKET}/shard.tar", f"oss://{BUCKET}/shard.idx", **kw
+        ),
     }[surface]

@@ -1,5 +1,6 @@
 """The context a case runs in (inside the runner): its servers, config
 files and scratch folder."""
+
 from __future__ import annotations
 
 import contextlib
@@ -26,9 +27,15 @@ class Ctx:
     def config(self, **extra: Any) -> str:
         """A config.json: DEBUG logs and audit lines into the artifacts (scanned
         later), 1 MiB parts and read chunks so checkpoints span several."""
-        cfg = {"logLevel": 0, "logPath": os.path.join(self.art, "logs", "connector.log"),
-               "auditPath": os.path.join(self.art, "logs", "audit.log"), "auditThresholdMs": 1,
-               "partSize": 1 << 20, "readChunkSize": 1 << 20, "checkpointConfig": {"uploadConcurrency": 8}}
+        cfg = {
+            "logLevel": 0,
+            "logPath": os.path.join(self.art, "logs", "connector.log"),
+            "auditPath": os.path.join(self.art, "logs", "audit.log"),
+            "auditThresholdMs": 1,
+            "partSize": 1 << 20,
+            "readChunkSize": 1 << 20,
+            "checkpointConfig": {"uploadConcurrency": 8},
+        }
         cfg.update(extra)
         path = os.path.join(self.tmp, f"config-{len(os.listdir(self.tmp))}.json")
         with open(path, "w") as f:
@@ -37,6 +44,7 @@ class Ctx:
 
     def server(self, **kw: Any):
         from osstorchconnector.testing import LocalOssServer
+
         kw.setdefault("access_key_secret", SECRET)
         kw.setdefault("security_token", TOKEN)
         srv = LocalOssServer([BUCKET], **kw)
@@ -46,8 +54,9 @@ class Ctx:
         return srv
 
     def kw(self, srv, config_path: str = None, **extra: Any) -> Dict[str, Any]:
-        d = dict(endpoint=srv.endpoint, cred_path=srv.cred_path, region=srv.region,
-                 config_path=config_path or self.config())
+        d = dict(
+            endpoint=srv.endpoint, cred_path=srv.cred_path, region=srv.region, config_path=config_path or self.config()
+        )
         d.update(extra)
         return d
 
@@ -56,7 +65,9 @@ class Ctx:
             try:  # keep the server's own log for the scan
                 src = os.path.join(srv._tmp, "ossemu.log")
                 if os.path.exists(src):
-                    shutil.copy(src, os.path.join(self.art, "ossemu", f"{self.case.id.replace('/', '_')}-{self.rep}-{i}.log"))
+                    shutil.copy(
+                        src, os.path.join(self.art, "ossemu", f"{self.case.id.replace('/', '_')}-{self.rep}-{i}.log")
+                    )
             except Exception:
                 pass
             with contextlib.suppress(Exception):

@@ -1,5 +1,6 @@
 """Deterministic data: every object's bytes are a function of its name, so
 every delivered sample is checked byte for byte."""
+
 from __future__ import annotations
 
 import hashlib
@@ -27,13 +28,14 @@ def dataset_names(n: int = None, prefix: str = "ds/") -> List[str]:
 # get them pickled (full mode runs some cases under spawn). The collates are
 # the dataset tests' (support/transforms.py).
 
+
 def digest_transform(obj):
     """(name, sha256) of a fetched object; None for a missing one (the transform gets None)."""
     if obj is None:
         return None
     key = obj.key
     if key.startswith(f"/{BUCKET}/"):
-        key = key[len(BUCKET) + 2:]
+        key = key[len(BUCKET) + 2 :]
     elif "/tar-src/" in key:  # a tar member: named by its path in the folder the tar was made from
         key = key.split("/tar-src/", 1)[1]
     return key, digest(obj.read())

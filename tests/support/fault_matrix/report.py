@@ -1,4 +1,5 @@
 """Verdicts (what is wrong with a case) and the markdown table."""
+
 from __future__ import annotations
 
 from typing import List
@@ -34,8 +35,10 @@ def verdict(res: Result) -> List[str]:
         if r["worker_signals"] and c.fault != F_KILL:
             out.append("a DataLoader worker crashed")
         if c.expect == "all" and (r["delivered"] != r["samples"] or r["errors"]):
-            out.append(f"want all {r['samples']} delivered without error, got {r['delivered']} and "
-                       f"{r['errors']} errors ({r['first_error']})")
+            out.append(
+                f"want all {r['samples']} delivered without error, got {r['delivered']} and "
+                f"{r['errors']} errors ({r['first_error']})"
+            )
         if c.expect in ("each", "all") and r["lost"]:
             out.append(f"{r['lost']} samples neither delivered nor reported, e.g. {r['lost_names']}")
         if c.expect == "raise" and (r["errors"] < 1 or r["delivered"]):
@@ -56,11 +59,14 @@ def table(results: List[Result]) -> str:
     shown = [r for r in results if r.case.fault in FAULTS]
     known = list(dict.fromkeys(r.case.known for r in shown if r.case.known and verdict(r)))
     tag = {k: f"K{i + 1}" for i, k in enumerate(known)}
-    lines = [f"### Fault matrix ({mode}: {N_OBJECTS} objects of 2 KiB-{MAX_SIZE >> 10} KiB, "
-             f"{CKPT_MIB} MiB checkpoints, {REPS} run(s) per case)", "",
-             "| fault | surface | expected | runs | samples | delivered | errors surfaced | corrupt accepted "
-             "| partial visible | lost / dup | hangs | crashes | s | result | notes |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
+    lines = [
+        f"### Fault matrix ({mode}: {N_OBJECTS} objects of 2 KiB-{MAX_SIZE >> 10} KiB, "
+        f"{CKPT_MIB} MiB checkpoints, {REPS} run(s) per case)",
+        "",
+        "| fault | surface | expected | runs | samples | delivered | errors surfaced | corrupt accepted "
+        "| partial visible | lost / dup | hangs | crashes | s | result | notes |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+    ]
     for res in shown:
         v = verdict(res)
         runs = [r for r in res.runs if not (r.get("hang") or r.get("crash"))]
@@ -73,13 +79,35 @@ def table(results: List[Result]) -> str:
             result = "FAIL" if v else "ok"
         if v:
             notes = v[:2] + notes
-        lines.append("| " + " | ".join([
-            res.case.fault, res.case.surface, EXPECT_WORDS[res.case.expect], str(len(res.runs)),
-            str(_sum(res, "samples")), str(_sum(res, "delivered")), str(_sum(res, "errors")), str(_sum(res, "corrupt")),
-            str(_sum(res, "partial")), f"{_sum(res, 'lost')} / {_sum(res, 'dup')}", str(res.hangs), str(res.crashes),
-            f"{sum(r.get('seconds', 0) for r in res.runs):.1f}", result, _md("; ".join(notes))[:240]]) + " |")
-    lines += ["", "| fault | cases | samples | delivered | errors surfaced | corrupt accepted | partial visible | hangs "
-              "| crashes | result |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    res.case.fault,
+                    res.case.surface,
+                    EXPECT_WORDS[res.case.expect],
+                    str(len(res.runs)),
+                    str(_sum(res, "samples")),
+                    str(_sum(res, "delivered")),
+                    str(_sum(res, "errors")),
+                    str(_sum(res, "corrupt")),
+                    str(_sum(res, "partial")),
+                    f"{_sum(res, 'lost')} / {_sum(res, 'dup')}",
+                    str(res.hangs),
+                    str(res.crashes),
+                    f"{sum(r.get('seconds', 0) for r in res.runs):.1f}",
+                    result,
+                    _md("; ".join(notes))[:240],
+                ]
+            )
+            + " |"
+        )
+    lines += [
+        "",
+        "| fault | cases | samples | delivered | errors surfaced | corrupt accepted | partial visible | hangs "
+        "| crashes | result |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
     for fault in FAULTS:
         rs = [r for r in shown if r.case.fault == fault]
         if not rs:
@@ -91,10 +119,23 @@ def table(results: List[Result]) -> str:
             result = "known " + ", ".join(sorted({tag[r.case.known] for r in bad}))
         else:
             result = "FAIL"
-        lines.append("| " + " | ".join([
-            fault, str(sum(len(r.runs) for r in rs)), *(str(sum(_sum(r, k) for r in rs)) for k in
-                                                        ("samples", "delivered", "errors", "corrupt", "partial")),
-            str(sum(r.hangs for r in rs)), str(sum(r.crashes for r in rs)), result]) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    fault,
+                    str(sum(len(r.runs) for r in rs)),
+                    *(
+                        str(sum(_sum(r, k) for r in rs))
+                        for k in ("samples", "delivered", "errors", "corrupt", "partial")
+                    ),
+                    str(sum(r.hangs for r in rs)),
+                    str(sum(r.crashes for r in rs)),
+                    result,
+                ]
+            )
+            + " |"
+        )
     if known:
         lines += ["", "Known bugs and limits (the test xfails on exactly these; anything else fails it):"]
         lines += [f"- **{tag[k]}**: {k}" for k in known]

@@ -1,6 +1,7 @@
 """The one runner: every case runs in a runner process forked from the test
 process; the parent hands out the cases, bounds each one (a hang), notices a
 runner that dies (a crash) and starts a new runner for the rest."""
+
 from __future__ import annotations
 
 import contextlib
@@ -29,14 +30,19 @@ def _runner_main(cases: List[Case], conn, art: str, n: int) -> None:
     # op in the forked runner (torch.equal on a checkpoint) waits forever for
     # threads that were not forked. One intra-op thread, as DataLoader workers do.
     import torch
+
     torch.set_num_threads(1)
     out = os.open(os.path.join(art, f"runner-{n}.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(out, 1)
     os.dup2(out, 2)
     sys.stdout = open(1, "w", buffering=1, closefd=False)
     sys.stderr = open(2, "w", buffering=1, closefd=False)
-    logging.basicConfig(level=logging.DEBUG, stream=sys.stderr, force=True,
-                        format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG,
+        stream=sys.stderr,
+        force=True,
+        format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s",
+    )
     faulthandler.enable(file=sys.stderr)
     while True:
         conn.send(("ready",))
@@ -103,6 +109,7 @@ def run_matrix(cases: List[Case], art: str, log: Callable[[str], None] = _log) -
     texts_path = os.path.join(art, "texts.jsonl")
     mp = multiprocessing.get_context("fork")
     from multiprocessing.connection import wait as mp_wait
+
     queue = sorted(range(len(cases)), key=lambda i: -cases[i].bound_s * cases[i].reps)  # the slow ones first
     started = [0]
 
@@ -189,7 +196,9 @@ def _kill_group(proc) -> None:
 
 
 def _brief(res: Dict[str, Any]) -> str:
-    return (f"{res['delivered']}/{res['samples']} delivered, {res['errors']} errors, {res['corrupt']} corrupt, "
-            f"{res['partial']} partial, {res['lost']} lost, {res['dup']} dup, {res['seconds']:.1f} s"
-            + (f"; VIOLATIONS {res['violations']}" if res["violations"] else "")
-            + (f"; unclear {res['unclear']}" if res["unclear"] else ""))
+    return (
+        f"{res['delivered']}/{res['samples']} delivered, {res['errors']} errors, {res['corrupt']} corrupt, "
+        f"{res['partial']} partial, {res['lost']} lost, {res['dup']} dup, {res['seconds']:.1f} s"
+        + (f"; VIOLATIONS {res['violations']}" if res["violations"] else "")
+        + (f"; unclear {res['unclear']}" if res["unclear"] else "")
+    )

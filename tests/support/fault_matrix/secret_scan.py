@@ -1,6 +1,7 @@
 """The secret scan: every file the run left (logs, audit lines, runner
 output, servers' logs, exception texts and reprs) searched for every
 secret in every form it could take."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,13 @@ from .settings import SECRETS
 
 def secret_forms(secret: str) -> List[str]:
     """The secret as it could appear in output: raw, URL-encoded, JSON-escaped."""
-    forms = {secret, urllib.parse.quote(secret, safe=""), urllib.parse.quote_plus(secret),
-             json.dumps(secret)[1:-1], secret.replace("/", "\\/")}
+    forms = {
+        secret,
+        urllib.parse.quote(secret, safe=""),
+        urllib.parse.quote_plus(secret),
+        json.dumps(secret)[1:-1],
+        secret.replace("/", "\\/"),
+    }
     return sorted(f for f in forms if f)
 
 
@@ -25,7 +31,7 @@ def scan_text(text: str, secrets_: Dict[str, str] = None) -> List[str]:
         for form in secret_forms(secret):
             i = text.find(form)
             if i >= 0:
-                found.append(f"{label} ({form!r}) at ...{text[max(0, i - 60):i + len(form) + 20]!r}")
+                found.append(f"{label} ({form!r}) at ...{text[max(0, i - 60) : i + len(form) + 20]!r}")
     return found
 
 
@@ -60,8 +66,16 @@ def scanned_volume(art: str) -> Dict[str, int]:
             continue
         for fn in files:
             p = os.path.join(root, fn)
-            kind = ("connector log" if fn == "connector.log" else "audit log" if fn == "audit.log" else
-                    "exception texts and reprs" if fn == "texts.jsonl" else
-                    "runner stdout/stderr" if fn.startswith("runner-") else "server logs")
+            kind = (
+                "connector log"
+                if fn == "connector.log"
+                else "audit log"
+                if fn == "audit.log"
+                else "exception texts and reprs"
+                if fn == "texts.jsonl"
+                else "runner stdout/stderr"
+                if fn.startswith("runner-")
+                else "server logs"
+            )
             out[kind] += os.path.getsize(p)
     return dict(out)

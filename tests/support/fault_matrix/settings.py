@@ -1,5 +1,6 @@
 """What every case shares: full or CI-bounded mode, the bucket, the
 credentials (scanned for in all output) and the sizes."""
+
 from __future__ import annotations
 
 import os
@@ -23,8 +24,14 @@ WRONG_SECRET = f"FaultSuiteWrongSecret{TAG}Cz"
 # Not a credential: a name the canary case sends through every channel (key
 # names reach logs, audit lines, errors and reprs), to prove the scan reads them.
 CANARY = f"FaultSuiteCanary{secrets.token_hex(6)}"
-SECRETS = {"AccessKeySecret": SECRET, "SecurityToken": TOKEN, "rotated AccessKeySecret": ROTATED_SECRET,
-           "rotated SecurityToken": ROTATED_TOKEN, "wrong AccessKeySecret": WRONG_SECRET, "secret tag": TAG}
+SECRETS = {
+    "AccessKeySecret": SECRET,
+    "SecurityToken": TOKEN,
+    "rotated AccessKeySecret": ROTATED_SECRET,
+    "rotated SecurityToken": ROTATED_TOKEN,
+    "wrong AccessKeySecret": WRONG_SECRET,
+    "secret tag": TAG,
+}
 
 # ---- sizes: CI-bounded vs full ----
 

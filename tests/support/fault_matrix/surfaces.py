@@ -1,6 +1,7 @@
 """Surfaces: where a fault matters (datasets through DataLoader workers,
 checkpoints, tar shards). A surface has a setup (before the faults: data,
 tar, checkpoint) and a run (under the faults) that feeds a Tally."""
+
 from __future__ import annotations
 
 import os
@@ -24,6 +25,7 @@ def put_dataset(srv, names: Sequence[str]) -> None:
 
 def loader(ds, workers: int, batch: Optional[int], method: str = "fork", **kw: Any):
     from torch.utils.data import DataLoader
+
     args = dict(batch_size=batch, num_workers=workers, collate_fn=keep_list if batch else no_collate)
     if workers:
         args.update(multiprocessing_context=method, prefetch_factor=2)
@@ -31,8 +33,14 @@ def loader(ds, workers: int, batch: Optional[int], method: str = "fork", **kw: A
     return DataLoader(ds, **args)
 
 
-def run_map_loader(tally: Tally, dl, names: Sequence[str], batch: Optional[int],
-                   after_batch: Callable[[int], None] = None, clear: Callable[[str], bool] = None) -> None:
+def run_map_loader(
+    tally: Tally,
+    dl,
+    names: Sequence[str],
+    batch: Optional[int],
+    after_batch: Callable[[int], None] = None,
+    clear: Callable[[str], bool] = None,
+) -> None:
     """Iterate a map-style DataLoader in index order. Batch k holds indices
     [k*b, (k+1)*b): a batch that raises surfaces an error for each of them.
     A None from the transform is a missing object (a per-sample error)."""
@@ -40,7 +48,7 @@ def run_map_loader(tally: Tally, dl, names: Sequence[str], batch: Optional[int],
     it = iter(dl)
     k = 0
     while True:
-        idx = names[k * b:(k + 1) * b]
+        idx = names[k * b : (k + 1) * b]
         try:
             out = next(it)
         except StopIteration:
@@ -84,8 +92,10 @@ def run_iter_loader(tally: Tally, dl, clear: Callable[[str], bool] = None, after
     while True:
         if got > 3 * len(tally.expected) + 100:  # an epoch that does not end: report it, do not spin
             top = Counter(tally.seen).most_common(3)
-            tally.violate(f"endless epoch: {got} samples and errors so far for {len(tally.expected)} expected; "
-                          f"most repeated {top}; last error {tally.last_error!r}")
+            tally.violate(
+                f"endless epoch: {got} samples and errors so far for {len(tally.expected)} expected; "
+                f"most repeated {top}; last error {tally.last_error!r}"
+            )
             break
         try:
             out = next(it)
@@ -95,8 +105,11 @@ def run_iter_loader(tally: Tally, dl, clear: Callable[[str], bool] = None, after
             got += 1
             m = _TAR_MEMBER_IN_ERROR.search(str(e)) or _KEY_IN_ERROR.search(str(e))
             name = m.group(1) if m else None
-            tally.error(e, [name] if name and f"e{tally.epoch}:{name}" in tally.expected else (),
-                        clear=clear(str(e)) if clear else None)
+            tally.error(
+                e,
+                [name] if name and f"e{tally.epoch}:{name}" in tally.expected else (),
+                clear=clear(str(e)) if clear else None,
+            )
             continue
         items = out if batched else [out]
         got += len(items)
@@ -111,16 +124,26 @@ def run_iter_loader(tally: Tally, dl, clear: Callable[[str], bool] = None, after
     return nones
 
 
-def surface_map_dl(ctx: Ctx, srv, faults: Dict[str, Any], tally: Tally, workers=2, batch=8, method="fork",
-                   config: Dict[str, Any] = None) -> None:
+def surface_map_dl(
+    ctx: Ctx,
+    srv,
+    faults: Dict[str, Any],
+    tally: Tally,
+    workers=2,
+    batch=8,
+    method="fork",
+    config: Dict[str, Any] = None,
+) -> None:
     from osstorchconnector import OssMapDataset
+
     names = dataset_names()
     put_dataset(srv, names)
     tally.expect(names)
     srv.set_faults(seed=ctx.seed, **faults)
     try:  # the listing runs under the faults too
-        ds = OssMapDataset.from_prefix(f"oss://{BUCKET}/ds/", transform=digest_transform,
-                                       **ctx.kw(srv, ctx.config(**(config or {}))))
+        ds = OssMapDataset.from_prefix(
+            f"oss://{BUCKET}/ds/", transform=digest_transform, **ctx.kw(srv, ctx.config(**(config or {})))
+        )
     except Exception as e:
         tally.error(e, rest=True)
         return
@@ -128,34 +151,54 @@ def surface_map_dl(ctx: Ctx, srv, faults: Dict[str, Any], tally: Tally, workers=
     run_map_loader(tally, loader(ds, workers, batch, method), names, batch)
 
 
-def surface_iter_dl(ctx: Ctx, srv, faults: Dict[str, Any], tally: Tally, workers=2, batch=8, method="fork",
-                    config: Dict[str, Any] = None) -> None:
+def surface_iter_dl(
+    ctx: Ctx,
+    srv,
+    faults: Dict[str, Any],
+    tally: Tally,
+    workers=2,
+    batch=8,
+    method="fork",
+    config: Dict[str, Any] = None,
+) -> None:
     from osstorchconnector import OssIterableDataset
+
     names = dataset_names()
     put_dataset(srv, names)
     tally.expect(names)
     srv.set_faults(seed=ctx.seed, **faults)
-    ds = OssIterableDataset.from_prefix(f"oss://{BUCKET}/ds/", transform=digest_transform,
-                                        **ctx.kw(srv, ctx.config(**(config or {}))))
+    ds = OssIterableDataset.from_prefix(
+        f"oss://{BUCKET}/ds/", transform=digest_transform, **ctx.kw(srv, ctx.config(**(config or {})))
+    )
     probe(ds)
     run_iter_loader(tally, loader(ds, workers, batch, method), batched=bool(batch))
 
 
 def build_tar(ctx: Ctx, srv, names: Sequence[str], cfg: str) -> None:
     from osstorchconnector import generate_tar_archive
+
     src = os.path.join(ctx.tmp, "tar-src")
     for n in names:
         p = os.path.join(src, n)
         os.makedirs(os.path.dirname(p), exist_ok=True)
         with open(p, "wb") as f:
             f.write(payload(n))
-    generate_tar_archive(srv.endpoint, srv.cred_path, cfg, f"oss://{BUCKET}/shard.tar", f"oss://{BUCKET}/shard.idx",
-                         src, region=srv.region)
+    generate_tar_archive(
+        srv.endpoint,
+        srv.cred_path,
+        cfg,
+        f"oss://{BUCKET}/shard.tar",
+        f"oss://{BUCKET}/shard.idx",
+        src,
+        region=srv.region,
+    )
 
 
-def surface_tar(ctx: Ctx, srv, faults: Dict[str, Any], tally: Tally, kind="map", workers=2, batch=8,
-                config: Dict[str, Any] = None) -> None:
+def surface_tar(
+    ctx: Ctx, srv, faults: Dict[str, Any], tally: Tally, kind="map", workers=2, batch=8, config: Dict[str, Any] = None
+) -> None:
     from osstorchconnector import OssIterableDataset, OssMapDataset
+
     names = sorted(dataset_names())
     cfg = ctx.config(**(config or {}))
     build_tar(ctx, srv, names, ctx.config())  # setup: the default config (no tiny timeouts)
@@ -166,8 +209,14 @@ def surface_tar(ctx: Ctx, srv, faults: Dict[str, Any], tally: Tally, kind="map",
         if kind == "map":
             ds = OssMapDataset.from_tar(f"oss://{BUCKET}/shard.tar", f"oss://{BUCKET}/shard.idx", **args)
         else:  # small chunks: several ranged reads per worker
-            ds = OssIterableDataset.from_tar(f"oss://{BUCKET}/shard.tar", f"oss://{BUCKET}/shard.idx", shuffle=True,
-                                             shuffle_chunk_size=6, seed=ctx.seed, **args)
+            ds = OssIterableDataset.from_tar(
+                f"oss://{BUCKET}/shard.tar",
+                f"oss://{BUCKET}/shard.idx",
+                shuffle=True,
+                shuffle_chunk_size=6,
+                seed=ctx.seed,
+                **args,
+            )
     except Exception as e:
         tally.error(e, rest=True)
         return
@@ -180,21 +229,33 @@ def surface_tar(ctx: Ctx, srv, faults: Dict[str, Any], tally: Tally, kind="map",
 
 # ---- checkpoints ----
 
+
 def ckpt_state(tag: str, mib: int = None):
     import torch
+
     g = torch.Generator().manual_seed(zlib.crc32(tag.encode()))
-    return {"w": torch.randn((mib or CKPT_MIB) << 18, generator=g), "b": torch.arange(1000) * zlib.crc32(tag.encode()),
-            "tag": tag}
+    return {
+        "w": torch.randn((mib or CKPT_MIB) << 18, generator=g),
+        "b": torch.arange(1000) * zlib.crc32(tag.encode()),
+        "tag": tag,
+    }
 
 
 def ckpt_same(a, b) -> bool:
     import torch
-    return (isinstance(a, dict) and set(a) == set(b) and torch.equal(a["w"], b["w"]) and torch.equal(a["b"], b["b"])
-            and a["tag"] == b["tag"])
+
+    return (
+        isinstance(a, dict)
+        and set(a) == set(b)
+        and torch.equal(a["w"], b["w"])
+        and torch.equal(a["b"], b["b"])
+        and a["tag"] == b["tag"]
+    )
 
 
 def checkpoint(ctx: Ctx, srv, cfg: str = None, **kw: Any):
     from osstorchconnector import OssCheckpoint
+
     args = ctx.kw(srv, cfg)
     args.update(kw)
     ck = OssCheckpoint(args.pop("endpoint"), **args)
@@ -205,6 +266,7 @@ def checkpoint(ctx: Ctx, srv, cfg: str = None, **kw: Any):
 def save_with_writer(ck, sd, uri: str) -> None:
     """torch.save through the writer, as a training script does."""
     import torch
+
     with ck.writer(uri) as f:
         probe(f)
         torch.save(sd, f)
@@ -270,6 +332,7 @@ def surface_ckpt_load(ctx: Ctx, srv, faults: Dict[str, Any], tally: Tally, confi
         with ck.reader(uri) as f:
             probe(f)
             import torch
+
             back = torch.load(f)
     except Exception as e:
         tally.error(e, ["load"], clear=isinstance(e, (OSError, RuntimeError)))
@@ -288,8 +351,10 @@ SURFACES = {
     "tar iter DL(w2)": lambda ctx, srv, f, t, **kw: surface_tar(ctx, srv, f, t, kind="iter", **kw),
 }
 if FULL:  # more worker configurations
-    SURFACES.update({
-        "map DL(w4,b16)": lambda ctx, srv, f, t, **kw: surface_map_dl(ctx, srv, f, t, workers=4, batch=16, **kw),
-        "iter DL(w4)": lambda ctx, srv, f, t, **kw: surface_iter_dl(ctx, srv, f, t, workers=4, **kw),
-        "iter DL(w2,spawn)": lambda ctx, srv, f, t, **kw: surface_iter_dl(ctx, srv, f, t, method="spawn", **kw),
-    })
+    SURFACES.update(
+        {
+            "map DL(w4,b16)": lambda ctx, srv, f, t, **kw: surface_map_dl(ctx, srv, f, t, workers=4, batch=16, **kw),
+            "iter DL(w4)": lambda ctx, srv, f, t, **kw: surface_iter_dl(ctx, srv, f, t, workers=4, **kw),
+            "iter DL(w2,spawn)": lambda ctx, srv, f, t, **kw: surface_iter_dl(ctx, srv, f, t, method="spawn", **kw),
+        }
+    )

@@ -1,5 +1,6 @@
 """Per-sample accounting of a case, and what the runner collects for the
 secret scan (exception texts, reprs)."""
+
 from __future__ import annotations
 
 import re
@@ -88,12 +89,25 @@ class Tally:
         dup = sum(c - 1 for c in self.seen.values() if c > 1)
         lost = [k for k in self.expected if not self.seen[k] and k not in self.errored]
         errors = len(self.errored - {k for k, c in self.seen.items() if c}) + self.unattributed
-        return {"samples": len(self.expected), "delivered": delivered - self.corrupt, "corrupt": self.corrupt,
-                "errors": errors, "errored_samples": len(self.errored), "unattributed": self.unattributed,
-                "lost": len(lost), "lost_names": lost[:5], "dup": dup, "partial": self.partial,
-                "unexpected": self.unexpected, "unclear": self.unclear[:3], "violations": self.violations[:10],
-                "notes": self.notes, "first_error": self.first_error, "error_types": dict(self.error_types),
-                "worker_signals": self.worker_signals}
+        return {
+            "samples": len(self.expected),
+            "delivered": delivered - self.corrupt,
+            "corrupt": self.corrupt,
+            "errors": errors,
+            "errored_samples": len(self.errored),
+            "unattributed": self.unattributed,
+            "lost": len(lost),
+            "lost_names": lost[:5],
+            "dup": dup,
+            "partial": self.partial,
+            "unexpected": self.unexpected,
+            "unclear": self.unclear[:3],
+            "violations": self.violations[:10],
+            "notes": self.notes,
+            "first_error": self.first_error,
+            "error_types": dict(self.error_types),
+            "worker_signals": self.worker_signals,
+        }
 
 
 def one_line(text: str, limit: int = 160) -> str:

@@ -1,5 +1,6 @@
 """The server's clock off by +-20 min: the client corrects from the server's
 Date, and follows when the clocks agree again."""
+
 from __future__ import annotations
 
 from typing import List
@@ -29,6 +30,7 @@ def skew_jump(ctx: Ctx, tally: Tally) -> None:
     """One client: the server clock is 20 min ahead (the client corrects),
     then the clocks agree again (NTP fixed the skew): the client must follow."""
     from osstorchconnector import OssMapDataset
+
     srv = ctx.server()
     names = dataset_names(10)
     put_dataset(srv, names)

@@ -1,5 +1,6 @@
 """Flipped bytes: a flip once is read again; objects flipped every time fail
 their CRC, per sample; the checkpoint reader's chunk read twice."""
+
 from __future__ import annotations
 
 import hashlib
@@ -22,30 +23,72 @@ def cases() -> List[Case]:
     once = dict(flip_rate=1.0, fault_limit=1, ops=gets)
     for s in ["map DL(w2,b8)", "iter DL(w2)", "ckpt load"]:
         c.append(Case(FAULT, s, faulted(s, once), "each"))
-    c.append(Case(FAULT, "map DL(w2,b=None), 3 keys always", faulted("map DL(w2,b=None)", dict(
-        flip_rate=1.0, key_pattern="ds/000[0-2].bin", ops=gets)), "each"))
-    c.append(Case(FAULT, "iter DL(w2,b=None), 1 key always", faulted("iter DL(w2)", dict(
-        flip_rate=1.0, key_pattern="ds/0001.bin", ops=gets), batch=None), "each"))
-    c.append(Case(FAULT, "ckpt save (UploadPart)", faulted("ckpt save", dict(
-        flip_rate=1.0, ops=["UploadPart"], fault_limit=2)), "each"))
+    c.append(
+        Case(
+            FAULT,
+            "map DL(w2,b=None), 3 keys always",
+            faulted("map DL(w2,b=None)", dict(flip_rate=1.0, key_pattern="ds/000[0-2].bin", ops=gets)),
+            "each",
+        )
+    )
+    c.append(
+        Case(
+            FAULT,
+            "iter DL(w2,b=None), 1 key always",
+            faulted("iter DL(w2)", dict(flip_rate=1.0, key_pattern="ds/0001.bin", ops=gets), batch=None),
+            "each",
+        )
+    )
+    c.append(
+        Case(
+            FAULT,
+            "ckpt save (UploadPart)",
+            faulted("ckpt save", dict(flip_rate=1.0, ops=["UploadPart"], fault_limit=2)),
+            "each",
+        )
+    )
     c.append(Case(FAULT, "ckpt reader, chunk read twice", reader_reread_case("writer"), "each"))
-    c.append(Case(FAULT, "ckpt reader, chunk read twice, small object put by another tool",
-                  reader_reread_case("put"), "each"))
-    c.append(Case(FAULT, "ckpt reader, chunk read twice, large object put by another tool",
-                  reader_reread_case("put large"), "each", known=KNOWN_READER_FOREIGN))
+    c.append(
+        Case(
+            FAULT, "ckpt reader, chunk read twice, small object put by another tool", reader_reread_case("put"), "each"
+        )
+    )
+    c.append(
+        Case(
+            FAULT,
+            "ckpt reader, chunk read twice, large object put by another tool",
+            reader_reread_case("put large"),
+            "each",
+            known=KNOWN_READER_FOREIGN,
+        )
+    )
     # the tar's ranged reads, not the index: every read damaged, so one member of each run fails its CRC-64
-    c.append(Case(FAULT, "tar map DL(w2,b8)", faulted("tar map DL(w2,b8)", dict(
-        flip_rate=1.0, ops=gets, key_pattern="shard.tar")), "each"))
-    c.append(Case(FAULT, "tar iter DL(w2,b=None)", faulted("tar iter DL(w2)", dict(
-        flip_rate=1.0, ops=gets, key_pattern="shard.tar"), batch=None), "each"))
+    c.append(
+        Case(
+            FAULT,
+            "tar map DL(w2,b8)",
+            faulted("tar map DL(w2,b8)", dict(flip_rate=1.0, ops=gets, key_pattern="shard.tar")),
+            "each",
+        )
+    )
+    c.append(
+        Case(
+            FAULT,
+            "tar iter DL(w2,b=None)",
+            faulted("tar iter DL(w2)", dict(flip_rate=1.0, ops=gets, key_pattern="shard.tar"), batch=None),
+            "each",
+        )
+    )
     return c
 
 
-KNOWN_READER_FOREIGN = ("checkpoint reader, objects larger than its cache that were not written by this connector "
-                        "(no part checksum file): OSS has no checksum for a range, so a chunk is handed out before "
-                        "anything can check it; a corrupt chunk surfaces as an integrity error when it is read again "
-                        "or once the whole object has been read (torch.load reads it all, so it fails), not on the "
-                        "read that returned it (go/connector/reader.go)")
+KNOWN_READER_FOREIGN = (
+    "checkpoint reader, objects larger than its cache that were not written by this connector "
+    "(no part checksum file): OSS has no checksum for a range, so a chunk is handed out before "
+    "anything can check it; a corrupt chunk surfaces as an integrity error when it is read again "
+    "or once the whole object has been read (torch.load reads it all, so it fails), not on the "
+    "read that returned it (go/connector/reader.go)"
+)
 
 
 def reader_reread_case(origin: str):
@@ -66,7 +109,7 @@ def reader_reread_case(origin: str):
                 w.write(data)
         else:
             srv.put_object(BUCKET, "ckpt/raw.bin", data)
-        tally.expected.update({"e0:read chunk 0": digest(data[:1 << 20]), "e0:read rest": digest(data[1 << 20:])})
+        tally.expected.update({"e0:read chunk 0": digest(data[: 1 << 20]), "e0:read rest": digest(data[1 << 20 :])})
         # only the object's own GETs: not its part checksum file's
         srv.set_faults(flip_rate=1.0, fault_limit=1, ops=["GetObject"], key_pattern="ckpt/raw.bin")
         try:

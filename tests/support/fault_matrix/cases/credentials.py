@@ -1,5 +1,6 @@
 """Credentials expire mid-epoch; the server rotates its keys and the file is
 rewritten (early or late): the rest of the run uses the new keys."""
+
 from __future__ import annotations
 
 import datetime
@@ -43,6 +44,7 @@ def creds_map_dl(ctx: Ctx, tally: Tally) -> None:
     (so none is in flight with the old keys), the server rotates its keys and
     the file is rewritten; the rest of the epoch must use the new ones."""
     from osstorchconnector import OssMapDataset
+
     srv = ctx.server()
     exp = time.time() + 3
     srv.write_credentials_file(expiration=_rfc3339(exp))
@@ -76,6 +78,7 @@ def creds_iter_dl(ctx: Ctx, tally: Tally) -> None:
     fetched their shares); epoch 1 (listing included) must use the new keys
     from the same worker processes."""
     from osstorchconnector import OssIterableDataset
+
     srv = ctx.server()
     exp = time.time() + 3
     srv.write_credentials_file(expiration=_rfc3339(exp))
@@ -112,9 +115,11 @@ def creds_ckpt(ctx: Ctx, tally: Tally) -> None:
     tally.deliver("save v1", "exact")
     time.sleep(max(0.0, exp - time.time()) + 0.2)
     _rotate(srv)
-    for name, fn in (("load v1", lambda: ckpt_same(ck.load(uri), v1)),
-                     ("save v2", lambda: save_with_writer(ck, v2, uri) or True),
-                     ("load v2", lambda: ckpt_same(ck.load(uri), v2))):
+    for name, fn in (
+        ("load v1", lambda: ckpt_same(ck.load(uri), v1)),
+        ("save v2", lambda: save_with_writer(ck, v2, uri) or True),
+        ("load v2", lambda: ckpt_same(ck.load(uri), v2)),
+    ):
         try:
             tally.deliver(name, "exact" if fn() else "mismatch")
         except Exception as e:
@@ -126,6 +131,7 @@ def creds_late(ctx: Ctx, tally: Tally) -> None:
     """The file is NOT rewritten before the server rotates: requests fail,
     one clear error per sample; once it is rewritten, the rest succeed."""
     from osstorchconnector import OssMapDataset
+
     srv = ctx.server()
     exp = time.time() + 1
     srv.write_credentials_file(expiration=_rfc3339(exp))

@@ -1,5 +1,6 @@
 """Objects that do not exist: a per-sample error for datasets, a clear error
 for checkpoints and tar shards."""
+
 from __future__ import annotations
 
 from typing import List
@@ -17,8 +18,14 @@ FAULT = "missing objects"
 def cases() -> List[Case]:
     c: List[Case] = []
     # objects that do not exist
-    for s in ["map DL(w2,b=None)", "map in-process __getitems__", "iter DL(w2)", "ckpt load", "tar index missing",
-              "tar archive missing"]:
+    for s in [
+        "map DL(w2,b=None)",
+        "map in-process __getitems__",
+        "iter DL(w2)",
+        "ckpt load",
+        "tar index missing",
+        "tar archive missing",
+    ]:
         c.append(Case(FAULT, s, missing_case(s), "raise" if s.startswith(("ckpt", "tar")) else "each"))
     return c
 
@@ -26,6 +33,7 @@ def cases() -> List[Case]:
 def missing_case(surface: str):
     def fn(ctx: Ctx, tally: Tally) -> None:
         from osstorchconnector import OssCheckpoint, OssIterableDataset, OssMapDataset
+
         srv = ctx.server()
         present = dataset_names(16)
         put_dataset(srv, present)
@@ -70,16 +78,26 @@ def missing_case(surface: str):
         elif surface == "tar index missing":
             cfg = kw["config_path"]
             build_tar(ctx, srv, present, cfg)
-            expect_raise(tally, surface, lambda: OssMapDataset.from_tar(
-                f"oss://{BUCKET}/shard.tar", f"oss://{BUCKET}/no-such.idx", **kw), nf)
+            expect_raise(
+                tally,
+                surface,
+                lambda: OssMapDataset.from_tar(f"oss://{BUCKET}/shard.tar", f"oss://{BUCKET}/no-such.idx", **kw),
+                nf,
+            )
         elif surface == "tar archive missing":
             cfg = kw["config_path"]
             build_tar(ctx, srv, present, cfg)
             from osstorchconnector import _native
-            nc = _native.NativeClient({"endpoint": srv.endpoint, "cred_path": srv.cred_path, "region": srv.region,
-                                       "config_path": cfg})
+
+            nc = _native.NativeClient(
+                {"endpoint": srv.endpoint, "cred_path": srv.cred_path, "region": srv.region, "config_path": cfg}
+            )
             srv.put_object(BUCKET, "copy.idx", nc.get(BUCKET, "shard.idx"))  # an index whose tar is not there
-            expect_raise(tally, surface, lambda: OssMapDataset.from_tar(
-                f"oss://{BUCKET}/gone.tar", f"oss://{BUCKET}/copy.idx", **kw),
-                lambda e: isinstance(e, (FileNotFoundError, ValueError)) and "gone.tar" in str(e))
+            expect_raise(
+                tally,
+                surface,
+                lambda: OssMapDataset.from_tar(f"oss://{BUCKET}/gone.tar", f"oss://{BUCKET}/copy.idx", **kw),
+                lambda e: isinstance(e, (FileNotFoundError, ValueError)) and "gone.tar" in str(e),
+            )
+
     return fn

@@ -1,4 +1,5 @@
 """Connections reset mid-body: reads resume, upload parts are sent again."""
+
 from __future__ import annotations
 
 from typing import List
@@ -17,8 +18,22 @@ def cases() -> List[Case]:
     for s in DATA_SURFACES + ["ckpt load", "tar map DL(w2,b8)", "tar iter DL(w2)"]:
         c.append(Case(FAULT, s, faulted(s, reset_get), "all"))
     if FULL:
-        c.append(Case(FAULT, "iter DL(w2,spawn)", faulted("iter DL(w2,spawn)", reset_get), "all", reps=1,
-                      bound_s=BOUND_S + 120))
-    c.append(Case(FAULT, "ckpt save (UploadPart)", faulted("ckpt save", dict(
-        reset_rate=1.0, reset_after_bytes=100_000, ops=["UploadPart"], fault_limit=4)), "all"))
+        c.append(
+            Case(
+                FAULT,
+                "iter DL(w2,spawn)",
+                faulted("iter DL(w2,spawn)", reset_get),
+                "all",
+                reps=1,
+                bound_s=BOUND_S + 120,
+            )
+        )
+    c.append(
+        Case(
+            FAULT,
+            "ckpt save (UploadPart)",
+            faulted("ckpt save", dict(reset_rate=1.0, reset_after_bytes=100_000, ops=["UploadPart"], fault_limit=4)),
+            "all",
+        )
+    )
     return c

@@ -1,5 +1,6 @@
 """The server killed mid-upload (or restarted), back on the same port and data
 directory: the checkpoint is the old or the new one, never a part of one."""
+
 from __future__ import annotations
 
 import os
@@ -21,11 +22,19 @@ FAULT = "server restart during checkpoint write"
 def cases() -> List[Case]:
     c: List[Case] = []
     # the server is killed mid-upload and comes back on the same port and data directory
-    for pause in ([0.3, 3.0] if FULL else [0.3]):
-        c.append(Case(FAULT, f"ckpt writer, SIGKILL, back after {pause:g} s",
-                      restart_case(pause, graceful=False), "each", bound_s=BOUND_S + 90))
-    c.append(Case(FAULT, "ckpt writer, SIGTERM restart", restart_case(0.0, graceful=True), "each",
-                  bound_s=BOUND_S + 90))
+    for pause in [0.3, 3.0] if FULL else [0.3]:
+        c.append(
+            Case(
+                FAULT,
+                f"ckpt writer, SIGKILL, back after {pause:g} s",
+                restart_case(pause, graceful=False),
+                "each",
+                bound_s=BOUND_S + 90,
+            )
+        )
+    c.append(
+        Case(FAULT, "ckpt writer, SIGTERM restart", restart_case(0.0, graceful=True), "each", bound_s=BOUND_S + 90)
+    )
     return c
 
 
@@ -73,4 +82,5 @@ def restart_case(pause: float, graceful: bool):
                 tally.violate(f"save returned but {seen or 'nothing'} is visible")
         elif seen not in ("v1", "v2"):
             tally.violate(f"save raised and {seen or 'nothing'} is visible (want v1)")
+
     return fn

@@ -1,4 +1,5 @@
 """Nothing listening at the endpoint: the first call raises a clear error."""
+
 from __future__ import annotations
 
 import json
@@ -32,4 +33,5 @@ def down_case(surface: str):
             json.dump({"AccessKeyId": "LTAIfaultsuite", "AccessKeySecret": SECRET, "SecurityToken": TOKEN}, f)
         kw = dict(endpoint=ep, cred_path=cred, region="cn-hangzhou", config_path=ctx.config())
         expect_raise(tally, surface, first_call(surface, kw, "x.pt"), check)
+
     return fn

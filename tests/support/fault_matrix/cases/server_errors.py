@@ -1,5 +1,6 @@
 """Bursts of 500: fewer than the retries allow (all delivered), more than they
 allow (a clear error, nothing new visible), and a listing that fails for good."""
+
 from __future__ import annotations
 
 from typing import List
@@ -21,9 +22,18 @@ def cases() -> List[Case]:
     for s in DATA_SURFACES + ["ckpt save", "ckpt load", "tar map DL(w2,b8)"]:
         c.append(Case(FAULT, s, faulted(s, burst), "all"))
     # a burst that outlasts the retries, mid-checkpoint: a clear error, and nothing new visible
-    c.append(Case(FAULT, "ckpt save, burst outlasts retries", faulted("ckpt save", dict(
-        error_rate_500=1.0, ops=["UploadPart"]), {"maxAttempts": 2, "checkpointConfig": {"uploadConcurrency": 1}}),
-        "each"))
+    c.append(
+        Case(
+            FAULT,
+            "ckpt save, burst outlasts retries",
+            faulted(
+                "ckpt save",
+                dict(error_rate_500=1.0, ops=["UploadPart"]),
+                {"maxAttempts": 2, "checkpointConfig": {"uploadConcurrency": 1}},
+            ),
+            "each",
+        )
+    )
     # the listing of an iterable data set fails for good (every attempt a 500), in the workers: each
     # worker's share ends with the error, and the epoch ends (a loop that goes on after errors must not spin)
     c.append(Case(FAULT, "iter DL(w2), listing fails for good", iter_listing_fails, "raise"))
@@ -32,6 +42,7 @@ def cases() -> List[Case]:
 
 def iter_listing_fails(ctx: Ctx, tally: Tally) -> None:
     from osstorchconnector import OssIterableDataset
+
     srv = ctx.server()
     put_dataset(srv, dataset_names(8))
     ds = OssIterableDataset.from_prefix(f"oss://{BUCKET}/ds/", transform=digest_transform, **ctx.kw(srv))

@@ -1,5 +1,6 @@
 """503 throttling: a burst of 503 answers carrying x-oss-qos-delay-time, the
 delay asked for waited, and the QPS limiter pushed for seconds on end."""
+
 from __future__ import annotations
 
 import time
@@ -24,10 +25,22 @@ def cases() -> List[Case]:
     for s in DATA_SURFACES + ["ckpt save", "ckpt load", "tar iter DL(w2)"]:
         c.append(Case(FAULT, s, faulted(s, throttle), "all"))
     c.append(Case(FAULT, "map in-process, qos delay honoured", qos_delay_honoured, "all"))
-    c.append(Case(FAULT, "map DL(w2,b24), QPS limit, sustained (10 qps)", faulted(
-        "map DL(w2,b8)", dict(qps_limit=10, qos_delay_ms=100), batch=24), "all"))
-    c.append(Case(FAULT, "ckpt save, QPS limit, sustained (1 qps)", faulted(
-        "ckpt save", dict(qps_limit=1, qos_delay_ms=100)), "all"))
+    c.append(
+        Case(
+            FAULT,
+            "map DL(w2,b24), QPS limit, sustained (10 qps)",
+            faulted("map DL(w2,b8)", dict(qps_limit=10, qos_delay_ms=100), batch=24),
+            "all",
+        )
+    )
+    c.append(
+        Case(
+            FAULT,
+            "ckpt save, QPS limit, sustained (1 qps)",
+            faulted("ckpt save", dict(qps_limit=1, qos_delay_ms=100)),
+            "all",
+        )
+    )
     return c
 
 
@@ -36,6 +49,7 @@ def qos_delay_honoured(ctx: Ctx, tally: Tally) -> None:
     the read must take at least the 3 s the server asked for (a lower bound,
     so a slow machine cannot fail it)."""
     from osstorchconnector import OssMapDataset
+
     srv = ctx.server()
     names = dataset_names(2)
     put_dataset(srv, names)

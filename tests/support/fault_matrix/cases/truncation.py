@@ -1,4 +1,5 @@
 """Truncated bodies: the server closes cleanly before Content-Length."""
+
 from __future__ import annotations
 
 from typing import List

@@ -1,5 +1,6 @@
 """A DataLoader worker SIGKILLed mid-epoch: the epoch ends with torch's error,
 the next epoch works."""
+
 from __future__ import annotations
 
 import os
@@ -28,6 +29,7 @@ def cases() -> List[Case]:
 def kill_case(surface: str):
     def fn(ctx: Ctx, tally: Tally) -> None:
         from osstorchconnector import OssIterableDataset, OssMapDataset
+
         srv = ctx.server()
         names = dataset_names()
         put_dataset(srv, names)
@@ -62,7 +64,9 @@ def kill_case(surface: str):
             finally:
                 del it
         from osstorchconnector import _shared_listing
+
         left = [f for f in os.listdir(_shared_listing.share_dir()) if f.startswith(f"osstorch-{ds._uuid}")]
         if left:  # a killed worker never marks itself done; stale files are swept after a day
             tally.note(f"{len(left)} worker-share files left in {_shared_listing.share_dir()}")
+
     return fn

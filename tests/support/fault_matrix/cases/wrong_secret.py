@@ -1,5 +1,6 @@
 """A wrong AccessKeySecret: the first call raises SignatureDoesNotMatch with
 its request id, and nothing is written."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,14 @@ FAULT = "wrong secret"
 def cases() -> List[Case]:
     c: List[Case] = []
     # a wrong AccessKeySecret
-    for s in ["map from_prefix", "map from_prefix (V1 signing)", "iter DL(w2)", "ckpt save", "ckpt load",
-              "tar map from_tar"]:
+    for s in [
+        "map from_prefix",
+        "map from_prefix (V1 signing)",
+        "iter DL(w2)",
+        "ckpt save",
+        "ckpt load",
+        "tar map from_tar",
+    ]:
         c.append(Case(FAULT, s, wrong_secret_case(s), "raise"))
     return c
 
@@ -49,4 +56,5 @@ def wrong_secret_case(surface: str):
         expect_raise(tally, surface, first_call(surface, kw, "y.pt"), check)
         if surface == "ckpt save" and visible_check(ctx, srv, tally, f"oss://{BUCKET}/ckpt/y.pt", {}, "wrong secret"):
             tally.violate("an object was written with a wrong secret")
+
     return fn
