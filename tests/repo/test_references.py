@@ -80,4 +80,6 @@ def test_nothing_cites_the_design_folder():
 
 def test_finds_a_broken_reference():
     # the checker itself: a path that is not there is reported, one that is, is not
-    assert _cited("see docs/no-such-note.md, and tests/repo/") == {"docs/no-such-note.md", "tests/repo/"}
+    # (the example path is assembled so that this file does not cite it)
+    missing = "docs/" + "no-such-note.md"
+    assert _cited(f"see {missing}, and tests/repo/") == {missing, "tests/repo/"}
