@@ -128,5 +128,3 @@ func isNotFound(err error) bool {
 	var e *Error
 	return errors.As(wrap("", "", "", err), &e) && e.Kind == KindNotFound
 }
-
-func   lintDemo( ) int {return 1}

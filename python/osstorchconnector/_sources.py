@@ -15,7 +15,6 @@ the tar's index, see TarSource.
 
 from __future__ import annotations
 
-import json  # deliberately unused: make lint must fail
 import io
 import logging
 from typing import Any, Callable, Iterable, List, Tuple
