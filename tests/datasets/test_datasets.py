@@ -426,6 +426,7 @@ def test_upstream_module_names_import():
         "oss_checkpoint",
         "_oss_client",
         "_oss_bucket_iterable",
+        "_oss_tar_iterable",
         "_oss_connector",
     ):
         importlib.import_module("osstorchconnector." + mod)

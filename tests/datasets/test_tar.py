@@ -330,3 +330,24 @@ def test_upstream_index_alone_is_read_through_the_tar_headers(srv, caplog):
     got = ds.__getitems__(list(range(100, 164)))
     assert got == [(n, expected()[n]) for n in names[100:164]]
     assert srv.settled_stats()["requests"]["GetObject"] == {"206": 1}  # a run is still one ranged read
+
+
+def test_upstreams_oss_tar_iterable_reads_all_members_or_the_given_runs(srv):
+    """osstorchconnector._oss_tar_iterable, upstream's module: OssTarIterable
+    over a client, all members in archive order, or the (start, count) runs."""
+    from osstorchconnector import OssClient
+    from osstorchconnector._oss_tar_iterable import OssTarIterable, generate_tar_archive  # noqa: F401
+
+    client = OssClient(srv.endpoint, srv.cred_path, region=srv.region)
+    tar, idx = f"oss://{B}/shard.tar", f"oss://{B}/shard.idx"
+    names = sorted(expected())
+    everything = OssTarIterable.from_tar(tar, idx, client)
+    assert len(everything) == N
+    got = list(everything)
+    assert [o.key for o in got] == names and got[7].read() == expected()[names[7]]
+    runs = OssTarIterable.from_tar(tar, idx, client, chunks=[(5, 2), (100, 1)])
+    assert len(runs) == 3
+    assert [(o.key, o.label) for o in runs] == [(names[i], str(i)) for i in (5, 6, 100)]
+    assert [o.label for o in runs] == ["5", "6", "100"]  # iterable more than once
+    with pytest.raises(ValueError, match="tar_uri"):
+        OssTarIterable.from_tar(f"/{B}/shard.tar", idx, client)
