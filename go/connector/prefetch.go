@@ -25,6 +25,12 @@ type PrefetchOptions struct {
 
 	Concurrency  int   `json:"concurrency"`   // requests in flight (default datasetConfig.prefetchConcurrency)
 	MemoryBudget int64 `json:"memory_budget"` // bytes fetched but not yet taken (default memoryBudget)
+
+	// Ordered delivers the share in its order (requests still run
+	// concurrently): an object that completes early waits, holding its
+	// budget, until those before it are delivered; so the budget also
+	// bounds how far fetching runs ahead of a slow object.
+	Ordered bool `json:"ordered"`
 }
 
 // Prefetched is one object a Prefetcher delivers: Data or Err. With
@@ -39,11 +45,12 @@ type Prefetched struct {
 	Err    error
 
 	weight int64 // budget held until the consumer takes it
+	seq    int   // position within the share: the delivery order when Ordered
 }
 
 // Prefetcher fetches its share of a listing or key list with bounded
 // requests in flight and bounded memory, and yields objects as they
-// complete (not in order).
+// complete (not in order), or with Ordered in the share's order.
 type Prefetcher struct {
 	out     chan Prefetched
 	bufs    bufs
@@ -81,12 +88,21 @@ func (c *Client) Prefetch(ctx context.Context, o PrefetchOptions, opts ...FetchO
 	p := &Prefetcher{out: make(chan Prefetched, o.Concurrency), bufs: bufs{fetchOpts(opts).alloc}, cancel: cancel,
 		mem: semaphore.NewWeighted(o.MemoryBudget), budget: o.MemoryBudget, done: make(chan struct{})}
 	total, share := o.WorkerCount*o.WorldSize, o.Rank*o.WorkerCount+o.WorkerID
+	deliver := p.out // where fetched objects go: the consumer, or the sequencer that orders them
+	sequenced := make(chan struct{})
+	if o.Ordered {
+		deliver = make(chan Prefetched, o.Concurrency)
+		go p.sequence(ctx, deliver, sequenced)
+	} else {
+		close(sequenced)
+	}
 	go func() {
 		defer close(p.done)
-		defer close(p.out)
+		defer func() { <-sequenced }()
+		defer close(deliver)
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(o.Concurrency + 1) // +1: the producer below
-		index := 0
+		index, seq := 0, 0
 		emit := func(it Item) error {
 			i := index
 			index++
@@ -97,10 +113,12 @@ func (c *Client) Prefetch(ctx context.Context, o PrefetchOptions, opts ...FetchO
 			if err := p.mem.Acquire(gctx, w); err != nil {
 				return err
 			}
+			n := seq
+			seq++
 			g.Go(func() error {
 				r := c.fetchItem(gctx, it, p.bufs)
 				select {
-				case p.out <- Prefetched{Index: i, Bucket: it.Bucket, Key: it.Key, Size: int64(len(r.Data)), Data: r.Data, Err: r.Err, weight: w}:
+				case deliver <- Prefetched{Index: i, Bucket: it.Bucket, Key: it.Key, Size: int64(len(r.Data)), Data: r.Data, Err: r.Err, weight: w, seq: n}:
 				case <-gctx.Done():
 					p.mem.Release(w) // never delivered
 					p.bufs.put(r.Data)
@@ -129,6 +147,43 @@ func (c *Client) Prefetch(ctx context.Context, o PrefetchOptions, opts ...FetchO
 		}
 	}()
 	return p, nil
+}
+
+// sequence passes the objects that arrive on in to the consumer in seq
+// order, and closes the consumer's channel once in is closed. Once ctx is
+// cancelled it only frees what arrives.
+func (p *Prefetcher) sequence(ctx context.Context, in <-chan Prefetched, finished chan<- struct{}) {
+	defer close(finished)
+	defer close(p.out)
+	early := map[int]Prefetched{}
+	next := 0
+	free := func(r Prefetched) {
+		p.mem.Release(r.weight)
+		p.bufs.put(r.Data)
+	}
+	for r := range in {
+		if ctx.Err() != nil {
+			free(r)
+			continue
+		}
+		early[r.seq] = r
+		for ctx.Err() == nil {
+			r, ok := early[next]
+			if !ok {
+				break
+			}
+			delete(early, next)
+			select {
+			case p.out <- r:
+				next++
+			case <-ctx.Done():
+				free(r)
+			}
+		}
+	}
+	for _, r := range early {
+		free(r)
+	}
 }
 
 // weight is what an object counts against the memory budget; one larger
