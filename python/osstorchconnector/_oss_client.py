@@ -197,14 +197,19 @@ class OssClient:
         prefix: str = "",
         worker: Optional[Tuple[int, int]] = None,
         include_errors: bool = False,
+        ordered: bool = False,
     ) -> Iterator[DataObject]:
         """One share of entries (or, without entries, of the objects under
         bucket/prefix), fetched concurrently, as DataObjects in completion
-        order. worker is (share, total); None takes this client's own
-        (``_id`` of ``_total``). A failed object raises its error, or with
-        include_errors comes as an error object."""
+        order, or with ordered in the share's order (requests still run
+        concurrently; one that completes early waits, within the memory
+        budget, for those before it). worker is (share, total); None takes
+        this client's own (``_id`` of ``_total``). A failed object raises its
+        error, or with include_errors comes as an error object."""
         share, total = worker if worker is not None else (self._id, self._total)
         source: dict = {"bucket": bucket, "prefix": prefix} if entries is None else {}
+        if ordered:
+            source["ordered"] = True
         return self._prefetched(entries, include_errors, share, total, source)
 
     def _prefetched(

@@ -1,11 +1,16 @@
 """Which objects a DataLoader worker (and distributed rank) reads: the one
 rule, used for listed objects and for a tar's chunks alike.
 
-Position i of an epoch's sequence belongs to share ``i % total``, where
-share = rank * num_workers + worker_id and total = world_size * num_workers.
-(The core applies the same rule when it shards a listing it streams itself,
-for upstream's ``*_with_preload`` calls on a client whose ``_id``/``_total``
-user code set.)
+Position i of an epoch's sequence belongs to share ``(i // block) % total``,
+where share = worker_id * world_size + rank and total = world_size *
+num_workers. block is 1 unless the dataset was given a batch_size: then the
+shares take whole batches in turn, global batch g going to rank g % world
+and, within a rank, to its workers in turn, which is what a DataLoader
+(taking one batch from each worker in turn) needs to deliver the epoch's
+order for any number of workers and ranks (docs/shuffle.md).
+(The core applies the same rule, with block 1, when it shards a listing it
+streams itself, for upstream's ``*_with_preload`` calls on a client whose
+``_id``/``_total`` user code set.)
 """
 
 from __future__ import annotations
@@ -17,13 +22,23 @@ from ._listing import Listing
 T = TypeVar("T")
 
 
-def share_of(items: Sequence[T], share: int, total: int) -> Sequence[T]:
+def share_of(items: Sequence[T], share: int, total: int, block: int = 1) -> Sequence[T]:
     """The items at the positions that belong to share of total, in order;
     a Listing stays a (compact) Listing."""
     if not 0 <= share < total:
         raise ValueError(f"share {share} is not within {total}")
+    if block < 1:
+        raise ValueError(f"block must be at least 1, got {block}")
     if total == 1:
         return items
+    if block == 1:
+        positions = range(share, len(items), total)
+    else:
+        positions = [
+            i for b in range(share * block, len(items), total * block) for i in range(b, min(b + block, len(items)))
+        ]
     if isinstance(items, Listing):
-        return items.take(range(share, len(items), total))
-    return list(items[share::total])
+        return items.take(positions)
+    if block == 1:
+        return list(items[share::total])
+    return [items[i] for i in positions]

@@ -14,6 +14,8 @@ from . import _shared_listing
 from ._data_object import DataObject
 from ._dataset_common import _DatasetBase, identity, is_missing
 from ._entries import Entry, to_entry
+from ._epoch_counter import EpochCounter, token_of
+from ._epoch_order import in_epoch_order
 from ._listing import Listing
 from ._oss_client import OssClient
 from ._sharding import share_of
@@ -46,6 +48,13 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
 
     ``shard_by_rank=True`` (not in upstream) also splits the objects across
     distributed ranks, read at iteration time.
+
+    ``shuffle=True`` (upstream has it for from_tar only) reads each epoch in
+    an order that is a pure function of (listing, seed, epoch), delivered in
+    that order by each worker; with ``batch_size`` (the DataLoader's) the
+    workers and ranks take whole batches in turn, so the DataLoader yields
+    the same sequence for any number of workers (docs/shuffle.md).
+    ``set_epoch(n)`` picks the epoch; otherwise each iteration is the next.
     """
 
     def __init__(
@@ -62,17 +71,25 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
         region: str = "",
         shard_by_rank: bool = False,
         seed: Optional[int] = None,
+        batch_size: Optional[int] = None,
     ) -> None:
         self._init_common(endpoint, cred_path, config_path, transform, cred_provider, region)
         if from_tar and not isinstance(get_dataset_objects, TarSource):
             raise ValueError("from_tar=True needs a TarSource; use OssIterableDataset.from_tar")
         if shuffle_chunk_size < 1:
             raise ValueError("shuffle_chunk_size must be at least 1")
+        if batch_size is not None and (isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1):
+            raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ValueError(f"seed must be an integer or None, got {seed!r}")
+        self._block = 1 if batch_size is None else int(batch_size)
+        self._ordered = shuffle or batch_size is not None
         self._tar = get_dataset_objects if from_tar else None
         self._shuffle, self._chunk_size, self._seed = shuffle, shuffle_chunk_size, seed
         self._get_dataset_objects = get_dataset_objects
         self._shard_by_rank = shard_by_rank
-        self._epoch = 0
+        self._epochs = EpochCounter()
+        self._iterations = 0  # iterations this process has begun (see _epoch_counter)
         self._skips = _SkipCount()
 
     @property
@@ -95,6 +112,9 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
         transform: Callable[[DataObject], Any] = identity,
         region: str = "",
         shard_by_rank: bool = False,
+        shuffle: bool = False,
+        seed: Optional[int] = None,
+        batch_size: Optional[int] = None,
     ) -> "OssIterableDataset":
         uris = [object_uris] if isinstance(object_uris, str) else list(object_uris or [])
         return cls(
@@ -106,6 +126,9 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
             cred_provider=cred_provider,
             region=region,
             shard_by_rank=shard_by_rank,
+            shuffle=shuffle,
+            seed=seed,
+            batch_size=batch_size,
         )
 
     @classmethod
@@ -120,6 +143,9 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
         transform: Callable[[DataObject], Any] = identity,
         region: str = "",
         shard_by_rank: bool = False,
+        shuffle: bool = False,
+        seed: Optional[int] = None,
+        batch_size: Optional[int] = None,
     ) -> "OssIterableDataset":
         return cls(
             endpoint,
@@ -130,6 +156,9 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
             cred_provider=cred_provider,
             region=region,
             shard_by_rank=shard_by_rank,
+            shuffle=shuffle,
+            seed=seed,
+            batch_size=batch_size,
         )
 
     @classmethod
@@ -146,6 +175,9 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
         transform: Callable[[DataObject], Any] = identity,
         region: str = "",
         shard_by_rank: bool = False,
+        shuffle: bool = False,
+        seed: Optional[int] = None,
+        batch_size: Optional[int] = None,
     ) -> "OssIterableDataset":
         return cls(
             endpoint,
@@ -156,6 +188,9 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
             cred_provider=cred_provider,
             region=region,
             shard_by_rank=shard_by_rank,
+            shuffle=shuffle,
+            seed=seed,
+            batch_size=batch_size,
         )
 
     @classmethod
@@ -196,29 +231,50 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
         )
 
     def shuffle(self, generator: Optional[torch.Generator] = None) -> None:
-        """Shuffle the chunk order of a from_tar dataset from now on, with a
-        seed drawn from generator (default: torch's global generator), as
-        upstream's method does. Each epoch then takes its own order from that
-        seed, the same in every worker and rank."""
-        if self._tar is None:
+        """Shuffle from now on, with a seed drawn from generator (default:
+        torch's global generator), as upstream's method does for from_tar
+        (the chunk order); ours shuffles the other sources too. Each epoch
+        then takes its own order from that seed, the same in every worker
+        and rank."""
+        if not isinstance(self._get_dataset_objects, (Source, TarSource)):
             raise TypeError(
-                "shuffle() reorders the chunks of a from_tar dataset; shuffle other datasets with "
-                "DataLoader(shuffle=True) over an OssMapDataset"
+                "shuffle() needs a dataset made by from_prefix, from_objects, from_manifest_file or from_tar"
             )
         self._seed = int(torch.randint(0, 2**62, (1,), generator=generator).item())
-        self._shuffle = True
+        self._shuffle = self._ordered = True
 
-    def _tar_chunks(self, n: int, seed: Optional[int]) -> List[Tuple[int, int]]:
+    def set_epoch(self, epoch: int) -> None:
+        """The epoch the next iteration reads (its shuffled order); each
+        iteration after it reads the next. As DistributedSampler.set_epoch:
+        call it before the DataLoader's iterator is made (workers that
+        persist across epochs keep counting on their own)."""
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+            raise ValueError(f"epoch must be a non-negative integer, got {epoch!r}")
+        self._epochs.set(epoch)
+
+    def _shuffle_seed(self, loader_seed: Optional[int], world: int) -> int:
+        """The seed of this epoch's order: the dataset's, else the
+        DataLoader's base seed (the same in all its workers), else torch's."""
+        if self._seed is not None:
+            return self._seed
+        if world > 1:
+            raise ValueError(
+                "shuffle across distributed ranks needs seed=... (the same on every rank); "
+                "without it each rank would shuffle its own way and read some objects twice and others never"
+            )
+        return loader_seed if loader_seed is not None else torch.initial_seed()
+
+    def _tar_chunks(self, n: int, seed: Optional[int], world: int, epoch: int) -> List[Tuple[int, int]]:
         chunks = [(s, min(self._chunk_size, n - s)) for s in range(0, n, self._chunk_size)]
         if self._shuffle:
-            base = self._seed if self._seed is not None else (seed if seed is not None else torch.initial_seed())
-            random.Random(f"{base}-{self._epoch}").shuffle(chunks)
+            random.Random(f"{self._shuffle_seed(seed, world)}-{epoch}").shuffle(chunks)
         return chunks
 
-    def _iterate_tar(self, client: OssClient, share: int, total: int, seed: Optional[int]) -> Iterator[Any]:
+    def _iterate_tar(
+        self, client: OssClient, share: int, total: int, seed: Optional[int], world: int, epoch: int
+    ) -> Iterator[Any]:
         tar = client.open_tar(self._tar.bucket, self._tar.tar_key, self._tar.index_key)
-        mine = share_of(self._tar_chunks(len(tar.members), seed), share, total)
-        self._epoch += 1
+        mine = share_of(self._tar_chunks(len(tar.members), seed, world, epoch), share, total)
         return self._read_chunks(client, mine)
 
     def _read_chunks(self, client: OssClient, chunks: List[Tuple[int, int]]) -> Iterator[Any]:
@@ -231,22 +287,38 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
             )
 
     def _entries(
-        self, client: OssClient, worker_id: int, num_workers: int, seed: Optional[int], share: int, total: int
+        self,
+        client: OssClient,
+        worker_id: int,
+        num_workers: int,
+        seed: Optional[int],
+        share: int,
+        rank: int,
+        world: int,
+        epoch: int,
+        iteration: int,
     ) -> Sequence[Entry]:
         """This worker's share of the epoch's objects (share of total, see
-        _sharding); the listing is made once per epoch and rank."""
+        _sharding), in the epoch's order; the listing is made once per epoch
+        and rank."""
+        total, block = world * num_workers, self._block
+        order_seed = self._shuffle_seed(seed, world) if self._shuffle else None
+
+        def listed() -> Sequence[Entry]:
+            entries = _as_entries(self._get_dataset_objects(client))
+            return entries if order_seed is None else in_epoch_order(entries, order_seed, epoch)
+
         if num_workers <= 1:
-            return share_of(_as_entries(self._get_dataset_objects(client)), share, total)
-        # all workers of this epoch share (uuid, base seed, epoch): one of them lists and hands each
-        # worker only its part
-        key = f"{self._uuid}-{seed}-{self._epoch}"
-        first = share - worker_id  # this rank's first share
+            return share_of(listed(), share, total, block)
+        # all workers of this iteration share (uuid, base seed, iteration): one of them lists and
+        # hands each worker only its part
+        key = f"{self._uuid}-{seed}-{iteration}"
         return _shared_listing.shared(
             key,
             num_workers,
-            lambda: _as_entries(self._get_dataset_objects(client)),
+            listed,
             worker_id=worker_id,
-            split=lambda es, w: share_of(es, first + w, total),
+            split=lambda es, w: share_of(es, w * world + rank, total, block),
         )
 
     def __iter__(self) -> Iterator[Any]:
@@ -262,15 +334,17 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
         if not 0 <= rank < world:
             raise ValueError(f"rank {rank} is not within world size {world}")
         client = self._get_client()
-        share, total = rank * num_workers + worker_id, world * num_workers
+        # worker-major: consecutive blocks go to the ranks in turn, then to the next worker of each
+        share, total = worker_id * world + rank, world * num_workers
+        iteration = self._iterations
+        self._iterations += 1  # in this process; persistent workers advance in lockstep
+        epoch = self._epochs.begin(info.id if info is not None else None, token_of(seed, iteration))
         if self._tar is not None:
-            return self._iterate_tar(client, share, total, seed)
+            return self._iterate_tar(client, share, total, seed, world, epoch)
         if not isinstance(self._get_dataset_objects, Source):
-            self._epoch += 1
             return self._users_objects(client.for_worker(share, total))
-        entries = self._entries(client, worker_id, num_workers, seed, share, total)
-        self._epoch += 1  # in this process; workers advance in lockstep (persistent workers)
-        return client.prefetch(entries, worker=(0, 1), include_errors=True)
+        entries = self._entries(client, worker_id, num_workers, seed, share, rank, world, epoch, iteration)
+        return client.prefetch(entries, worker=(0, 1), include_errors=True, ordered=self._ordered)
 
     def _users_objects(self, client: OssClient) -> Iterator[DataObject]:
         """A user's get_dataset_objects, called in each worker with a client

@@ -41,3 +41,7 @@ def key_bytes_label(obj):
 def name_and_bytes(obj):
     """(key, bytes) of a tar member."""
     return (obj.key, obj.read())
+
+
+def key_only(obj):
+    return obj.key
