@@ -66,15 +66,19 @@ class EpochCounter:
             self._slots[i] = 0
         self._slots[0] = _word(0, epoch - 1)  # the next iteration is one more
 
-    def begin(self, worker_id: Optional[int], token: int) -> int:
-        """The epoch of the iteration this process is starting."""
+    def begin(self, worker_id: Optional[int], token: int, resumed: Optional[int] = None) -> int:
+        """The epoch of the iteration this process is starting; resumed: the
+        epoch of a resumed iteration, which the iterations after it follow."""
         if self._slots is None:
-            epoch = 0 if self._plain is None else self._plain
+            epoch = resumed if resumed is not None else (0 if self._plain is None else self._plain)
             self._plain = epoch + 1
             return epoch
         words = list(self._slots)
         mine = [_epoch(w) for w in words if w and _token(w) == token]
-        epoch = mine[0] if mine else max(_epoch(w) for w in words) + 1
+        if resumed is not None:
+            epoch = resumed
+        else:
+            epoch = mine[0] if mine else max(_epoch(w) for w in words) + 1
         self._slots[0 if worker_id is None else 1 + worker_id % (_SLOTS - 1)] = _word(token, epoch)
         return epoch
 

@@ -198,23 +198,31 @@ class OssClient:
         worker: Optional[Tuple[int, int]] = None,
         include_errors: bool = False,
         ordered: bool = False,
-    ) -> Iterator[DataObject]:
+        positions: bool = False,
+    ) -> Iterator[Any]:
         """One share of entries (or, without entries, of the objects under
         bucket/prefix), fetched concurrently, as DataObjects in completion
         order, or with ordered in the share's order (requests still run
         concurrently; one that completes early waits, within the memory
         budget, for those before it). worker is (share, total); None takes
         this client's own (``_id`` of ``_total``). A failed object raises its
-        error, or with include_errors comes as an error object."""
+        error, or with include_errors comes as an error object. With
+        positions, each comes as (its position in entries, object)."""
         share, total = worker if worker is not None else (self._id, self._total)
         source: dict = {"bucket": bucket, "prefix": prefix} if entries is None else {}
         if ordered:
             source["ordered"] = True
-        return self._prefetched(entries, include_errors, share, total, source)
+        return self._prefetched(entries, include_errors, share, total, source, positions)
 
     def _prefetched(
-        self, entries: Optional[List[Entry]], include_errors: bool, share: int, total: int, source: dict
-    ) -> Iterator[DataObject]:
+        self,
+        entries: Optional[List[Entry]],
+        include_errors: bool,
+        share: int,
+        total: int,
+        source: dict,
+        positions: bool = False,
+    ) -> Iterator[Any]:
         if entries is not None:
             source["items"] = [{"bucket": b, "key": k, "size": s} for b, k, s, _ in entries]
         it = self._native.prefetch(worker_id=share, worker_count=total, **source)
@@ -223,12 +231,12 @@ class OssClient:
                 label = entries[index][3] if entries is not None else ""
                 name = f"/{bucket}/{key}"  # object_key, inlined: once per sample
                 if isinstance(data, Exception):
-                    if include_errors:
-                        yield error_object(name, label, data)
-                    else:
+                    if not include_errors:
                         raise data
-                    continue
-                yield DataObject(name, len(data), label, data)
+                    obj = error_object(name, label, data)
+                else:
+                    obj = DataObject(name, len(data), label, data)
+                yield (index, obj) if positions else obj
         finally:
             it.close()
 

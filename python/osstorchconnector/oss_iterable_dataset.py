@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence, 
 
 import torch.utils.data
 
-from . import _shared_listing
+from . import _resume, _shared_listing
 from ._data_object import DataObject
 from ._dataset_common import _DatasetBase, identity, is_missing
 from ._entries import Entry, to_entry
@@ -18,6 +18,7 @@ from ._epoch_counter import EpochCounter, token_of
 from ._epoch_order import in_epoch_order
 from ._listing import Listing
 from ._oss_client import OssClient
+from ._resume import Progress
 from ._sharding import share_of
 from ._sources import FromManifest, FromObjects, FromPrefix, Source, TarSource
 
@@ -264,18 +265,31 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
             )
         return loader_seed if loader_seed is not None else torch.initial_seed()
 
-    def _tar_chunks(self, n: int, seed: Optional[int], world: int, epoch: int) -> List[Tuple[int, int]]:
+    def _tar_chunks(self, n: int, order_seed: Optional[int], epoch: int) -> List[Tuple[int, int]]:
         chunks = [(s, min(self._chunk_size, n - s)) for s in range(0, n, self._chunk_size)]
-        if self._shuffle:
-            random.Random(f"{self._shuffle_seed(seed, world)}-{epoch}").shuffle(chunks)
+        if order_seed is not None:
+            random.Random(f"{order_seed}-{epoch}").shuffle(chunks)
         return chunks
 
     def _iterate_tar(
-        self, client: OssClient, share: int, total: int, seed: Optional[int], world: int, epoch: int
-    ) -> Iterator[Any]:
+        self, client: OssClient, share: int, total: int, order_seed: Optional[int], epoch: int, saved: Optional[dict]
+    ) -> Tuple[Iterator[Tuple[int, Any]], tuple, Progress]:
+        """(position, member) of this share's chunks, in order; the state's
+        header; the progress (a resumed share skips what was delivered)."""
         tar = client.open_tar(self._tar.bucket, self._tar.tar_key, self._tar.index_key)
-        mine = share_of(self._tar_chunks(len(tar.members), seed, world, epoch), share, total)
-        return self._read_chunks(client, mine)
+        mine = share_of(self._tar_chunks(len(tar.members), order_seed, epoch), share, total)
+        shape = {
+            "size": sum(n for _, n in mine),
+            "first": list(mine[0]) if mine else [],
+            "last": list(mine[-1]) if mine else [],
+        }
+        progress = Progress()
+        if saved is not None:
+            _resume.check_same_share(saved, shape)
+            progress = Progress(saved["watermark"])  # members come in order: nothing above the watermark
+            mine = _skip_members(mine, progress.watermark)
+        members = enumerate(self._read_chunks(client, mine), start=progress.watermark)
+        return members, ("tar", epoch, order_seed, share, total, shape), progress
 
     def _read_chunks(self, client: OssClient, chunks: List[Tuple[int, int]]) -> Iterator[Any]:
         group = 8  # chunks fetched together: their ranged reads run in parallel
@@ -297,12 +311,12 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
         world: int,
         epoch: int,
         iteration: int,
+        order_seed: Optional[int],
     ) -> Sequence[Entry]:
         """This worker's share of the epoch's objects (share of total, see
-        _sharding), in the epoch's order; the listing is made once per epoch
-        and rank."""
+        _sharding), in the epoch's order (shuffled with order_seed unless it
+        is None); the listing is made once per epoch and rank."""
         total, block = world * num_workers, self._block
-        order_seed = self._shuffle_seed(seed, world) if self._shuffle else None
 
         def listed() -> Sequence[Entry]:
             entries = _as_entries(self._get_dataset_objects(client))
@@ -324,9 +338,14 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
     def __iter__(self) -> Iterator[Any]:
         return _EpochIterator(self)
 
-    def _epoch_objects(self) -> Iterator[DataObject]:
-        """This worker's (and rank's) objects of the next epoch, untransformed;
-        failed ones as error objects."""
+    def _epoch_objects(
+        self, resume: Optional[dict]
+    ) -> Tuple[Iterator[Tuple[Optional[int], DataObject]], Optional[tuple], Progress]:
+        """This worker's (and rank's) objects of the next epoch (or of the
+        saved one, resumed), untransformed, failed ones as error objects,
+        each with its position in the share (None for a user's
+        get_dataset_objects); the header of its resume state (None where it
+        cannot resume); the progress through the share."""
         info = torch.utils.data.get_worker_info()
         worker_id, num_workers = (info.id, info.num_workers) if info is not None else (0, 1)
         seed = info.seed - info.id if info is not None else None
@@ -338,13 +357,38 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
         share, total = worker_id * world + rank, world * num_workers
         iteration = self._iterations
         self._iterations += 1  # in this process; persistent workers advance in lockstep
-        epoch = self._epochs.begin(info.id if info is not None else None, token_of(seed, iteration))
+        kind = "tar" if self._tar is not None else "objects"
+        if resume is not None and self._tar is None and not isinstance(self._get_dataset_objects, Source):
+            raise ValueError(
+                "a dataset over a user's get_dataset_objects cannot resume mid-epoch (its order is the user's); "
+                "from_prefix, from_objects, from_manifest_file and from_tar can"
+            )
+        saved = _resume.checked(resume, kind, share, total) if resume is not None else None
+        epoch = self._epochs.begin(
+            info.id if info is not None else None, token_of(seed, iteration), saved["epoch"] if saved else None
+        )
+        if saved is not None:
+            order_seed = saved["seed"]
+        else:
+            order_seed = self._shuffle_seed(seed, world) if self._shuffle else None
         if self._tar is not None:
-            return self._iterate_tar(client, share, total, seed, world, epoch)
+            return self._iterate_tar(client, share, total, order_seed, epoch, saved)
         if not isinstance(self._get_dataset_objects, Source):
-            return self._users_objects(client.for_worker(share, total))
-        entries = self._entries(client, worker_id, num_workers, seed, share, rank, world, epoch, iteration)
-        return client.prefetch(entries, worker=(0, 1), include_errors=True, ordered=self._ordered)
+            return ((None, o) for o in self._users_objects(client.for_worker(share, total))), None, Progress()
+        entries = self._entries(client, worker_id, num_workers, seed, share, rank, world, epoch, iteration, order_seed)
+        shape = _resume.fingerprint(entries)
+        header = ("objects", epoch, order_seed, share, total, shape)
+        if saved is None:
+            objects = client.prefetch(
+                entries, worker=(0, 1), include_errors=True, ordered=self._ordered, positions=True
+            )
+            return objects, header, Progress()
+        _resume.check_same_share(saved, shape)
+        progress = Progress(saved["watermark"], saved["extras"])
+        rest = progress.remaining(len(entries))
+        part = entries.take(rest) if isinstance(entries, Listing) else [entries[i] for i in rest]
+        objects = client.prefetch(part, worker=(0, 1), include_errors=True, ordered=self._ordered, positions=True)
+        return ((rest[j], o) for j, o in objects), header, progress
 
     def _users_objects(self, client: OssClient) -> Iterator[DataObject]:
         """A user's get_dataset_objects, called in each worker with a client
@@ -360,6 +404,18 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
                 pending.append(to_entry(o, client.parse_uri))
         if pending:  # the client's share: the worker's, or what the user's code set
             yield from client.prefetch(pending, include_errors=True)
+
+
+def _skip_members(chunks: List[Tuple[int, int]], k: int) -> List[Tuple[int, int]]:
+    """chunks (start, count) without their first k members."""
+    out = []
+    for start, n in chunks:
+        if k >= n:
+            k -= n
+            continue
+        out.append((start + k, n - k))
+        k = 0
+    return out
 
 
 def _as_entries(entries: Iterable[Entry]) -> Sequence[Entry]:
@@ -393,22 +449,47 @@ class _EpochIterator:
 
     def __init__(self, dataset: "OssIterableDataset") -> None:
         self._dataset = dataset
-        self._objects: Optional[Iterator[DataObject]] = None
+        self._objects: Optional[Iterator[Tuple[Optional[int], DataObject]]] = None
         self._skipped = 0
+        self._resume: Optional[dict] = None  # a state handed to load_state_dict, for the set-up
+        self._header: Optional[tuple] = None  # what state_dict says besides the progress
+        self._progress = Progress()
 
     def __iter__(self) -> "_EpochIterator":
         return self
 
+    def state_dict(self) -> dict:
+        """Where this worker is in its share of the epoch (torchdata's
+        StatefulDataLoader calls this in the worker as it produces batches,
+        see docs/resume.md): a small dict of plain values."""
+        if self._objects is None:  # not started: resuming it resumes what it was given
+            return dict(self._resume) if self._resume is not None else {"version": _resume.VERSION, "started": False}
+        if self._header is None:
+            return {"version": _resume.VERSION, "resumable": False}
+        return _resume.state(*self._header, self._progress)
+
+    def load_state_dict(self, state: dict) -> None:
+        """Resume from a state_dict(): the first next() sets up the saved
+        epoch and fetches only what was not delivered. Errors (another
+        worker count or world size, a changed listing) raise from there."""
+        if self._objects is not None:
+            raise RuntimeError("load_state_dict() must come before the iterator's first next()")
+        if not isinstance(state, dict) or state.get("version") != _resume.VERSION:
+            raise ValueError("not a resume state of this version of osstorchconnector")
+        self._resume = None if state.get("started") is False else dict(state)
+
     def __next__(self) -> Any:
         if self._objects is None:
             self._objects = iter(())  # if the set-up raises, the next call ends the share
-            self._objects = self._dataset._epoch_objects()
+            self._objects, self._header, self._progress = self._dataset._epoch_objects(self._resume)
         while True:
             try:
-                obj = next(self._objects)
+                position, obj = next(self._objects)
             except StopIteration:
                 self._summarise_skips()
                 raise
+            if position is not None:
+                self._progress.add(position)
             if not is_missing(obj):
                 return self._dataset._transformed(obj)
             self._skip(obj)
