@@ -104,6 +104,12 @@ ost_status ost_get(ost_handle client, const char *bucket, const char *key,
 /* The client's effective configuration as JSON (config.json names). */
 ost_status ost_client_config(ost_handle client, char **out_json, char **err);
 
+/* What the client has done since it was made, as JSON: requests (gets,
+ * lists, other_requests), bytes_in/out, retries, errors by kind, busy_seconds
+ * and first_byte_hist (request counts by time to the response headers,
+ * four buckets per power of two of microseconds). Counters only grow. */
+ost_status ost_client_stats(ost_handle client, char **out_json, char **err);
+
 /* {"key", "size", "etag"} of one object; OST_ERR_NOT_FOUND if missing. */
 ost_status ost_stat(ost_handle client, const char *bucket, const char *key,
                     char **out_json, char **err);

@@ -55,6 +55,13 @@ func ost_client_config(h C.uint64_t, out **C.char, errOut **C.char) C.int32_t {
 	})
 }
 
+//export ost_client_stats
+func ost_client_stats(h C.uint64_t, out **C.char, errOut **C.char) C.int32_t {
+	return callClient(h, errOut, []unsafe.Pointer{unsafe.Pointer(out)}, func(c *connector.Client) error {
+		return setJSON(c.Stats(), out, nil)
+	})
+}
+
 //export ost_list
 func ost_list(h C.uint64_t, bucket, prefix *C.char, out **C.char, outLen *C.size_t, errOut **C.char) C.int32_t {
 	return callClient(h, errOut, []unsafe.Pointer{unsafe.Pointer(bucket), unsafe.Pointer(out), unsafe.Pointer(outLen)}, func(c *connector.Client) error {

@@ -13,17 +13,22 @@ import (
 
 // auditTransport times every request and writes the slow ones, and those
 // that failed or were refused (HTTP 4xx/5xx), to the audit log, one JSON
-// line each, when the response body is closed.
+// line each, when the response body is closed. It also keeps the client's
+// Stats.
 type auditTransport struct {
 	next      http.RoundTripper
 	audit     *zap.Logger
 	threshold time.Duration
+	stats     *statsCollector
 }
 
 func (t *auditTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	start := time.Now()
+	t.stats.begin(req)
 	resp, err := t.next.RoundTrip(req)
+	t.stats.headers(resp, err, time.Since(start))
 	if err != nil {
+		t.stats.end(0)
 		t.record(req, nil, start, 0, err)
 		return nil, err
 	}
@@ -49,7 +54,10 @@ func (b *auditBody) Read(p []byte) (int, error) {
 
 func (b *auditBody) Close() error {
 	err := b.ReadCloser.Close()
-	b.once.Do(func() { b.t.record(b.req, b.resp, b.start, b.n, nil) })
+	b.once.Do(func() {
+		b.t.stats.end(b.n)
+		b.t.record(b.req, b.resp, b.start, b.n, nil)
+	})
 	return err
 }
 

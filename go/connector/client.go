@@ -24,6 +24,7 @@ type Client struct {
 	log      *zap.Logger
 	audit    *zap.Logger
 	retryer  qosRetryer
+	stats    *statsCollector
 }
 
 // NewClient validates o, reads o.ConfigPath and builds a client. No request
@@ -67,7 +68,8 @@ func NewClient(o Options) (*Client, error) {
 			t.DisableCompression = true
 			t.DialContext = refreshDeadlines(t.DialContext, rw)
 		})
-	hc.Transport = &auditTransport{next: hc.Transport, audit: lg.audit, threshold: time.Duration(cfg.AuditThresholdMs) * time.Millisecond}
+	stats := &statsCollector{}
+	hc.Transport = &auditTransport{next: hc.Transport, audit: lg.audit, threshold: time.Duration(cfg.AuditThresholdMs) * time.Millisecond, stats: stats}
 
 	// The SDK's per-request lines (about 11, 3 KB per GET) only when DEBUG is
 	// asked for: at any other level they would be formatted for nothing.
@@ -77,6 +79,7 @@ func NewClient(o Options) (*Client, error) {
 	}
 	skew := &clockSkew{}
 	retryer := newRetryer(cfg.MaxAttempts, skew)
+	retryer.retries = &stats.retries
 	ocfg := oss.LoadDefaultConfig().
 		WithCredentialsProvider(creds).
 		WithEndpoint(ep.URL).
@@ -96,7 +99,7 @@ func NewClient(o Options) (*Client, error) {
 	} else {
 		ocfg.WithSignatureVersion(oss.SignatureVersionV1)
 	}
-	return &Client{oss: oss.NewClient(ocfg, withSkewCorrection(skew)), cfg: cfg, endpoint: ep, region: region, log: lg.log, audit: lg.audit, retryer: retryer}, nil
+	return &Client{oss: oss.NewClient(ocfg, withSkewCorrection(skew)), cfg: cfg, endpoint: ep, region: region, log: lg.log, audit: lg.audit, retryer: retryer, stats: stats}, nil
 }
 
 // Config returns the effective configuration.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
@@ -23,8 +24,9 @@ import (
 // Other failures still end a request after maxAttempts attempts.
 type qosRetryer struct {
 	*retry.Standard
-	attempts int        // configured maxAttempts: the budget for everything but throttling
-	skew     *clockSkew // learns from RequestTimeTooSkewed answers, which are then retried
+	attempts int           // configured maxAttempts: the budget for everything but throttling
+	skew     *clockSkew    // learns from RequestTimeTooSkewed answers, which are then retried
+	retries  *atomic.Int64 // counts the retries it allows (the client's Stats), if set
 }
 
 // maxThrottledAttempts bounds one request's attempts while OSS keeps
@@ -37,7 +39,7 @@ func newRetryer(maxAttempts int, skew *clockSkew) qosRetryer {
 		o.MaxAttempts = maxAttempts
 		o.BaseDelay = 100 * time.Millisecond
 		o.MaxBackoff = 10 * time.Second
-	}), maxAttempts, skew}
+	}), maxAttempts, skew, nil}
 }
 
 // MaxAttempts is what the SDK's loop runs to; RetryDelay ends a request
@@ -107,6 +109,9 @@ func (r qosRetryer) RetryDelay(attempt int, err error) (time.Duration, error) {
 	d, derr := r.Standard.RetryDelay(attempt, err)
 	if q := qosDelay(err); q > d {
 		d = q
+	}
+	if derr == nil && r.retries != nil {
+		r.retries.Add(1)
 	}
 	return d, derr
 }

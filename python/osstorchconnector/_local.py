@@ -158,6 +158,9 @@ class LocalBackend:
     def parse_uri(self, uri: str) -> Tuple[str, str]:
         return parse_uri(uri)
 
+    def stats(self) -> Dict[str, Any]:
+        return {}  # local files: no requests to count
+
     def list(self, bucket: str, prefix: str = "") -> List[Dict[str, Any]]:
         base = prefix if not prefix or prefix.endswith("/") else prefix + "/"
         out: List[Dict[str, Any]] = []

@@ -8,11 +8,12 @@ from __future__ import annotations
 import logging
 import os
 import uuid as _uuid
-from typing import Any, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from . import _local, _native
 from ._data_object import DataObject, error_object
 from ._entries import Entry, object_key, to_entry
+from ._stats import flatten, summary
 from .errors import OssError, OssNotFoundError, error_for
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,19 @@ class OssClient:
         view.__dict__.update(self.__dict__)
         view._id, view._total = id, total
         return view
+
+    def stats(self) -> Dict[str, Any]:
+        """What this client has done in this process (not upstream's API):
+        requests (gets, lists, other_requests), bytes_in/out, retries,
+        failed attempts by kind, busy_seconds, first-byte latency p50/p99
+        in ms."""
+        out = summary(flatten(self.raw_stats(), 0, 0))
+        del out["objects"], out["bytes"]
+        return out
+
+    def raw_stats(self) -> Dict[str, Any]:
+        """The core's counters as it reports them (first-byte histogram included)."""
+        return self._native.stats()
 
     def __repr__(self) -> str:
         return f"OssClient(endpoint={self._endpoint!r}, region={self._region!r}, id={self._id}, total={self._total})"

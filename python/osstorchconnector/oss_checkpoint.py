@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import threading
-from typing import Any
+from typing import Any, Dict
 
 from ._data_object import DataObject
 from ._oss_client import OssClient, parse_oss_uri
@@ -36,6 +36,12 @@ class OssCheckpoint:
         self._client = OssClient(endpoint, cred_path, config_path, cred_provider=cred_provider, region=region)
         self._executor = None
         self._lock = threading.Lock()
+
+    def stats(self) -> Dict[str, Any]:
+        """What this checkpoint object's client has done in this process
+        (OssClient.stats): requests, bytes, retries, failures by kind,
+        busy time, first-byte latency."""
+        return self._client.stats()
 
     def reader(self, oss_uri: str) -> DataObject:
         """A read-only, seekable file object over the object."""

@@ -487,6 +487,7 @@ class _EpochIterator:
                 position, obj = next(self._objects)
             except StopIteration:
                 self._summarise_skips()
+                self._dataset._publish_stats()  # the share is over: what it did reaches stats()
                 raise
             if position is not None:
                 self._progress.add(position)

@@ -173,8 +173,10 @@ class OssMapDataset(_DatasetBase, torch.utils.data.Dataset):
             n = len(self._bucket_objects)
             positions = [i + n if i < 0 else i for i in indices]
             objs = self._tar.read(self._get_client(), positions)
-            return [self._transformed(o) for o in objs]
-        entries = [self._bucket_objects[i] for i in indices]
-        objs = self._get_client().list_objects_from_uris(entries, prefetch=True, include_errors=True)
+        else:
+            entries = [self._bucket_objects[i] for i in indices]
+            objs = self._get_client().list_objects_from_uris(entries, prefetch=True, include_errors=True)
         # a list, in index order: the default collate indexes into it
-        return [self._transformed(o) for o in objs]
+        out = [self._transformed(o) for o in objs]
+        self._publish_stats()  # once a batch: a worker that does not persist may end after any of them
+        return out

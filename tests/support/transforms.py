@@ -44,4 +44,4 @@ def name_and_bytes(obj):
 
 
 def key_only(obj):
-    return obj.key
+    return obj.key if obj is not None else None

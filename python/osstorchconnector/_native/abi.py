@@ -31,6 +31,7 @@ SIGNATURES = {
     "ost_client_new": (i32, [_cp, _P(u64), charpp]),
     "ost_client_free": (i32, [u64]),
     "ost_client_config": (i32, [u64, charpp, charpp]),
+    "ost_client_stats": (i32, [u64, charpp, charpp]),
     "ost_list": (i32, [u64, _cp, _cp, charpp, _P(size), charpp]),
     "ost_list_packed": (i32, [u64, _cp, _cp, charpp, _P(size), charpp]),
     "ost_batch_get_packed": (i32, [u64, _vp, size, charpp, _P(size), charpp]),

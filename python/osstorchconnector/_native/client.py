@@ -96,6 +96,12 @@ class NativeClient:
         call("ost_client_config", self._h(), ctypes.byref(out))
         return json.loads(take(lib(), out))
 
+    def stats(self) -> Dict[str, Any]:
+        """What this client has done (ost_client_stats): counters that only grow."""
+        out = ctypes.c_void_p()
+        call("ost_client_stats", self._h(), ctypes.byref(out))
+        return json.loads(take(lib(), out))
+
     def list(self, bucket: str, prefix: str = "") -> List[Dict[str, Any]]:
         out, n = ctypes.c_void_p(), ctypes.c_size_t()
         call(
