@@ -16,3 +16,4 @@ def test_demo_trains_and_round_trips_the_checkpoint():
     assert "tensors identical: True" in out.stdout
     assert out.stdout.strip().endswith("demo OK")
     assert out.stdout.count("2000 samples") == 2
+    assert "each of the 2000 images exactly once: True" in out.stdout
