@@ -3,6 +3,7 @@ package connector
 import (
 	"math"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,13 +62,14 @@ type statsCollector struct {
 }
 
 func (s *statsCollector) begin(req *http.Request) {
-	switch opName(req) {
-	case "GetObject":
-		s.gets.Add(1)
-	case "ListObjectsV2", "ListObjects":
+	// as opName, but without parsing the query: this runs for every request
+	switch q := req.URL.RawQuery; {
+	case req.Method != http.MethodGet, strings.Contains(q, "uploadId="):
+		s.other.Add(1)
+	case strings.Contains(q, "list-type="):
 		s.lists.Add(1)
 	default:
-		s.other.Add(1)
+		s.gets.Add(1)
 	}
 	if req.ContentLength > 0 {
 		s.bytesOut.Add(req.ContentLength)

@@ -149,6 +149,7 @@ def main() -> int:
         profile_dir = tmp_base / "profiles"
         profile_dir.mkdir(parents=True, exist_ok=True)
     recs: list = []
+    commit = git_commit()  # the code being measured: commits made while it runs are not in it
     try:
         with common.scratch_dir("run-", str(tmp_base)) as scratch:
             log(f"profile {profile.name}: building the Go tools")
@@ -175,7 +176,7 @@ def main() -> int:
         "profile": profile.name,
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
         "machine": machine(),
-        "commit": git_commit(),
+        "commit": commit,
         "python": platform.python_version(),
         "torch": torch.__version__,
         "go": subprocess.run(["go", "env", "GOVERSION"], capture_output=True, text=True).stdout.strip(),
