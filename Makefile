@@ -103,7 +103,7 @@ fuzz-short:
 # checkpoints, L1 listing, M1 memory, ours against the seed's oss2 dataset,
 # the plain v2 SDK, upstream 1.2.3 (its own .venv-upstream) and the raw and
 # memory limits, behind 35 ms of emulated OSS latency. Writes
-# bench/results/latest.{json,md} and PNGs; the full run (30-35 minutes)
+# bench/results/latest.{json,md} and PNGs; the full run (about 30 minutes)
 # also updates README's Performance section. BENCH_QUICK=1: a few minutes on
 # small data, results in bench/results/quick/ (gitignored), README untouched.
 # BENCH_ARGS passes more flags (--only d1, --no-upstream, ...). Fails when
