@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader
 
 from osstorchconnector import OssCheckpoint, OssIterableDataset, OssMapDataset, imagenet_manifest_parser
 from osstorchconnector.testing import LocalOssServer
+from support.loaders import list_loader
 from support.transforms import (
     keep_list,
     key_and_bytes,
@@ -46,14 +47,7 @@ def expected_keys():
 
 
 def run_epochs(ds, workers, method, batch, epochs=2):
-    dl = DataLoader(
-        ds,
-        batch_size=batch,
-        num_workers=workers,
-        collate_fn=keep_list,
-        multiprocessing_context=method if workers else None,
-        timeout=120 if workers else 0,
-    )
+    dl = list_loader(ds, workers, batch, method)
     out = []
     for _ in range(epochs):
         seen = {}

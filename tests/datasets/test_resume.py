@@ -21,6 +21,7 @@ import osstorchconnector
 from osstorchconnector import OssIterableDataset, OssMapDataset, generate_tar_archive
 from osstorchconnector._resume import Progress
 from osstorchconnector.testing import LocalOssServer
+from support.loaders import list_loader
 from support.paths import SUPPORT, TESTS
 from support.transforms import keep_list, key_only
 
@@ -58,14 +59,7 @@ def dataset(srv, source="prefix", **extra):
 
 
 def loader(ds, workers, method="fork"):
-    return StatefulDataLoader(
-        ds,
-        batch_size=BATCH,
-        num_workers=workers,
-        collate_fn=keep_list,
-        multiprocessing_context=method if workers else None,
-        timeout=120 if workers else 0,
-    )
+    return list_loader(ds, workers, BATCH, method, cls=StatefulDataLoader)
 
 
 def get_count(srv):

@@ -16,6 +16,7 @@ from osstorchconnector._epoch_order import in_epoch_order
 from osstorchconnector._listing import Listing
 from osstorchconnector._sharding import share_of
 from osstorchconnector.testing import LocalOssServer
+from support.loaders import list_loader
 from support.transforms import keep_list, key_only
 
 B = "shuffle-bucket"
@@ -38,15 +39,7 @@ ALL = [f"/{B}/d/{i:04d}.bin" for i in range(N)]
 
 
 def loader_order(ds, workers, batch, method="fork"):
-    dl = DataLoader(
-        ds,
-        batch_size=batch,
-        num_workers=workers,
-        collate_fn=keep_list,
-        multiprocessing_context=method if workers else None,
-        timeout=120 if workers else 0,
-    )
-    return [k for b in dl for k in b]
+    return [k for b in list_loader(ds, workers, batch, method) for k in b]
 
 
 @given(st.integers(0, 60), st.integers(1, 5), st.integers(1, 9))
