@@ -247,8 +247,9 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
     def set_epoch(self, epoch: int) -> None:
         """The epoch the next iteration reads (its shuffled order); each
         iteration after it reads the next. As DistributedSampler.set_epoch:
-        call it before the DataLoader's iterator is made (workers that
-        persist across epochs keep counting on their own)."""
+        call it before the DataLoader's iterator is made; it reaches workers
+        that persist across epochs too (the epoch counter is in shared
+        memory)."""
         if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
             raise ValueError(f"epoch must be a non-negative integer, got {epoch!r}")
         self._epochs.set(epoch)

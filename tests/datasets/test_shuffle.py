@@ -93,6 +93,14 @@ def test_each_epoch_has_its_own_order_and_set_epoch_picks_one(srv):
     assert loader_order(ds, 4, 16) == e0
     with pytest.raises(ValueError, match="epoch"):
         ds.set_epoch(-1)
+    # workers that persist count epochs on their own, and set_epoch reaches them too
+    ds = OssIterableDataset.from_prefix(f"oss://{B}/d/", **kw(srv, shuffle=True, seed=5, batch_size=16))
+    dl = DataLoader(
+        ds, batch_size=16, num_workers=2, collate_fn=keep_list, multiprocessing_context="fork", persistent_workers=True
+    )
+    assert [[k for b in dl for k in b] for _ in range(2)] == [e0, e1]
+    ds.set_epoch(0)
+    assert [k for b in dl for k in b] == e0
 
 
 @pytest.mark.timeout(300)
