@@ -98,7 +98,7 @@ def train_epoch(net, opt, loader, total, desc):
     return seen, seen / dt, correct / max(seen, 1)
 
 
-def keys_and_batches(obj):
+def decode_keeping_key(obj):
     """decode(), with the key kept: the resume step checks which images came."""
     x, y = decode(obj)
     return x, y, obj.key
@@ -113,7 +113,7 @@ def resume_epoch(net, opt, oss, common, total) -> bool:
         print("epoch 3 (resume): skipped, torchdata is not installed (pip install torchdata)")
         return True
     loss_fn = nn.CrossEntropyLoss()
-    kw = dict(common, transform=keys_and_batches, shuffle=True, seed=3, batch_size=64)
+    kw = dict(common, transform=decode_keeping_key, shuffle=True, seed=3, batch_size=64)
 
     def step(batch):
         x, y, keys = batch

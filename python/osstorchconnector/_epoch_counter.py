@@ -24,7 +24,9 @@ import hashlib
 import multiprocessing.sharedctypes
 from typing import Optional
 
-_SLOTS = 256  # slot 0: the process itself; worker i: 1 + i % 255
+from ._worker_slots import WorkerSlots, slot_index
+
+_SLOTS = 256  # see _worker_slots.slot_index
 _EPOCH_BITS = 23  # epochs below 2**23 - 1; the token takes the 40 bits above them
 
 
@@ -46,11 +48,9 @@ def token_of(loader_seed: Optional[int], iteration: int) -> int:
     return int.from_bytes(digest, "little") or 1
 
 
-class EpochCounter:
-    """The slots, shared by the process that made the dataset and its
-    DataLoader workers (inherited by forked workers, handed to spawn and
-    forkserver workers as they start). Pickled any other way it keeps only
-    the epoch the next iteration would be."""
+class EpochCounter(WorkerSlots):
+    """The slots (see _worker_slots). Pickled other than to a starting
+    worker it keeps only the epoch the next iteration would be."""
 
     def __init__(self) -> None:
         self._slots = multiprocessing.sharedctypes.RawArray("q", _SLOTS)
@@ -73,20 +73,15 @@ class EpochCounter:
             epoch = resumed if resumed is not None else (0 if self._plain is None else self._plain)
             self._plain = epoch + 1
             return epoch
-        words = list(self._slots)
-        mine = [_epoch(w) for w in words if w and _token(w) == token]
-        if resumed is not None:
-            epoch = resumed
-        else:
+        epoch = resumed
+        if epoch is None:
+            words = list(self._slots)
+            mine = [_epoch(w) for w in words if w and _token(w) == token]
             epoch = mine[0] if mine else max(_epoch(w) for w in words) + 1
-        self._slots[0 if worker_id is None else 1 + worker_id % (_SLOTS - 1)] = _word(token, epoch)
+        self._slots[slot_index(worker_id, _SLOTS)] = _word(token, epoch)
         return epoch
 
-    def __getstate__(self):
-        from multiprocessing.context import get_spawning_popen
-
-        if get_spawning_popen() is not None:  # a worker being started: share the slots
-            return {"_slots": self._slots, "_plain": self._plain}
+    def frozen_state(self) -> dict:
         if self._slots is None:
             return {"_slots": None, "_plain": self._plain}
         return {"_slots": None, "_plain": max(_epoch(w) for w in self._slots) + 1}

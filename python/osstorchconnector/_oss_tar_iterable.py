@@ -54,22 +54,23 @@ class OssTarIterable:
         _check_oss_uri("tar_index_uri", tar_index_uri)
         return cls(client, tar_uri=tar_uri, tar_index_uri=tar_index_uri, preload=preload, chunks=chunks)
 
-    def _members(self) -> List[DataObject]:
+    def _target(self) -> Tuple[str, str, str]:
+        """(bucket, tar key, index key)."""
         tar_bucket, tar_key = self._client.parse_uri(self._tar_uri)
         index_bucket, index_key = self._client.parse_uri(self._tar_index_uri)
         if tar_bucket != index_bucket:
             raise ValueError("tar_uri and tar_index_uri must be in the same bucket")
-        chunks = self._chunks or [(0, len(self._client.open_tar(tar_bucket, tar_key, index_key).members))]
-        starts = [s for s, _ in chunks]
-        sizes = [n for _, n in chunks]
-        return self._client.list_objects_from_tar(tar_bucket, tar_key, index_key, starts, sizes, prefetch=self._preload)
+        return tar_bucket, tar_key, index_key
+
+    def _runs(self, target: Tuple[str, str, str]) -> List[Tuple[int, int]]:
+        """The given chunks, or one run over every member (the client caches the opened tar)."""
+        return self._chunks or [(0, len(self._client.open_tar(*target).members))]
 
     def __iter__(self) -> Iterator[DataObject]:
-        return iter(self._members())
+        target = self._target()
+        runs = self._runs(target)
+        starts, sizes = [s for s, _ in runs], [n for _, n in runs]
+        return iter(self._client.list_objects_from_tar(*target, starts, sizes, prefetch=self._preload))
 
     def __len__(self) -> int:
-        if self._chunks:
-            return sum(n for _, n in self._chunks)
-        tar_bucket, tar_key = self._client.parse_uri(self._tar_uri)
-        _, index_key = self._client.parse_uri(self._tar_index_uri)
-        return len(self._client.open_tar(tar_bucket, tar_key, index_key).members)
+        return sum(n for _, n in self._runs(self._target()))

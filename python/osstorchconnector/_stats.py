@@ -25,13 +25,15 @@ import os
 import threading
 from typing import Any, Callable, Dict, List, Optional
 
+from ._worker_slots import WorkerSlots, slot_index
+
 PUBLISH_EVERY = 64  # samples between two publishes of a worker
 
 ERROR_KINDS = ("not_found", "access_denied", "throttled", "server", "client", "timeout", "network")
 LATENCY_BUCKETS = 128  # as the core's: four per power of two of microseconds
 _COUNTERS = ("objects", "bytes", "gets", "lists", "other_requests", "bytes_in", "bytes_out", "retries", "busy_seconds")
 _FIELDS = len(_COUNTERS) + len(ERROR_KINDS) + LATENCY_BUCKETS
-_SLOTS = 65  # slot 0: the process that made the dataset; worker i: 1 + i % 64
+_SLOTS = 65  # see _worker_slots.slot_index
 _STRIDE = 1 + 2 * _FIELDS  # pid, then the current process's values, then the finished ones
 
 
@@ -71,11 +73,9 @@ def _percentile(hist: List[float], q: float) -> Optional[float]:
     return None
 
 
-class SharedStats:
-    """The slots, shared by the process that made the dataset and its
-    DataLoader workers (inherited by forked workers, handed to spawn and
-    forkserver workers as they start); pickled any other way it keeps the
-    totals as they were."""
+class SharedStats(WorkerSlots):
+    """The slots (see _worker_slots). Pickled other than to a starting
+    worker it keeps the totals as they were."""
 
     def __init__(self) -> None:
         self._slots = multiprocessing.sharedctypes.RawArray("d", _SLOTS * _STRIDE)
@@ -84,7 +84,7 @@ class SharedStats:
     def publish(self, worker_id: Optional[int], values: List[float]) -> None:
         if self._slots is None:
             return
-        base = (0 if worker_id is None else 1 + worker_id % (_SLOTS - 1)) * _STRIDE
+        base = slot_index(worker_id, _SLOTS) * _STRIDE
         slots, pid = self._slots, float(os.getpid())
         if slots[base] != pid:  # another process used this slot before: its values are finished
             for i in range(_FIELDS):
@@ -106,11 +106,7 @@ class SharedStats:
                 out[i] += slots[base + 1 + i] + slots[base + 1 + _FIELDS + i]
         return out
 
-    def __getstate__(self):
-        from multiprocessing.context import get_spawning_popen
-
-        if get_spawning_popen() is not None:  # a worker being started: share the slots
-            return {"_slots": self._slots, "_frozen": None}
+    def frozen_state(self) -> dict:
         return {"_slots": None, "_frozen": self.totals()}
 
 

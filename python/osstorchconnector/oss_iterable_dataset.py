@@ -21,6 +21,7 @@ from ._oss_client import OssClient
 from ._resume import Progress
 from ._sharding import share_of
 from ._sources import FromManifest, FromObjects, FromPrefix, Source, TarSource
+from ._worker_slots import WorkerSlots, slot_index
 
 log = logging.getLogger(__name__)
 
@@ -519,14 +520,13 @@ class _EpochIterator:
 _SKIPS_LOGGED = 10  # missing objects named in the log per worker and epoch; then one summary line
 
 
-class _SkipCount:
+class _SkipCount(WorkerSlots):
     """Missing objects an iterable dataset skipped, summed over the process
-    that made it and its DataLoader workers: a slot per worker in shared
-    memory (no lock: each process adds to its own slot), inherited by forked
-    workers and handed to spawn/forkserver workers as they start. Pickled any
-    other way it becomes a plain number."""
+    that made it and its DataLoader workers: a slot per process (see
+    _worker_slots). Pickled other than to a starting worker it becomes a
+    plain number."""
 
-    _SLOTS = 256  # slot 0: the process itself; worker i: 1 + i % 255
+    _SLOTS = 256
 
     def __init__(self) -> None:
         import multiprocessing.sharedctypes
@@ -538,15 +538,11 @@ class _SkipCount:
         if self._slots is None:
             self._plain += 1
         else:
-            self._slots[0 if worker_id is None else 1 + worker_id % (self._SLOTS - 1)] += 1
+            self._slots[slot_index(worker_id, self._SLOTS)] += 1
 
     @property
     def value(self) -> int:
         return self._plain + (sum(self._slots) if self._slots is not None else 0)
 
-    def __getstate__(self):
-        from multiprocessing.context import get_spawning_popen
-
-        if get_spawning_popen() is not None:  # a worker being started: share the slots
-            return {"_slots": self._slots, "_plain": self._plain}
+    def frozen_state(self) -> dict:
         return {"_slots": None, "_plain": self.value}

@@ -14,6 +14,7 @@ from ._dataset_common import _DatasetBase, _failure, entries_of, identity
 from ._entries import Entry
 from ._oss_client import OssClient
 from ._sources import FromManifest, FromObjects, FromPrefix, tar_source
+from ._stats import PUBLISH_EVERY
 
 log = logging.getLogger(__name__)
 
@@ -178,5 +179,6 @@ class OssMapDataset(_DatasetBase, torch.utils.data.Dataset):
             objs = self._get_client().list_objects_from_uris(entries, prefetch=True, include_errors=True)
         # a list, in index order: the default collate indexes into it
         out = [self._transformed(o) for o in objs]
-        self._publish_stats()  # once a batch: a worker that does not persist may end after any of them
+        if self._delivered[0] % PUBLISH_EVERY:  # (else _transformed has just published)
+            self._publish_stats()  # once a batch: a worker that does not persist may end after any of them
         return out
