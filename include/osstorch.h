@@ -201,7 +201,8 @@ ost_status ost_batch_get_packed(ost_handle client, const void *items, size_t ite
                                 void **batch, size_t *batch_len, char **err);
 
 /* Prefetching iterator over a listing or a key list, sharded.
- * options_json: {"bucket", "prefix"} or {"items": [...]}, and optionally
+ * options_json: {"bucket", "prefix"}, {"items": [...]} or {"stream": true},
+ *   and optionally
  *   "worker_id", "worker_count", "rank", "world_size" (an item at position i
  *   belongs to shard i % (worker_count*world_size) ==
  *   rank*worker_count + worker_id), "concurrency", "memory_budget".
@@ -214,12 +215,19 @@ ost_status ost_batch_get_packed(ost_handle client, const void *items, size_t ite
  * (unsharded) source, its bucket and key, and its body or error.
  * At the end *done = 1 and nothing is allocated; if the listing
  * failed, the call returns that error instead.
+ * With "stream": true the items arrive while it runs: ost_prefetch_add
+ * queues those of a packed items buffer (as ost_batch_get_packed takes)
+ * after the ones before, without waiting for any fetching, from any thread;
+ * ost_prefetch_end says no more will come. An item's index is then its
+ * position in the stream (the sharding options still apply).
  * ost_prefetch_close stops the fetching and frees every object fetched but
  * not taken; what was taken stays the caller's. */
 ost_status ost_prefetch_open(ost_handle client, const char *options_json,
                              ost_handle *out, char **err);
 ost_status ost_prefetch_next_batch(ost_handle prefetch, int32_t max_items, void **batch,
                                    size_t *batch_len, int32_t *done, char **err);
+ost_status ost_prefetch_add(ost_handle prefetch, const void *items, size_t items_len, char **err);
+ost_status ost_prefetch_end(ost_handle prefetch, char **err);
 ost_status ost_prefetch_close(ost_handle prefetch);
 
 /* Streaming writer: one PUT for small objects, else multipart with
@@ -280,6 +288,17 @@ ost_status ost_tar_index_from_file(const char *path, char **index, size_t *index
  * object per key: a host keeps the buffer as it is. */
 ost_status ost_list_packed(ost_handle client, const char *bucket, const char *prefix,
                            void **out, size_t *out_len, char **err);
+/* The same listing handed over as it arrives: ost_lister_open starts it in
+ * the background; each ost_lister_next waits for objects and returns those
+ * listed since the last call, at most max_keys (> 0), as one packed listing
+ * in the layout above; at the end *done = 1 and nothing is allocated, or
+ * the call returns the listing's error once the objects before it were
+ * taken. ost_lister_close stops the listing and releases the handle. */
+ost_status ost_lister_open(ost_handle client, const char *bucket, const char *prefix,
+                           ost_handle *out, char **err);
+ost_status ost_lister_next(ost_handle lister, int32_t max_keys, void **out, size_t *out_len,
+                           int32_t *done, char **err);
+ost_status ost_lister_close(ost_handle lister);
 
 #ifdef __cplusplus
 }

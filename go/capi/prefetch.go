@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	"osstorchconnector/go/connector"
+	"osstorchconnector/go/packed"
 )
 
 // ost_prefetch_open starts a Prefetcher whose bodies land in malloc'd
@@ -54,6 +55,34 @@ func ost_prefetch_next_batch(ph C.uint64_t, maxItems C.int32_t, batch *unsafe.Po
 			recs[i] = result{index: uint64(r.Index), bucket: r.Bucket, key: r.Key, data: r.Data, err: r.Err}
 		}
 		return packResults(recs, batch, batchLen)
+	})
+}
+
+// ost_prefetch_add queues the items of a packed items buffer on a streamed
+// prefetch ("stream": true), after those added before.
+//
+//export ost_prefetch_add
+func ost_prefetch_add(ph C.uint64_t, items unsafe.Pointer, itemsLen C.size_t, errOut **C.char) C.int32_t {
+	return callOn(ph, "prefetch", errOut, []unsafe.Pointer{items}, func(p *connector.Prefetcher) error {
+		list, err := packed.DecodeItems(goBytes(items, itemsLen))
+		if err != nil {
+			return invalid("items: " + err.Error())
+		}
+		its := make([]connector.Item, len(list))
+		for i, it := range list {
+			its[i] = connector.Item{Bucket: it.Bucket, Key: it.Key, Size: it.Size}
+		}
+		return p.Add(its)
+	})
+}
+
+// ost_prefetch_end says a streamed prefetch gets no more items.
+//
+//export ost_prefetch_end
+func ost_prefetch_end(ph C.uint64_t, errOut **C.char) C.int32_t {
+	return callOn(ph, "prefetch", errOut, nil, func(p *connector.Prefetcher) error {
+		p.EndInput()
+		return nil
 	})
 }
 

@@ -9,11 +9,18 @@ import (
 )
 
 // PrefetchOptions selects what a Prefetcher fetches: every object under
-// Bucket/Prefix (listed as the fetching goes), or Items.
+// Bucket/Prefix (listed as the fetching goes), Items, or with Stream the
+// items handed to Add while it runs.
 type PrefetchOptions struct {
 	Bucket string `json:"bucket"`
 	Prefix string `json:"prefix"`
 	Items  []Item `json:"items"`
+
+	// Stream: the items arrive with Add, in order, until EndInput; fetching
+	// starts with the first of them. For a consumer whose list is still
+	// being made (a listing shared by several processes, handed out page by
+	// page).
+	Stream bool `json:"stream"`
 
 	// The share of this consumer: items whose position i (in listing or
 	// Items order) satisfies i % (WorkerCount*WorldSize) ==
@@ -61,6 +68,7 @@ type Prefetcher struct {
 	mu      sync.Mutex
 	err     error
 	closeMu sync.Once
+	input   *streamInput // with Stream: where Add puts items
 }
 
 // Prefetch starts fetching. Call Next until it returns false, then Err; or
@@ -75,8 +83,11 @@ func (c *Client) Prefetch(ctx context.Context, o PrefetchOptions, opts ...FetchO
 	if o.WorkerID < 0 || o.WorkerID >= o.WorkerCount || o.Rank < 0 || o.Rank >= o.WorldSize {
 		return nil, invalidf("shard out of range: worker %d of %d, rank %d of %d", o.WorkerID, o.WorkerCount, o.Rank, o.WorldSize)
 	}
-	if o.Items == nil && o.Bucket == "" {
-		return nil, invalidf("prefetch needs a bucket (and prefix) or a list of items")
+	if o.Stream && (o.Items != nil || o.Bucket != "") {
+		return nil, invalidf("a streamed prefetch takes its items from Add, not from a list or a prefix")
+	}
+	if !o.Stream && o.Items == nil && o.Bucket == "" {
+		return nil, invalidf("prefetch needs a bucket (and prefix), a list of items, or a stream")
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = c.cfg.DatasetConfig.PrefetchConcurrency
@@ -87,6 +98,9 @@ func (c *Client) Prefetch(ctx context.Context, o PrefetchOptions, opts ...FetchO
 	ctx, cancel := context.WithCancel(ctxOr(ctx))
 	p := &Prefetcher{out: make(chan Prefetched, o.Concurrency), bufs: bufs{fetchOpts(opts).alloc}, cancel: cancel,
 		mem: semaphore.NewWeighted(o.MemoryBudget), budget: o.MemoryBudget, done: make(chan struct{})}
+	if o.Stream {
+		p.input = newStreamInput()
+	}
 	total, share := o.WorkerCount*o.WorldSize, o.Rank*o.WorkerCount+o.WorkerID
 	deliver := p.out // where fetched objects go: the consumer, or the sequencer that orders them
 	sequenced := make(chan struct{})
@@ -128,13 +142,27 @@ func (c *Client) Prefetch(ctx context.Context, o PrefetchOptions, opts ...FetchO
 			return nil
 		}
 		var err error
-		if o.Items != nil {
+		switch {
+		case p.input != nil:
+		stream:
+			for {
+				items, ok := p.input.take(gctx)
+				if !ok {
+					break
+				}
+				for _, it := range items {
+					if err = emit(it); err != nil {
+						break stream
+					}
+				}
+			}
+		case o.Items != nil:
 			for _, it := range o.Items {
 				if err = emit(it); err != nil {
 					break
 				}
 			}
-		} else {
+		default:
 			err = c.List(gctx, o.Bucket, o.Prefix, func(oi ObjectInfo) error {
 				return emit(Item{Bucket: o.Bucket, Key: oi.Key, Size: oi.Size})
 			})
@@ -222,6 +250,24 @@ func (p *Prefetcher) NextBatch(max int) []Prefetched {
 		}
 	}
 	return batch
+}
+
+// Add queues items of a streamed prefetch (PrefetchOptions.Stream) after
+// those added before. It never waits for the fetching: the queue is
+// unbounded (items are small; the memory budget bounds the bodies).
+func (p *Prefetcher) Add(items []Item) error {
+	if p.input == nil {
+		return invalidf("Add is for a streamed prefetch (PrefetchOptions.Stream)")
+	}
+	return p.input.add(items)
+}
+
+// EndInput says a streamed prefetch gets no more items: once those added
+// are delivered, Next reports the end.
+func (p *Prefetcher) EndInput() {
+	if p.input != nil {
+		p.input.end()
+	}
 }
 
 // Err is the listing error that ended the stream early, if any.

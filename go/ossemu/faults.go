@@ -47,11 +47,11 @@ func (e *faultEngine) get() Faults {
 	return e.f
 }
 
-// latency returns the first-byte delay for one request.
-func (e *faultEngine) latency() time.Duration {
+// latency returns the first-byte delay for one request of op.
+func (e *faultEngine) latency(op string) time.Duration {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	d := time.Duration(e.f.LatencyMs) * time.Millisecond
+	d := time.Duration(e.f.LatencyMs+e.f.OpLatencyMs[op]) * time.Millisecond
 	if e.f.LatencyJitterMs > 0 {
 		d += time.Duration(e.rng.IntN(e.f.LatencyJitterMs+1)) * time.Millisecond
 	}

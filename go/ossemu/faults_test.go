@@ -57,7 +57,7 @@ func readAllFile(t *testing.T, c *oss.Client, key string, prefetch bool) []byte 
 }
 
 func TestFaultsValidate(t *testing.T) {
-	for _, f := range []Faults{{ErrorRate500: 1.5}, {FlipRate: -0.1}, {LatencyMs: -1}, {FaultLimit: -2}, {KeyPattern: "["}, {Ops: []string{" "}}} {
+	for _, f := range []Faults{{ErrorRate500: 1.5}, {FlipRate: -0.1}, {LatencyMs: -1}, {FaultLimit: -2}, {KeyPattern: "["}, {Ops: []string{" "}}, {OpLatencyMs: map[string]int{"GetObject": -1}}} {
 		if _, err := New(Options{Anonymous: true, Faults: f}); err == nil {
 			t.Errorf("New accepted %+v", f)
 		}
@@ -85,6 +85,31 @@ func TestFaultLatency(t *testing.T) {
 	}
 	if got := srv.Faults(); got.LatencyMs != 150 || got.LatencyJitterMs != 50 {
 		t.Fatalf("Faults() = %+v", got)
+	}
+}
+
+func TestFaultOpLatencySlowsOnlyThatOperation(t *testing.T) {
+	t.Parallel()
+	srv, u := newTestServer(t, nil)
+	c := newClient(u)
+	mustPut(t, c, testBucket, "k", []byte("v"))
+	setFaults(t, srv, Faults{OpLatencyMs: map[string]int{"HeadObject": 150}})
+	start := time.Now()
+	if _, err := c.HeadObject(bg, &oss.HeadObjectRequest{Bucket: oss.Ptr(testBucket), Key: oss.Ptr("k")}); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < 150*time.Millisecond {
+		t.Fatalf("HeadObject took %v with 150 ms of latency for it", d)
+	}
+	// another operation is not held up: 20 of them take less than one delayed request would
+	start = time.Now()
+	for i := 0; i < 20; i++ {
+		if _, _, err := rawGet(c, "k"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := time.Since(start); d >= 150*time.Millisecond*20 {
+		t.Fatalf("20 GETs took %v", d)
 	}
 }
 

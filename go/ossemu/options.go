@@ -53,6 +53,9 @@ type Faults struct {
 
 	LatencyMs       int `json:"latency_ms"`        // first-byte latency
 	LatencyJitterMs int `json:"latency_jitter_ms"` // uniform extra 0..jitter
+	// OpLatencyMs adds first-byte latency to the named operations only
+	// (e.g. a slow listing under fast reads).
+	OpLatencyMs map[string]int `json:"op_latency_ms"`
 
 	BandwidthPerConn int64 `json:"bandwidth_per_conn"` // bytes/s per response body, 0 = unlimited
 	BandwidthTotal   int64 `json:"bandwidth_total"`    // bytes/s across all bodies, 0 = unlimited
@@ -95,6 +98,11 @@ func (f *Faults) validate() error {
 	} {
 		if v < 0 {
 			return fmt.Errorf("ossemu: %s must not be negative, got %d", name, v)
+		}
+	}
+	for op, v := range f.OpLatencyMs {
+		if v < 0 {
+			return fmt.Errorf("ossemu: op_latency_ms[%q] must not be negative, got %d", op, v)
 		}
 	}
 	if f.KeyPattern != "" {

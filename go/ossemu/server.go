@@ -205,7 +205,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rc.writeError(e)
 		return
 	}
-	if err := sleepCtx(r.Context(), s.faults.latency()); err != nil {
+	if err := sleepCtx(r.Context(), s.faults.latency(rc.op)); err != nil {
 		return
 	}
 	if s.faults.throttled() {

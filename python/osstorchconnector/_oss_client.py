@@ -194,6 +194,29 @@ class OssClient:
             return self._native.list_packed(bucket, prefix)
         return [(bucket, o["key"], o["size"], "") for o in self._native.list(bucket, prefix)]
 
+    @property
+    def streams_listings(self) -> bool:
+        """Whether list_entries_stream hands a listing over page by page
+        (OSS), rather than whole (local-directory mode)."""
+        return not isinstance(self._native, _local.LocalBackend)
+
+    def list_entries_stream(self, bucket: str, prefix: str = "", max_keys: int = 16384) -> Iterator[Sequence[Entry]]:
+        """list_entries, handed over as the listing arrives: compact
+        Listings of at most max_keys entries, in key order (the listing runs
+        on in the core between calls). Closing the iterator stops it."""
+        if not self.streams_listings:
+            yield self.list_entries(bucket, prefix)
+            return
+        lister = self._native.lister(bucket, prefix)
+        try:
+            while True:
+                chunk = lister.next_listing(max_keys)
+                if chunk is None:
+                    return
+                yield chunk
+        finally:
+            lister.close()
+
     def read_object(self, bucket: str, key: str) -> bytes:
         """The whole object; a failure raises its OssError."""
         return self._native.get(bucket, key)
@@ -227,6 +250,14 @@ class OssClient:
         if ordered:
             source["ordered"] = True
         return self._prefetched(entries, include_errors, share, total, source, positions)
+
+    def streamed_prefetch(self, *, include_errors: bool = False, ordered: bool = False) -> "StreamedPrefetch":
+        """A prefetch whose entries arrive while it runs (OSS only, see
+        streams_listings): feed() them from any thread, end() when there
+        are no more; iterating it gives (position in the stream,
+        DataObject), as prefetch does."""
+        native = self._native.prefetch(stream=True, ordered=ordered)
+        return StreamedPrefetch(native, include_errors)
 
     def _prefetched(
         self,
@@ -343,6 +374,53 @@ class OssClient:
         """Fetch this client's share of the given objects concurrently, in
         completion order."""
         return self.prefetch(_entries(object_uris, self.parse_uri), include_errors=include_errors)
+
+
+class StreamedPrefetch:
+    """What OssClient.streamed_prefetch returns: the core fetches what is
+    fed, concurrently, within its memory budget; the iteration (one thread)
+    and the feeding (another) meet only in the core."""
+
+    __slots__ = ("_native", "_include_errors", "_fed", "_labels")
+
+    def __init__(self, native, include_errors: bool) -> None:
+        self._native = native
+        self._include_errors = include_errors
+        self._fed = 0
+        self._labels: Dict[int, str] = {}  # position -> label, only where there is one
+
+    @property
+    def closed(self) -> bool:
+        return not self._native._owned()
+
+    def feed(self, entries: Sequence[Entry]) -> None:
+        """Queue entries after those fed before (never waits for fetching)."""
+        for i, e in enumerate(entries):
+            if e[3]:
+                self._labels[self._fed + i] = e[3]
+        self._native.add([(b, k, s) for b, k, s, _ in entries])
+        self._fed += len(entries)
+
+    def end(self) -> None:
+        """No more entries: the iteration ends once those fed are delivered."""
+        self._native.end()
+
+    def close(self) -> None:
+        self._native.close()
+
+    def __iter__(self) -> Iterator[Tuple[int, DataObject]]:
+        try:
+            for index, bucket, key, data in self._native:
+                name = f"/{bucket}/{key}"
+                label = self._labels.pop(index, "") if self._labels else ""
+                if isinstance(data, Exception):
+                    if not self._include_errors:
+                        raise data
+                    yield index, error_object(name, label, data)
+                else:
+                    yield index, DataObject(name, len(data), label, data)
+        finally:
+            self._native.close()
 
 
 def _entries(object_uris: Iterable, parse) -> List[Entry]:

@@ -31,14 +31,27 @@ def share_of(items: Sequence[T], share: int, total: int, block: int = 1) -> Sequ
         raise ValueError(f"block must be at least 1, got {block}")
     if total == 1:
         return items
+    return share_in(items, 0, share, total, block)
+
+
+def share_in(items: Sequence[T], start: int, share: int, total: int, block: int = 1) -> Sequence[T]:
+    """share_of for a run of an epoch's sequence that begins at position
+    start (a page of a listing handed out as it arrives): the items of the
+    run whose positions belong to share, in order."""
+    n = len(items)
     if block == 1:
-        positions = range(share, len(items), total)
+        first = (share - start) % total
+        if not isinstance(items, Listing):
+            return list(items[first::total])
+        positions: Sequence[int] = range(first, n, total)
     else:
+        cycle = total * block  # one block for each share, in turn
+        b = start - start % cycle + share * block  # the share's block in the cycle that holds start
+        if b + block <= start:
+            b += cycle
         positions = [
-            i for b in range(share * block, len(items), total * block) for i in range(b, min(b + block, len(items)))
+            i - start for s in range(b, start + n, cycle) for i in range(max(s, start), min(s + block, start + n))
         ]
     if isinstance(items, Listing):
         return items.take(positions)
-    if block == 1:
-        return list(items[share::total])
     return [items[i] for i in positions]

@@ -8,15 +8,22 @@ epoch counter) — docs/dataloader-facts.md says why. The first worker to create
 leader is still alive (if it died, one of them takes over). Each worker
 marks itself in ``<key>.done``; the last one removes the files. The files
 live in /dev/shm when available (OSSTORCH_SHARE_DIR overrides).
+
+streamed() hands a listing out as it arrives instead: the leader publishes
+each worker's part of every page it lists as ``<key>.part.<worker>.<n>``
+(the follower reads and removes them in order), then the number of parts
+each worker got as ``<key>.end``; so every worker starts fetching after the
+first page, not after the whole listing (docs/listing.md).
 """
 
 from __future__ import annotations
 
+import glob
 import os
 import pickle
 import tempfile
 import time
-from typing import Callable, Optional, TypeVar
+from typing import Callable, Iterable, Iterator, Optional, Sequence, TypeVar
 
 T = TypeVar("T")
 
@@ -107,6 +114,117 @@ def shared(
     return _finish(value, done, num_workers, files)
 
 
+def streamed(
+    key: str,
+    num_workers: int,
+    worker_id: int,
+    chunks: Callable[[], Iterable[Sequence]],
+    part: Callable[[Sequence, int, int], Sequence],
+    stopped: Callable[[], bool] = lambda: False,
+    poll_s: float = 0.005,
+) -> Iterator[Sequence]:
+    """This worker's parts of a listing that one of num_workers callers
+    passing the same key makes, as chunks() yields it: part(chunk, start, w)
+    is worker w's part of the chunk that begins at position start of the
+    listing. The leader publishes every other worker's part of a chunk as
+    soon as the chunk is there. A follower polls; it returns early once
+    stopped() is true, and raises the leader's error, or a RuntimeError if
+    the leader stopped or died before the end."""
+    base = os.path.join(share_dir(), f"osstorch-{key}")
+    lock, end, error, done = base + ".lock", base + ".end", base + ".err", base + ".done"
+    files = (lock, end, error, done)
+    try:
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        fd = None
+    try:
+        if fd is not None:
+            with os.fdopen(fd, "w") as f:
+                f.write(str(os.getpid()))
+            _clean_stale()
+            yield from _lead(base, num_workers, worker_id, chunks, part, stopped)
+        else:
+            yield from _follow(base, worker_id, stopped, poll_s)
+    finally:
+        _finish(None, done, num_workers, files, base + ".part.*")
+
+
+def _lead(base, num_workers, worker_id, chunks, part, stopped) -> Iterator[Sequence]:
+    counts = [0] * num_workers
+    start = 0
+    finished = False
+    listing = iter(chunks())
+    try:
+        for chunk in listing:
+            for w in range(num_workers):
+                if w == worker_id:
+                    continue
+                piece = part(chunk, start, w)
+                if len(piece):
+                    _publish(f"{base}.part.{w}.{counts[w]}", pickle.dumps(piece, protocol=pickle.HIGHEST_PROTOCOL))
+                    counts[w] += 1
+            mine = part(chunk, start, worker_id)
+            start += len(chunk)
+            if len(mine):
+                yield mine
+            if stopped():
+                break
+        else:
+            finished = True
+            _publish(base + ".end", pickle.dumps(counts))
+    except BaseException as e:
+        stop = RuntimeError("the DataLoader worker listing this epoch stopped early")
+        _publish(base + ".err", _pickled_error(stop if isinstance(e, GeneratorExit) else e))
+        raise
+    finally:
+        close = getattr(listing, "close", None)
+        if close is not None:
+            close()
+    if not finished:
+        _publish(base + ".err", _pickled_error(RuntimeError("the DataLoader worker listing this epoch stopped early")))
+
+
+def _follow(base, worker_id, stopped, poll_s) -> Iterator[Sequence]:
+    n = 0
+    leader = 0
+    while not stopped():
+        path = f"{base}.part.{worker_id}.{n}"
+        try:
+            with open(path, "rb") as f:
+                piece = pickle.load(f)
+        except FileNotFoundError:
+            pass
+        else:
+            os.unlink(path)
+            n += 1
+            yield piece
+            continue
+        if os.path.exists(base + ".end"):  # published after every part
+            with open(base + ".end", "rb") as f:
+                if n >= pickle.load(f)[worker_id]:
+                    return
+            continue
+        if os.path.exists(base + ".err"):
+            with open(base + ".err", "rb") as f:
+                raise pickle.load(f)
+        if not leader:
+            try:
+                with open(base + ".lock") as f:
+                    leader = int(f.read().strip() or "0")
+            except (FileNotFoundError, ValueError):
+                pass
+        if leader and not _alive(leader):
+            raise RuntimeError(f"the DataLoader worker listing this epoch (pid {leader}) died before the listing ended")
+        time.sleep(poll_s)
+
+
+def _pickled_error(e: BaseException) -> bytes:
+    try:
+        return pickle.dumps(e)
+    except Exception:  # an exception that does not pickle: its text still reaches the other workers
+        return pickle.dumps(RuntimeError(f"{type(e).__name__}: {e}"))
+
+
 def _publish(path: str, raw: bytes) -> None:
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "wb") as f:
@@ -114,7 +232,7 @@ def _publish(path: str, raw: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _finish(value, done: str, num_workers: int, files) -> T:
+def _finish(value, done: str, num_workers: int, files, leftovers: str = "") -> T:
     fd = os.open(done, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600)
     try:
         os.write(fd, b"x")  # one byte per worker; O_APPEND keeps them apart
@@ -124,7 +242,7 @@ def _finish(value, done: str, num_workers: int, files) -> T:
     finally:
         os.close(fd)
     if complete:
-        for p in files:
+        for p in (*files, *(glob.glob(leftovers) if leftovers else ())):
             try:
                 os.unlink(p)
             except FileNotFoundError:

@@ -57,7 +57,12 @@ class FromPrefix(Source):
         self.oss_uri = oss_uri
 
     def __call__(self, client) -> List[Entry]:
-        return list_prefix(client, self.oss_uri)
+        return client.list_entries(*self.bucket_and_prefix(client))
+
+    def bucket_and_prefix(self, client) -> Tuple[str, str]:
+        if not isinstance(self.oss_uri, str) or not self.oss_uri:
+            raise ValueError("oss_uri must be non-empty")
+        return client.parse_uri(self.oss_uri)
 
 
 class FromObjects(Source):
@@ -78,13 +83,6 @@ class FromManifest(Source):
 
     def __call__(self, client) -> List[Entry]:
         return manifest_entries(client, self.path, self.parser, self.base)
-
-
-def list_prefix(client, oss_uri: str) -> List[Entry]:
-    if not isinstance(oss_uri, str) or not oss_uri:
-        raise ValueError("oss_uri must be non-empty")
-    bucket, prefix = client.parse_uri(oss_uri)
-    return client.list_entries(bucket, prefix)
 
 
 def objects_entries(object_uris: Any, parse: Callable[[str], Tuple[str, str]]) -> List[Entry]:

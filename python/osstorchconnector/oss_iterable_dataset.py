@@ -17,9 +17,10 @@ from ._entries import Entry, to_entry
 from ._epoch_counter import EpochCounter, token_of
 from ._epoch_order import in_epoch_order
 from ._listing import Listing
+from ._listing_feed import ListingFeed
 from ._oss_client import OssClient
 from ._resume import Progress
-from ._sharding import share_of
+from ._sharding import share_in, share_of
 from ._sources import FromManifest, FromObjects, FromPrefix, Source, TarSource
 from ._worker_slots import WorkerSlots, slot_index
 
@@ -337,6 +338,50 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
             split=lambda es, w: share_of(es, w * world + rank, total, block),
         )
 
+    def _streams(self, client: OssClient) -> bool:
+        """Whether this epoch's share can be fetched while the listing
+        arrives: a prefix in listing order (a shuffle needs the whole
+        listing first, and so does a resume, to find what is left)."""
+        return isinstance(self._get_dataset_objects, FromPrefix) and client.streams_listings
+
+    def _streamed(
+        self,
+        client: OssClient,
+        worker_id: int,
+        num_workers: int,
+        seed: Optional[int],
+        share: int,
+        rank: int,
+        world: int,
+        iteration: int,
+    ) -> Tuple[Iterator[Tuple[int, DataObject]], ListingFeed]:
+        """This worker's share of a prefix, fetched as the listing arrives:
+        one worker of the iteration lists, page by page, and hands each
+        worker its part of every page (with no workers, this process lists
+        for itself)."""
+        total, block = world * num_workers, self._block
+        bucket, prefix = self._get_dataset_objects.bucket_and_prefix(client)
+        prefetch = client.streamed_prefetch(include_errors=True, ordered=self._ordered)
+        if num_workers <= 1:
+            parts = _parts(client.list_entries_stream(bucket, prefix), share, total, block)
+        else:
+            parts = _shared_listing.streamed(
+                f"{self._uuid}-{seed}-{iteration}",
+                num_workers,
+                worker_id,
+                lambda: client.list_entries_stream(bucket, prefix),
+                lambda chunk, start, w: share_in(chunk, start, w * world + rank, total, block),
+                stopped=lambda: prefetch.closed,
+            )
+        feed = ListingFeed(parts, prefetch).start()
+
+        def objects() -> Iterator[Tuple[int, DataObject]]:
+            yield from prefetch  # closes it when done or abandoned
+            if feed.error is not None:
+                raise feed.error
+
+        return objects(), feed
+
     def __iter__(self) -> Iterator[Any]:
         return _EpochIterator(self)
 
@@ -377,6 +422,9 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
             return self._iterate_tar(client, share, total, order_seed, epoch, saved)
         if not isinstance(self._get_dataset_objects, Source):
             return ((None, o) for o in self._users_objects(client.for_worker(share, total))), None, Progress()
+        if saved is None and order_seed is None and self._streams(client):
+            objects, feed = self._streamed(client, worker_id, num_workers, seed, share, rank, world, iteration)
+            return objects, ("objects", epoch, None, share, total, feed.shape), Progress()
         entries = self._entries(client, worker_id, num_workers, seed, share, rank, world, epoch, iteration, order_seed)
         shape = _resume.fingerprint(entries)
         header = ("objects", epoch, order_seed, share, total, shape)
@@ -406,6 +454,17 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
                 pending.append(to_entry(o, client.parse_uri))
         if pending:  # the client's share: the worker's, or what the user's code set
             yield from client.prefetch(pending, include_errors=True)
+
+
+def _parts(chunks: Iterator[Sequence[Entry]], share: int, total: int, block: int) -> Iterator[Sequence[Entry]]:
+    """The share's part of each chunk of a listing that arrives in chunks."""
+    start = 0
+    try:
+        for chunk in chunks:
+            yield share_in(chunk, start, share, total, block)
+            start += len(chunk)
+    finally:
+        chunks.close()
 
 
 def _skip_members(chunks: List[Tuple[int, int]], k: int) -> List[Tuple[int, int]]:
@@ -468,7 +527,8 @@ class _EpochIterator:
             return dict(self._resume) if self._resume is not None else {"version": _resume.VERSION, "started": False}
         if self._header is None:
             return {"version": _resume.VERSION, "resumable": False}
-        return _resume.state(*self._header, self._progress)
+        *header, shape = self._header
+        return _resume.state(*header, shape() if callable(shape) else shape, self._progress)
 
     def load_state_dict(self, state: dict) -> None:
         """Resume from a state_dict(): the first next() sets up the saved

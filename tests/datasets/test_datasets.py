@@ -435,3 +435,24 @@ def test_upstream_module_names_import():
         _ = osstorchconnector.NoSuchThing
     d = new_data_object("oss://b/k", 0, "lbl")
     assert (d.key, d.size, d.label) == ("oss://b/k", 0, "lbl")
+
+
+@pytest.mark.parametrize("workers", [0, 3])
+def test_fetching_starts_with_the_first_page_of_the_listing(srv, workers):
+    # three pages of keys; each list request answers after a long delay: the first batch comes
+    # while the listing still has pages to go, and the epoch still delivers every key once
+    srv.fill(BUCKET, 2500, "paged/%05d", size=10)
+    ds = OssIterableDataset.from_prefix(f"oss://{BUCKET}/paged/", transform=key_and_bytes, **kw(srv))
+    dl = DataLoader(ds, batch_size=16, num_workers=workers, collate_fn=keep_list, timeout=120 if workers else 0)
+    srv.set_faults(op_latency_ms={"ListObjectsV2": 1500})
+    try:
+        srv.reset_stats()
+        it = iter(dl)
+        first = next(it)
+        lists_then = srv.stats()["requests"].get("ListObjectsV2", {}).get("200", 0)
+        keys = [k for k, _ in first] + [k for b in it for k, _ in b]
+    finally:
+        srv.clear_faults()
+    assert lists_then < 3, lists_then
+    assert sorted(keys) == [f"/{BUCKET}/paged/{i:05d}" for i in range(2500)]
+    assert srv.stats()["requests"]["ListObjectsV2"] == {"200": 3}  # one listing, for all workers

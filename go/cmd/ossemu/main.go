@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -24,6 +25,27 @@ type listFlag []string
 
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// opLatencyFlag collects --op-latency-ms Op=ms (repeatable).
+type opLatencyFlag map[string]int
+
+func (m opLatencyFlag) String() string {
+	parts := make([]string, 0, len(m))
+	for op, ms := range m {
+		parts = append(parts, fmt.Sprintf("%s=%d", op, ms))
+	}
+	return strings.Join(parts, ",")
+}
+
+func (m opLatencyFlag) Set(v string) error {
+	op, ms, ok := strings.Cut(v, "=")
+	n, err := strconv.Atoi(ms)
+	if !ok || op == "" || err != nil {
+		return fmt.Errorf("want Operation=milliseconds, got %q", v)
+	}
+	m[op] = n
+	return nil
+}
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
@@ -55,6 +77,8 @@ func run(args []string) error {
 	fs.Int64Var(&f.ClockOffsetMs, "clock-offset-ms", 0, "shift the server clock (signature time checks, Date header) by this many ms")
 	fs.IntVar(&f.LatencyMs, "latency-ms", 0, "first-byte latency added to every request")
 	fs.IntVar(&f.LatencyJitterMs, "latency-jitter-ms", 0, "uniform random extra latency, 0..N ms")
+	opLatency := opLatencyFlag{}
+	fs.Var(opLatency, "op-latency-ms", "extra first-byte latency for one operation, e.g. ListObjectsV2=500 (repeatable)")
 	fs.Int64Var(&f.BandwidthPerConn, "bandwidth-per-conn", 0, "bytes/s per response body (0 = unlimited)")
 	fs.Int64Var(&f.BandwidthTotal, "bandwidth-total", 0, "bytes/s across all response bodies (0 = unlimited)")
 	fs.IntVar(&f.QPSLimit, "qps-limit", 0, "requests/s above which 503 TotalQpsLimitExceeded is answered (0 = unlimited)")
@@ -88,6 +112,9 @@ func run(args []string) error {
 		}
 	}
 	o.Buckets, f.Ops = buckets, ops
+	if len(opLatency) > 0 {
+		f.OpLatencyMs = opLatency
+	}
 	srv, err := ossemu.New(o)
 	if err != nil {
 		return err

@@ -15,7 +15,15 @@ from .abi import encode
 from .buffers import in_buffer, out_buffer, take
 from .credentials import register_provider
 from .errors import call
-from .handles import ClientHandle, NativePrefetcher, NativeReader, NativeTar, NativeWriter, packed_call
+from .handles import (
+    ClientHandle,
+    NativeLister,
+    NativePrefetcher,
+    NativeReader,
+    NativeTar,
+    NativeWriter,
+    packed_call,
+)
 from .loader import lib
 
 
@@ -128,6 +136,13 @@ class NativeClient:
             ctypes.byref(n),
         )
         return Listing.from_packed(bucket, take(lib(), out, n.value))
+
+    def lister(self, bucket: str, prefix: str = "") -> NativeLister:
+        """The listing of prefix, started in the background and handed over
+        as it arrives (NativeLister.next_listing)."""
+        out = abi.u64()
+        call("ost_lister_open", self._h(), encode(bucket, "bucket"), encode(prefix, "prefix"), ctypes.byref(out))
+        return NativeLister(out.value, bucket)
 
     def get(self, bucket: str, key: str) -> bytes:
         out, n = ctypes.c_void_p(), ctypes.c_size_t()

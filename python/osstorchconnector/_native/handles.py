@@ -15,11 +15,11 @@ import collections
 import ctypes
 import os
 import weakref
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from . import packed
 from .abi import OK
-from .buffers import in_buffer, out_buffer
+from .buffers import in_buffer, out_buffer, take
 from .errors import call, raise_status
 from .loader import _loader, lib, loaded_in_this_process
 
@@ -114,6 +114,38 @@ class NativePrefetcher(Handle):
             raise StopIteration
         self._ready.extend(packed_results(dll, batch, n))
         return self._ready.popleft()
+
+    def add(self, items: Sequence[Tuple[str, str, int]]) -> None:
+        """Queue (bucket, key, size) items on a streamed prefetch; safe from
+        another thread while this one waits in __next__."""
+        buf = packed.encode_items(items)
+        call("ost_prefetch_add", self._h(), buf, len(buf))
+
+    def end(self) -> None:
+        """No more items will be added to this streamed prefetch."""
+        call("ost_prefetch_end", self._h())
+
+
+class NativeLister(Handle):
+    """A listing made in the background, handed over as it arrives (see
+    ost_lister_* in osstorch.h)."""
+
+    _free_fn = "ost_lister_close"
+
+    def __init__(self, handle: int, bucket: str) -> None:
+        super().__init__(handle)
+        self.bucket = bucket
+
+    def next_listing(self, max_keys: int):
+        """A Listing of the objects listed since the last call (waiting for
+        at least one), or None at the end."""
+        from .._listing import Listing
+
+        out, n, done = ctypes.c_void_p(), ctypes.c_size_t(), ctypes.c_int32()
+        call("ost_lister_next", self._h(), max_keys, ctypes.byref(out), ctypes.byref(n), ctypes.byref(done))
+        if done.value:
+            return None
+        return Listing.from_packed(self.bucket, take(lib(), out, n.value))
 
 
 class NativeWriter(Handle):

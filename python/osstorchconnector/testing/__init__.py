@@ -42,6 +42,7 @@ FAULT_OPTIONS = (
     "clock_offset_ms",
     "latency_ms",
     "latency_jitter_ms",
+    "op_latency_ms",
     "bandwidth_per_conn",
     "bandwidth_total",
     "qps_limit",
@@ -245,6 +246,14 @@ class LocalOssServer:
             bytes(data),
             {"Content-Type": "application/octet-stream"},
         )
+
+    def fill(self, bucket: str, count: int, key_format: str = "obj-%07d", *, size: int = 0, start: int = 0) -> None:
+        """Store count objects (key_format % i for i from start) of size
+        random bytes each, in the server itself: many objects in seconds."""
+        q = urllib.parse.urlencode(
+            {"bucket": bucket, "count": count, "key_format": key_format, "size": size, "start": start}
+        )
+        self._admin("POST", "fill?" + q)
 
     def set_credentials(
         self,
