@@ -133,8 +133,8 @@ func newDiskCache(dir string, budget int64) (*diskCache, error) {
 func cacheErr(dir string, err error) error {
 	e := wrap("OpenCache", "", "", err).(*Error)
 	e.Message = fmt.Sprintf("datasetConfig.cachePath %q cannot be used as a cache directory: %v", dir, err)
-	if e.Kind == KindNotFound {
-		e.Kind = KindInvalid // a path that cannot be created is a configuration error
+	if e.Kind != KindPermission {
+		e.Kind = KindInvalid // a path that cannot be made a directory is a configuration error
 	}
 	return e
 }

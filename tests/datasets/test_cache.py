@@ -228,8 +228,9 @@ def test_bad_settings_are_clear_errors(srv, tmp_path):
         OssMapDataset.from_prefix(f"oss://{B}/d/", **kw(srv, cache_path=str(tmp_path)))
     a_file = tmp_path / "file"
     a_file.write_bytes(b"x")
-    with pytest.raises(OSError, match="cachePath"):
+    with pytest.raises(OSError, match="cachePath") as e:
         OssMapDataset.from_prefix(f"oss://{B}/d/", **kw(srv, a_file / "sub"))
+    assert isinstance(e.value, ValueError)
     if os.geteuid() != 0:
         ro = tmp_path / "ro"
         ro.mkdir(mode=0o500)
