@@ -183,12 +183,19 @@ ost_status ost_reader_close(ost_handle reader);
  *                             a block of that size; never negative
  *     offset 8 + 16*count: per item in order, bucket bytes then key bytes;
  *         the buffer ends where the last key does.
+ * Items that carry their listing's ETag (for the node-local cache,
+ * datasetConfig.cachePath) use magic 0x3249534F ("OSI2") and records of 24
+ * bytes: the 16 above, then +16 u32 etag_len, +20 u32 0; each item's
+ * strings are bucket, key, then etag. At least one ETag is non-empty (items
+ * without any are written as OSI1).
  * A malformed items buffer is OST_ERR_INVALID. */
 #define OST_PACKED_RESULTS_MAGIC 0x3142534Fu
 #define OST_PACKED_ITEMS_MAGIC 0x3149534Fu
 #define OST_PACKED_HEADER_SIZE 8
 #define OST_PACKED_RECORD_SIZE 40
 #define OST_PACKED_ITEM_SIZE 16
+#define OST_PACKED_ITEMS_ETAG_MAGIC 0x3249534Fu
+#define OST_PACKED_ITEM_ETAG_SIZE 24
 #define OST_PACKED_ERROR 1u
 
 /* Fetch many objects concurrently (datasetConfig.prefetchConcurrency):
@@ -201,8 +208,10 @@ ost_status ost_batch_get_packed(ost_handle client, const void *items, size_t ite
                                 void **batch, size_t *batch_len, char **err);
 
 /* Prefetching iterator over a listing or a key list, sharded.
- * options_json: {"bucket", "prefix"}, {"items": [...]} or {"stream": true},
- *   and optionally
+ * options_json: {"bucket", "prefix"}, {"items": [...]} (each item
+ *   {"bucket", "key", "size"?, "etag"?}: etag, from a listing, lets the
+ *   node-local cache serve the object without asking OSS) or
+ *   {"stream": true}, and optionally
  *   "worker_id", "worker_count", "rank", "world_size" (an item at position i
  *   belongs to shard i % (worker_count*world_size) ==
  *   rank*worker_count + worker_id), "concurrency", "memory_budget".
@@ -285,7 +294,12 @@ ost_status ost_tar_index_from_file(const char *path, char **index, size_t *index
  *     uint64 offsets[count+1] key i is keys[offsets[i]:offsets[i+1]]
  *     char   keys[keys_len]   the keys' UTF-8 bytes, back to back, no NULs
  * Objects are in key order. It spares the caller a JSON document and one
- * object per key: a host keeps the buffer as it is. */
+ * object per key: a host keeps the buffer as it is. A client with a
+ * node-local cache (datasetConfig.cachePath) appends the objects' ETags:
+ *     uint64 etags_len
+ *     uint64 etag_offsets[count+1]
+ *     char   etags[etags_len]   as OSS sends them (quotes included)
+ * so that they can be handed back with the items to fetch. */
 ost_status ost_list_packed(ost_handle client, const char *bucket, const char *prefix,
                            void **out, size_t *out_len, char **err);
 /* The same listing handed over as it arrives: ost_lister_open starts it in

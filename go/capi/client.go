@@ -165,7 +165,7 @@ func ost_batch_get_packed(h C.uint64_t, items unsafe.Pointer, itemsLen C.size_t,
 		}
 		its := make([]connector.Item, len(list))
 		for i, it := range list {
-			its[i] = connector.Item{Bucket: it.Bucket, Key: it.Key, Size: it.Size}
+			its[i] = connector.Item{Bucket: it.Bucket, Key: it.Key, Size: it.Size, ETag: it.ETag}
 		}
 		res := c.BatchGet(context.Background(), its, connector.WithAllocator(cAllocator{}))
 		recs := make([]result, len(res))

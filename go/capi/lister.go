@@ -42,6 +42,9 @@ func ost_lister_next(lh C.uint64_t, maxKeys C.int32_t, out *unsafe.Pointer, outL
 			return nil
 		}
 		var pl packedListing
+		if l.WithETags() {
+			pl.etags = &packedETags{}
+		}
 		for _, o := range got {
 			if err := pl.add(o); err != nil {
 				return err

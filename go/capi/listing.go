@@ -25,16 +25,18 @@ type packedListing struct {
 	sizes []int64
 	offs  []uint64
 	keys  []byte
+	etags *packedETags // with a node-local cache only (listing_etags.go)
 }
 
 func (p *packedListing) add(o connector.ObjectInfo) error {
 	p.offs = append(p.offs, uint64(len(p.keys)))
 	p.sizes = append(p.sizes, o.Size)
 	p.keys = append(p.keys, o.Key...)
+	p.etags.add(o.ETag)
 	return nil
 }
 
-func (p *packedListing) size() int { return 16 + 16*len(p.sizes) + 8 + len(p.keys) }
+func (p *packedListing) size() int { return 16 + 16*len(p.sizes) + 8 + len(p.keys) + p.etags.size() }
 
 // writeTo lays the listing out in out, which is p.size() bytes long.
 func (p *packedListing) writeTo(out []byte) {
@@ -52,7 +54,8 @@ func (p *packedListing) writeTo(out []byte) {
 		at += 8
 	}
 	le.PutUint64(out[at:], uint64(len(p.keys)))
-	copy(out[at+8:], p.keys)
+	at += 8 + copy(out[at+8:], p.keys)
+	p.etags.writeTo(out[at:])
 }
 
 // bigListing is the packed size from which a listing's garbage is handed
@@ -63,6 +66,9 @@ const bigListing = 4 << 20
 func ost_list_packed(h C.uint64_t, bucket, prefix *C.char, out *unsafe.Pointer, outLen *C.size_t, errOut **C.char) C.int32_t {
 	return callClient(h, errOut, []unsafe.Pointer{unsafe.Pointer(bucket), unsafe.Pointer(out), unsafe.Pointer(outLen)}, func(c *connector.Client) error {
 		var pl packedListing
+		if c.CacheEnabled() {
+			pl.etags = &packedETags{}
+		}
 		if err := c.List(context.Background(), C.GoString(bucket), C.GoString(prefix), pl.add); err != nil {
 			return err
 		}

@@ -70,7 +70,7 @@ func ost_prefetch_add(ph C.uint64_t, items unsafe.Pointer, itemsLen C.size_t, er
 		}
 		its := make([]connector.Item, len(list))
 		for i, it := range list {
-			its[i] = connector.Item{Bucket: it.Bucket, Key: it.Key, Size: it.Size}
+			its[i] = connector.Item{Bucket: it.Bucket, Key: it.Key, Size: it.Size, ETag: it.ETag}
 		}
 		return p.Add(its)
 	})

@@ -4,14 +4,19 @@ import (
 	"context"
 
 	"golang.org/x/sync/errgroup"
+
+	"osstorchconnector/go/fastcrc"
 )
 
 // Item names one object to fetch. Size, when known (> 0), lets the fetch
-// read straight into a buffer of the right size.
+// read straight into a buffer of the right size. ETag, when known (from a
+// listing), is what a node-local cache entry must hold to be served without
+// asking OSS (docs/cache.md).
 type Item struct {
 	Bucket string `json:"bucket"`
 	Key    string `json:"key"`
 	Size   int64  `json:"size,omitempty"`
+	ETag   string `json:"etag,omitempty"`
 }
 
 // Result is one fetched object: Data, or Err (a *Error; Kind KindNotFound
@@ -55,15 +60,44 @@ func (c *Client) fetchItem(ctx context.Context, it Item, b bufs) Result {
 			return Result{Err: wrap("GetObject", it.Bucket, it.Key, err)}
 		}
 	}
-	data, _, err := c.readInto(ctx, it.Bucket, it.Key, 0, -1, dst, "", b)
+	if c.cache != nil {
+		if data, ok := c.cachedItem(ctx, it, dst, b); ok {
+			if len(data) == 0 || !sameBlock(data, dst) {
+				b.put(dst)
+			}
+			c.stats.cacheHits.Add(1)
+			c.stats.cacheHitBytes.Add(int64(len(data)))
+			if len(data) == 0 {
+				data = []byte{}
+			}
+			return Result{Data: data}
+		}
+		c.stats.cacheMisses.Add(1)
+	}
+	data, meta, err := c.readInto(ctx, it.Bucket, it.Key, 0, -1, dst, "", b)
 	if err != nil || len(data) == 0 || !sameBlock(data, dst) {
 		b.put(dst) // not handed over: failed, empty, or read into a block of its own
 	}
 	if err != nil {
 		return Result{Err: err}
 	}
+	if c.cache != nil {
+		c.store(it, data, meta)
+	}
 	if len(data) == 0 {
 		data = []byte{}
 	}
 	return Result{Data: data}
+}
+
+// store keeps a fetched object in the node-local cache; a failure to keep it
+// costs only a line in the log.
+func (c *Client) store(it Item, data []byte, meta objectMeta) {
+	crc := meta.CRC64
+	if !meta.HasCRC || int64(len(data)) != meta.Size {
+		crc = fastcrc.Checksum(data)
+	}
+	if err := c.cache.put(it.Bucket, it.Key, meta.ETag, data, crc); err != nil {
+		c.log.Warn("cache: object not kept", zapKey(it.Bucket, it.Key), zapErr(err))
+	}
 }

@@ -25,6 +25,7 @@ type Client struct {
 	audit    *zap.Logger
 	retryer  qosRetryer
 	stats    *statsCollector
+	cache    *diskCache // nil: no node-local cache
 }
 
 // NewClient validates o, reads o.ConfigPath and builds a client. No request
@@ -36,6 +37,9 @@ func NewClient(o Options) (*Client, error) {
 	}
 	cfg, warnings, err := LoadConfig(o.ConfigPath)
 	if err != nil {
+		return nil, err
+	}
+	if err := o.applyCache(&cfg); err != nil {
 		return nil, err
 	}
 	creds, err := credentialsProvider(o)
@@ -99,8 +103,38 @@ func NewClient(o Options) (*Client, error) {
 	} else {
 		ocfg.WithSignatureVersion(oss.SignatureVersionV1)
 	}
-	return &Client{oss: oss.NewClient(ocfg, withSkewCorrection(skew)), cfg: cfg, endpoint: ep, region: region, log: lg.log, audit: lg.audit, retryer: retryer, stats: stats}, nil
+	var cache *diskCache
+	if cfg.DatasetConfig.CachePath != "" {
+		if cache, err = openCache(cfg.DatasetConfig.CachePath, cfg.DatasetConfig.CacheBytes); err != nil {
+			return nil, err
+		}
+	}
+	return &Client{oss: oss.NewClient(ocfg, withSkewCorrection(skew)), cfg: cfg, endpoint: ep, region: region, log: lg.log, audit: lg.audit, retryer: retryer, stats: stats, cache: cache}, nil
 }
+
+// applyCache lays the cache arguments over the configuration file's.
+func (o Options) applyCache(cfg *Config) error {
+	if o.CacheBytes < 0 {
+		return invalidf("cache_bytes must be a positive number of bytes, got %d", o.CacheBytes)
+	}
+	if o.CachePath != "" {
+		cfg.DatasetConfig.CachePath = o.CachePath
+	}
+	if o.CacheBytes > 0 {
+		cfg.DatasetConfig.CacheBytes = o.CacheBytes
+	}
+	d := cfg.DatasetConfig
+	switch {
+	case d.CacheBytes > 0 && d.CachePath == "":
+		return invalidf("cache_bytes (datasetConfig.cacheBytes) is set but no cache_path (datasetConfig.cachePath)")
+	case d.CachePath != "" && d.CacheBytes == 0:
+		return invalidf("cache_path (datasetConfig.cachePath) is set but no cache_bytes (datasetConfig.cacheBytes)")
+	}
+	return nil
+}
+
+// CacheEnabled reports whether the client has a node-local cache.
+func (c *Client) CacheEnabled() bool { return c.cache != nil }
 
 // Config returns the effective configuration.
 func (c *Client) Config() Config { return c.cfg }

@@ -28,6 +28,11 @@ type Config struct {
 		EnableFastList      bool `json:"enableFastList"`      // concurrent listing over split key ranges
 		ListConcurrency     int  `json:"listConcurrency"`     // listing requests in flight with FastList
 		ListWorker          int  `json:"listWorker"`          // Go scheduler threads for listing
+		// Ours: the node-local cache (docs/cache.md), off while CachePath is
+		// empty; CacheBytes is its budget and must be set with it (checked
+		// once the client's own arguments are laid over the file's).
+		CachePath  string `json:"cachePath"`
+		CacheBytes int64  `json:"cacheBytes"`
 	} `json:"datasetConfig"`
 
 	CheckpointConfig struct {
@@ -141,7 +146,8 @@ var configSchema = map[string]field{
 	"datasetConfig": {"object"}, "checkpointConfig": {"object"},
 	"datasetConfig.prefetchConcurrency": {"int32"}, "datasetConfig.prefetchWorker": {"int32"},
 	"datasetConfig.enableFastList": {"bool"}, "datasetConfig.listConcurrency": {"int32"},
-	"datasetConfig.listWorker":             {"int32"},
+	"datasetConfig.listWorker": {"int32"}, "datasetConfig.cachePath": {"string"},
+	"datasetConfig.cacheBytes":             {"count"},
 	"checkpointConfig.prefetchConcurrency": {"int32"}, "checkpointConfig.prefetchWorker": {"int32"},
 	"checkpointConfig.uploadConcurrency": {"int32"}, "checkpointConfig.disablePartChecksums": {"bool"},
 	"partSize": {"count"}, "readChunkSize": {"count"}, "memoryBudget": {"count"}, "maxAttempts": {"count"},

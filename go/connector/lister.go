@@ -10,20 +10,21 @@ import (
 // arrive, so that a consumer can start on the first page while the rest is
 // still being listed.
 type Lister struct {
-	cancel context.CancelFunc
-	mu     sync.Mutex
-	got    []ObjectInfo
-	done   bool
-	err    error
-	ready  chan struct{} // holds a token while objects or the end wait for Next
-	ended  chan struct{}
+	withETags bool
+	cancel    context.CancelFunc
+	mu        sync.Mutex
+	got       []ObjectInfo
+	done      bool
+	err       error
+	ready     chan struct{} // holds a token while objects or the end wait for Next
+	ended     chan struct{}
 }
 
 // StartListing lists bucket/prefix in the background; call Next until it
 // reports the end, or Close.
 func (c *Client) StartListing(ctx context.Context, bucket, prefix string) *Lister {
 	ctx, cancel := context.WithCancel(ctxOr(ctx))
-	l := &Lister{cancel: cancel, ready: make(chan struct{}, 1), ended: make(chan struct{})}
+	l := &Lister{withETags: c.CacheEnabled(), cancel: cancel, ready: make(chan struct{}, 1), ended: make(chan struct{})}
 	go func() {
 		defer close(l.ended)
 		err := c.List(ctx, bucket, prefix, func(o ObjectInfo) error {
@@ -72,6 +73,10 @@ func (l *Lister) Next(max int) ([]ObjectInfo, error) {
 		<-l.ready
 	}
 }
+
+// WithETags reports whether the consumer should keep the objects' ETags:
+// the client has a node-local cache, which checks entries against them.
+func (l *Lister) WithETags() bool { return l.withETags }
 
 // Close stops the listing and waits for it to end.
 func (l *Lister) Close() {

@@ -19,6 +19,12 @@ type Options struct {
 	AccessKeySecret string `json:"access_key_secret"`
 	SecurityToken   string `json:"security_token"`
 
+	// CachePath and CacheBytes, when set, override config.json's
+	// datasetConfig.cachePath and datasetConfig.cacheBytes (the datasets'
+	// cache_path and cache_bytes arguments).
+	CachePath  string `json:"cache_path"`
+	CacheBytes int64  `json:"cache_bytes"`
+
 	// CredentialsFunc, when set, is asked for credentials before anything
 	// else (Python's cred_provider). Credentials without an expiry are asked
 	// for again after ProviderRefresh.

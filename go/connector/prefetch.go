@@ -164,7 +164,7 @@ func (c *Client) Prefetch(ctx context.Context, o PrefetchOptions, opts ...FetchO
 			}
 		default:
 			err = c.List(gctx, o.Bucket, o.Prefix, func(oi ObjectInfo) error {
-				return emit(Item{Bucket: o.Bucket, Key: oi.Key, Size: oi.Size})
+				return emit(Item{Bucket: o.Bucket, Key: oi.Key, Size: oi.Size, ETag: oi.ETag})
 			})
 		}
 		g.Wait()

@@ -21,6 +21,14 @@ type Stats struct {
 	Retries       int64            `json:"retries"`        // attempts after the first, whatever the reason
 	Errors        map[string]int64 `json:"errors"`         // failed attempts by kind (see statusKind)
 	BusySeconds   float64          `json:"busy_seconds"`   // wall time with at least one request in flight
+	// The node-local cache (docs/cache.md): objects served from it, objects
+	// looked for and fetched instead, the bytes served, and of the misses
+	// those whose entry held an older ETag or failed its CRC-64.
+	CacheHits     int64 `json:"cache_hits"`
+	CacheMisses   int64 `json:"cache_misses"`
+	CacheHitBytes int64 `json:"cache_hit_bytes"`
+	CacheStale    int64 `json:"cache_stale"`
+	CacheCorrupt  int64 `json:"cache_corrupt"`
 	// FirstByte counts requests by the time to their response headers: bucket
 	// i holds latencies below LatencyBucketBound(i).
 	FirstByte []int64 `json:"first_byte_hist"`
@@ -54,6 +62,8 @@ type statsCollector struct {
 	gets, lists, other, bytesIn, bytesOut, retries atomic.Int64
 	errors                                         [numStatusKinds]atomic.Int64
 	firstByte                                      [LatencyBuckets]atomic.Int64
+
+	cacheHits, cacheMisses, cacheHitBytes, cacheStale, cacheCorrupt atomic.Int64
 
 	mu       sync.Mutex
 	inFlight int
@@ -138,7 +148,8 @@ func statusKind(resp *http.Response, err error) int {
 func (s *statsCollector) snapshot() Stats {
 	st := Stats{Gets: s.gets.Load(), Lists: s.lists.Load(), OtherRequests: s.other.Load(), BytesIn: s.bytesIn.Load(),
 		BytesOut: s.bytesOut.Load(), Retries: s.retries.Load(), Errors: map[string]int64{},
-		FirstByte: make([]int64, LatencyBuckets)}
+		FirstByte: make([]int64, LatencyBuckets), CacheHits: s.cacheHits.Load(), CacheMisses: s.cacheMisses.Load(),
+		CacheHitBytes: s.cacheHitBytes.Load(), CacheStale: s.cacheStale.Load(), CacheCorrupt: s.cacheCorrupt.Load()}
 	for k := range s.errors {
 		if n := s.errors[k].Load(); n > 0 {
 			st.Errors[statusKindNames[k]] = n

@@ -25,10 +25,16 @@ import (
 const (
 	ResultsMagic uint32 = 'O' | 'S'<<8 | 'B'<<16 | '1'<<24
 	ItemsMagic   uint32 = 'O' | 'S'<<8 | 'I'<<16 | '1'<<24
+	// ItemsETagMagic ("OSI2") marks items that carry their listing's ETag
+	// (for the node-local cache): written only when some item has one.
+	ItemsETagMagic uint32 = 'O' | 'S'<<8 | 'I'<<16 | '2'<<24
 
 	HeaderSize = 8  // u32 magic, u32 count
 	RecordSize = 40 // one result: u64 index, body_ptr, body_len; u32 bucket_len, key_len, error_len, flags
 	ItemSize   = 16 // one item to fetch: u32 bucket_len, key_len; i64 size
+	// one item with its ETag: u32 bucket_len, key_len; i64 size; u32
+	// etag_len, u32 0
+	ItemETagSize = 24
 )
 
 // FlagError marks a failed result: it has error details (the error JSON
@@ -58,6 +64,17 @@ type Item struct {
 	Bucket string
 	Key    string
 	Size   int64
+	ETag   string // "" when unknown
+}
+
+// itemsLayout is the magic and record size that items are written with.
+func itemsLayout(items []Item) (uint32, int) {
+	for _, it := range items {
+		if it.ETag != "" {
+			return ItemsETagMagic, ItemETagSize
+		}
+	}
+	return ItemsMagic, ItemSize
 }
 
 func formatErr(format string, args ...any) error {
@@ -205,15 +222,16 @@ func ItemsLen(items []Item) (int, error) {
 	if uint64(len(items)) > math.MaxUint32 {
 		return 0, formatErr("%d items", len(items))
 	}
-	n := HeaderSize + ItemSize*len(items)
+	_, size := itemsLayout(items)
+	n := HeaderSize + size*len(items)
 	for i, it := range items {
 		if it.Size < 0 {
 			return 0, formatErr("item %d: negative size %d", i, it.Size)
 		}
-		if uint64(len(it.Bucket)) > math.MaxUint32 || uint64(len(it.Key)) > math.MaxUint32 {
+		if uint64(len(it.Bucket)) > math.MaxUint32 || uint64(len(it.Key)) > math.MaxUint32 || uint64(len(it.ETag)) > math.MaxUint32 {
 			return 0, formatErr("item %d: a string longer than 4 GiB", i)
 		}
-		n += len(it.Bucket) + len(it.Key)
+		n += len(it.Bucket) + len(it.Key) + len(it.ETag)
 	}
 	return n, nil
 }
@@ -228,31 +246,41 @@ func AppendItems(dst []byte, items []Item) ([]byte, error) {
 	dst = append(dst, make([]byte, n)...)
 	b := dst[start:]
 	le := binary.LittleEndian
-	le.PutUint32(b[0:], ItemsMagic)
+	magic, size := itemsLayout(items)
+	le.PutUint32(b[0:], magic)
 	le.PutUint32(b[4:], uint32(len(items)))
-	s := HeaderSize + ItemSize*len(items)
+	s := HeaderSize + size*len(items)
 	for i, it := range items {
-		f := b[HeaderSize+ItemSize*i:]
+		f := b[HeaderSize+size*i:]
 		le.PutUint32(f[0:], uint32(len(it.Bucket)))
 		le.PutUint32(f[4:], uint32(len(it.Key)))
 		le.PutUint64(f[8:], uint64(it.Size))
 		s += copy(b[s:], it.Bucket)
 		s += copy(b[s:], it.Key)
+		if size == ItemETagSize {
+			le.PutUint32(f[16:], uint32(len(it.ETag)))
+			s += copy(b[s:], it.ETag)
+		}
 	}
 	return dst, nil
 }
 
-// DecodeItems reads an items buffer.
+// DecodeItems reads an items buffer (either layout).
 func DecodeItems(b []byte) ([]Item, error) {
-	count, err := header(b, ItemsMagic, ItemSize)
+	magic, recSize := ItemsMagic, ItemSize
+	if len(b) >= 4 && binary.LittleEndian.Uint32(b) == ItemsETagMagic {
+		magic, recSize = ItemsETagMagic, ItemETagSize
+	}
+	count, err := header(b, magic, recSize)
 	if err != nil {
 		return nil, err
 	}
 	le := binary.LittleEndian
 	items := make([]Item, count)
-	at := HeaderSize + ItemSize*count
+	at := HeaderSize + recSize*count
+	withETag := false
 	for i := range items {
-		f := b[HeaderSize+ItemSize*i:]
+		f := b[HeaderSize+recSize*i:]
 		var bucket, key []byte
 		if bucket, err = take(b, &at, le.Uint32(f[0:])); err != nil {
 			return nil, err
@@ -265,6 +293,21 @@ func DecodeItems(b []byte) ([]Item, error) {
 			return nil, formatErr("item %d: negative size %d", i, size)
 		}
 		items[i] = Item{Bucket: string(bucket), Key: string(key), Size: size}
+		if magic == ItemsETagMagic {
+			if le.Uint32(f[20:]) != 0 {
+				return nil, formatErr("item %d: reserved field is not 0", i)
+			}
+			etag, err := take(b, &at, le.Uint32(f[16:]))
+			if err != nil {
+				return nil, err
+			}
+			items[i].ETag = string(etag)
+			withETag = withETag || len(etag) > 0
+		}
+	}
+	if magic == ItemsETagMagic && !withETag {
+		// one reading per buffer: items without ETags are written as OSI1
+		return nil, formatErr("an OSI2 items buffer without any ETag")
 	}
 	if at != len(b) {
 		return nil, formatErr("%d bytes after the last string", len(b)-at)

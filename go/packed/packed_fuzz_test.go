@@ -13,6 +13,8 @@ func FuzzPacked(f *testing.F) {
 	res, _ := AppendResults(nil, sampleRecords())
 	items, _ := AppendItems(nil, []Item{{Bucket: "b", Key: "k", Size: 3}})
 	f.Add(res, uint64(1), uint64(0x1000), uint64(10), "bkt", "key", []byte(nil), int64(10))
+	etagItems, _ := AppendItems(nil, []Item{{Bucket: "b", Key: "k", Size: 3, ETag: `"e"`}, {Bucket: "b", Key: "j"}})
+	f.Add(etagItems, uint64(0), uint64(0), uint64(0), "b", "k", []byte(nil), int64(3))
 	f.Add(items, uint64(0), uint64(0), uint64(0), "", "m/1", []byte(`{"kind":"network"}`), int64(0))
 	f.Add([]byte("OSB1\x01\x00\x00\x00"), uint64(0), uint64(0), uint64(0), "", "", []byte(nil), int64(-1))
 	f.Fuzz(func(t *testing.T, data []byte, index, ptr, n uint64, bucket, key string, errJSON []byte, size int64) {
@@ -57,6 +59,15 @@ func FuzzPacked(f *testing.F) {
 			t.Fatalf("valid items refused: %v", err)
 		}
 		back, err := DecodeItems(enc)
+		if err != nil || !reflect.DeepEqual(back, it) {
+			t.Fatalf("items %+v came back as %+v (%v)", it, back, err)
+		}
+		it[1].ETag = bucket // with ETags (OSI2) when bucket is not empty
+		enc, err = AppendItems(nil, it)
+		if err != nil {
+			t.Fatalf("valid items refused: %v", err)
+		}
+		back, err = DecodeItems(enc)
 		if err != nil || !reflect.DeepEqual(back, it) {
 			t.Fatalf("items %+v came back as %+v (%v)", it, back, err)
 		}

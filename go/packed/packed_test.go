@@ -126,3 +126,32 @@ func TestItemsRoundTripAndLayout(t *testing.T) {
 		}
 	}
 }
+
+func TestItemsWithETags(t *testing.T) {
+	items := []Item{{Bucket: "b", Key: "k1", Size: 10, ETag: `"E1"`}, {Bucket: "b", Key: "k2"}}
+	b, err := AppendItems(nil, items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	le := binary.LittleEndian
+	want := le.AppendUint32([]byte("OSI2"), 2)
+	want = le.AppendUint32(le.AppendUint32(le.AppendUint64(le.AppendUint32(le.AppendUint32(want, 1), 2), 10), 4), 0)
+	want = le.AppendUint32(le.AppendUint32(le.AppendUint64(le.AppendUint32(le.AppendUint32(want, 1), 2), 0), 0), 0)
+	want = append(want, `bk1"E1"bk2`...)
+	if !bytes.Equal(b, want) {
+		t.Fatalf("encoded\n%x\nwant\n%x", b, want)
+	}
+	got, err := DecodeItems(b)
+	if err != nil || !reflect.DeepEqual(got, items) {
+		t.Fatalf("%+v %v", got, err)
+	}
+	reserved := append([]byte(nil), b...)
+	reserved[HeaderSize+20] = 1
+	noETag := le.AppendUint32([]byte("OSI2"), 1)
+	noETag = append(le.AppendUint32(le.AppendUint32(le.AppendUint64(le.AppendUint32(le.AppendUint32(noETag, 1), 1), 0), 0), 0), "bk"...)
+	for _, bad := range [][]byte{reserved, noETag, b[:len(b)-1]} {
+		if _, err := DecodeItems(bad); !errors.Is(err, ErrFormat) {
+			t.Fatalf("%x: %v", bad, err)
+		}
+	}
+}

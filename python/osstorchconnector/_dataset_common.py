@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional
 from ._data_object import DataObject
 from ._entries import Entry, to_entry
 from ._listing import Listing
-from ._oss_client import OssClient
+from ._oss_client import OssClient, cache_options
 from ._stats import PUBLISH_EVERY, SharedStats, StatsLogger, flatten, summary
 from .errors import OssError, error_for
 
@@ -31,7 +31,15 @@ class _DatasetBase:
     pickle into spawn/forkserver workers; the native client is made per process."""
 
     def _init_common(
-        self, endpoint: str, cred_path: str, config_path: str, transform: Callable, cred_provider: Any, region: str
+        self,
+        endpoint: str,
+        cred_path: str,
+        config_path: str,
+        transform: Callable,
+        cred_provider: Any,
+        region: str,
+        cache_path: str = "",
+        cache_bytes: int = 0,
     ) -> None:
         if not endpoint:  # upstream's local-directory mode (see _local)
             log.warning("endpoint is empty, load from local directory")
@@ -43,6 +51,7 @@ class _DatasetBase:
         self._config_path = config_path or ""
         self._cred_provider = cred_provider
         self._region = region or ""
+        self._cache = cache_options(cache_path, cache_bytes)  # checked here, so the constructor raises
         self._transform = transform
         self._client = None
         self._client_pid = None
@@ -84,6 +93,7 @@ class _DatasetBase:
                 str(self._uuid),
                 cred_provider=self._cred_provider,
                 region=self._region,
+                **self._cache,
             )
             self._client_pid = os.getpid()
         return self._client

@@ -10,7 +10,11 @@ share it. Entries are made when asked for.
 
 The packed form (what ost_list_packed returns, see include/osstorch.h) is
 kept as it arrives: a header {u64 count, u64 keys_len}, count i64 sizes,
-count+1 u64 key offsets, then the keys, all little-endian.
+count+1 u64 key offsets, then the keys, all little-endian. A client with a
+node-local cache appends the objects' ETags {u64 etags_len, count+1 u64
+offsets, the ETags}: entries stay (bucket, key, size, label), and the ETags
+travel beside them to the fetch (etag(i)), where the cache checks its entry
+against them without asking OSS (docs/cache.md).
 """
 
 from __future__ import annotations
@@ -106,7 +110,7 @@ class Listing:
     """A read-only sequence of (bucket, key, size, label) entries, stored
     packed: see the module's docstring."""
 
-    __slots__ = ("_buckets", "_bucket_idx", "_keys", "_sizes", "_labels", "__weakref__")
+    __slots__ = ("_buckets", "_bucket_idx", "_keys", "_sizes", "_labels", "_etags", "__weakref__")
 
     def __init__(
         self,
@@ -115,6 +119,7 @@ class Listing:
         keys: _Strings,
         sizes,
         labels: Optional[_Strings] = None,
+        etags: Optional[_Strings] = None,
     ) -> None:
         if len(keys.offsets) != len(sizes) + 1:
             raise ValueError("a listing needs one key offset more than it has sizes")
@@ -125,6 +130,7 @@ class Listing:
         self._keys = keys
         self._sizes = sizes
         self._labels = labels  # None: every label is ""
+        self._etags = etags  # None: no ETags known (no cache, or not from a listing)
 
     # ---- construction ----
 
@@ -137,10 +143,15 @@ class Listing:
         sizes_at = _HEADER.size
         offs_at = sizes_at + 8 * count
         keys_at = offs_at + 8 * (count + 1)
-        if len(buf) != keys_at + keys_len:
+        end = keys_at + keys_len
+        etags_len = None
+        if len(buf) > end and len(buf) >= end + 8:  # the ETags section
+            (etags_len,) = struct.unpack_from("<Q", buf, end)
+            end += 8 + 8 * (count + 1) + etags_len
+        if len(buf) != end:
             raise ValueError(
                 f"packed listing of {count} keys and {keys_len} key bytes should be "
-                f"{keys_at + keys_len} bytes, not {len(buf)}"
+                f"{keys_at + keys_len} bytes (or more, with ETags), not {len(buf)}"
             )
         buf = bytes(buf)
         view = memoryview(buf)
@@ -148,7 +159,15 @@ class Listing:
         offsets = _int_array(view[offs_at:keys_at])
         if offsets[0] != 0 or offsets[count] != keys_len:
             raise ValueError("packed listing's key offsets do not span its keys")
-        return cls((bucket,), None, _Strings(buf, keys_at, offsets), sizes)
+        etags = None
+        if etags_len is not None:
+            eoffs_at = keys_at + keys_len + 8
+            etags_at = eoffs_at + 8 * (count + 1)
+            eoffs = _int_array(view[eoffs_at:etags_at])
+            if eoffs[0] != 0 or eoffs[count] != etags_len:
+                raise ValueError("packed listing's ETag offsets do not span its ETags")
+            etags = _Strings(buf, etags_at, eoffs)
+        return cls((bucket,), None, _Strings(buf, keys_at, offsets), sizes, None, etags)
 
     @classmethod
     def from_entries(cls, entries: Iterable[Sequence]) -> "Listing":
@@ -221,6 +240,15 @@ class Listing:
     def size(self, i: int) -> int:
         return self._sizes[self._index(i)]
 
+    @property
+    def has_etags(self) -> bool:
+        """Whether the listing knows its objects' ETags (its client has a cache)."""
+        return self._etags is not None
+
+    def etag(self, i: int) -> str:
+        """The ETag entry i was listed with ("" when unknown)."""
+        return "" if self._etags is None else self._etags.get(self._index(i))
+
     def take(self, indices: Iterable[int]) -> "Listing":
         """A new listing of the entries at indices, in that order (a share)."""
         idx = [self._index(int(i)) for i in indices]
@@ -231,11 +259,14 @@ class Listing:
             self._keys.take(idx),
             array("q", (self._sizes[i] for i in idx)),
             None if self._labels is None else self._labels.take(idx),
+            None if self._etags is None else self._etags.take(idx),
         )
 
     def nbytes(self) -> int:
         """The bytes its buffers hold (not counting the few objects around them)."""
         n = self._keys.nbytes() + 8 * len(self._sizes)
+        if self._etags is not None:
+            n += self._etags.nbytes()
         if self._bucket_idx is not None:
             n += self._bucket_idx.itemsize * len(self._bucket_idx)
         if self._labels is not None:
@@ -256,9 +287,13 @@ class Listing:
 
     def __reduce__(self):
         labels = None if self._labels is None else self._labels.state()
-        return (_rebuild, (self._buckets, self._bucket_idx, self._keys.state(), _ints_le(self._sizes), labels))
+        args = (self._buckets, self._bucket_idx, self._keys.state(), _ints_le(self._sizes), labels)
+        if self._etags is not None:
+            args += (self._etags.state(),)
+        return (_rebuild, args)
 
 
-def _rebuild(buckets, bucket_idx, keys, sizes, labels) -> Listing:
+def _rebuild(buckets, bucket_idx, keys, sizes, labels, etags=None) -> Listing:
     lab = None if labels is None else _Strings(labels[0], 0, _int_array(labels[1]))
-    return Listing(tuple(buckets), bucket_idx, _Strings(keys[0], 0, _int_array(keys[1])), _int_array(sizes), lab)
+    tags = None if etags is None else _Strings(etags[0], 0, _int_array(etags[1]))
+    return Listing(tuple(buckets), bucket_idx, _Strings(keys[0], 0, _int_array(keys[1])), _int_array(sizes), lab, tags)

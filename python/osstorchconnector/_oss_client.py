@@ -13,6 +13,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 from . import _local, _native
 from ._data_object import DataObject, error_object
 from ._entries import Entry, object_key, to_entry
+from ._listing import Listing
 from ._stats import flatten, summary
 from .errors import OssError, OssNotFoundError, error_for
 
@@ -28,6 +29,35 @@ def parse_oss_uri(uri: str) -> Tuple[str, str]:
     ``oss://bucket.<endpoint-host>/key``), by the core's parser (it needs no
     client); ValueError otherwise."""
     return _native.parse_uri(uri)
+
+
+def cache_options(cache_path: Any, cache_bytes: Any) -> Dict[str, Any]:
+    """The node-local cache arguments (docs/cache.md), checked: {} when
+    neither is given (config.json's datasetConfig.cachePath/cacheBytes then
+    apply, and the cache is off without them)."""
+    if cache_path is None:
+        cache_path = ""
+    if not isinstance(cache_path, (str, os.PathLike)):
+        raise TypeError(f"cache_path must be a path, got {type(cache_path).__name__}")
+    cache_path = os.fspath(cache_path)
+    if cache_bytes is None:
+        cache_bytes = 0
+    if isinstance(cache_bytes, bool) or not isinstance(cache_bytes, int) or cache_bytes < 0:
+        raise ValueError(f"cache_bytes must be a positive number of bytes, got {cache_bytes!r}")
+    out: Dict[str, Any] = {}
+    if cache_path:
+        out["cache_path"] = cache_path
+    if cache_bytes:
+        out["cache_bytes"] = cache_bytes
+    return out
+
+
+def _items(entries: Sequence[Entry]) -> List[Dict[str, Any]]:
+    """The core's items for entries; a Listing made with a cache adds each
+    object's listed ETag, which lets the cache serve it without asking OSS."""
+    if isinstance(entries, Listing) and entries.has_etags:
+        return [{"bucket": b, "key": k, "size": s, "etag": entries.etag(i)} for i, (b, k, s, _) in enumerate(entries)]
+    return [{"bucket": b, "key": k, "size": s} for b, k, s, _ in entries]
 
 
 class OssClient:
@@ -56,7 +86,10 @@ class OssClient:
         total: int = 1,
         cred_provider: Any = None,
         region: str = "",
+        cache_path: str = "",
+        cache_bytes: int = 0,
     ) -> None:
+        cache = cache_options(cache_path, cache_bytes)
         self._endpoint = endpoint or ""
         self._cred_path = cred_path or ""
         self._config_path = config_path or ""
@@ -74,6 +107,7 @@ class OssClient:
                     "cred_path": self._cred_path,
                     "config_path": self._config_path,
                     "region": self._region,
+                    **cache,
                 },
                 cred_provider,
             )
@@ -224,7 +258,7 @@ class OssClient:
     def read_objects(self, entries: List[Entry]) -> List[Union[bytes, Exception]]:
         """The objects of entries, fetched concurrently: per entry, in input
         order, its bytes or the OssError it failed with."""
-        return self._native.batch_get([{"bucket": b, "key": k, "size": s} for b, k, s, _ in entries])
+        return self._native.batch_get(_items(entries))
 
     def prefetch(
         self,
@@ -269,7 +303,7 @@ class OssClient:
         positions: bool = False,
     ) -> Iterator[Any]:
         if entries is not None:
-            source["items"] = [{"bucket": b, "key": k, "size": s} for b, k, s, _ in entries]
+            source["items"] = _items(entries)
         it = self._native.prefetch(worker_id=share, worker_count=total, **source)
         try:
             for index, bucket, key, data in it:
@@ -297,7 +331,8 @@ class OssClient:
     ) -> Iterator[DataObject]:
         """Fetch the given objects (DataObject descriptors or URIs) in input
         order; with prefetch, concurrently as one batch."""
-        entries = _entries(object_uris, self.parse_uri)
+        # a Listing is kept as it is: it may carry ETags for the cache
+        entries = object_uris if isinstance(object_uris, Listing) else _entries(object_uris, self.parse_uri)
         if not prefetch:
             for b, k, _, label in entries:
                 obj = self.get_object(b, k, label=label)
@@ -398,7 +433,7 @@ class StreamedPrefetch:
         for i, e in enumerate(entries):
             if e[3]:
                 self._labels[self._fed + i] = e[3]
-        self._native.add([(b, k, s) for b, k, s, _ in entries])
+        self._native.add(_items(entries))
         self._fed += len(entries)
 
     def end(self) -> None:

@@ -31,7 +31,24 @@ PUBLISH_EVERY = 64  # samples between two publishes of a worker
 
 ERROR_KINDS = ("not_found", "access_denied", "throttled", "server", "client", "timeout", "network")
 LATENCY_BUCKETS = 128  # as the core's: four per power of two of microseconds
-_COUNTERS = ("objects", "bytes", "gets", "lists", "other_requests", "bytes_in", "bytes_out", "retries", "busy_seconds")
+_COUNTERS = (
+    "objects",
+    "bytes",
+    "gets",
+    "lists",
+    "other_requests",
+    "bytes_in",
+    "bytes_out",
+    "retries",
+    "busy_seconds",
+    # the node-local cache (docs/cache.md): objects served from it, looked for and fetched,
+    # bytes served, and of the misses those whose entry was stale or corrupt
+    "cache_hits",
+    "cache_misses",
+    "cache_hit_bytes",
+    "cache_stale",
+    "cache_corrupt",
+)
 _FIELDS = len(_COUNTERS) + len(ERROR_KINDS) + LATENCY_BUCKETS
 _SLOTS = 65  # see _worker_slots.slot_index
 _STRIDE = 1 + 2 * _FIELDS  # pid, then the current process's values, then the finished ones

@@ -75,8 +75,10 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
         shard_by_rank: bool = False,
         seed: Optional[int] = None,
         batch_size: Optional[int] = None,
+        cache_path: str = "",
+        cache_bytes: int = 0,
     ) -> None:
-        self._init_common(endpoint, cred_path, config_path, transform, cred_provider, region)
+        self._init_common(endpoint, cred_path, config_path, transform, cred_provider, region, cache_path, cache_bytes)
         if from_tar and not isinstance(get_dataset_objects, TarSource):
             raise ValueError("from_tar=True needs a TarSource; use OssIterableDataset.from_tar")
         if shuffle_chunk_size < 1:
@@ -118,6 +120,8 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
         shuffle: bool = False,
         seed: Optional[int] = None,
         batch_size: Optional[int] = None,
+        cache_path: str = "",
+        cache_bytes: int = 0,
     ) -> "OssIterableDataset":
         uris = [object_uris] if isinstance(object_uris, str) else list(object_uris or [])
         return cls(
@@ -132,6 +136,8 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
             shuffle=shuffle,
             seed=seed,
             batch_size=batch_size,
+            cache_path=cache_path,
+            cache_bytes=cache_bytes,
         )
 
     @classmethod
@@ -149,6 +155,8 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
         shuffle: bool = False,
         seed: Optional[int] = None,
         batch_size: Optional[int] = None,
+        cache_path: str = "",
+        cache_bytes: int = 0,
     ) -> "OssIterableDataset":
         return cls(
             endpoint,
@@ -162,6 +170,8 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
             shuffle=shuffle,
             seed=seed,
             batch_size=batch_size,
+            cache_path=cache_path,
+            cache_bytes=cache_bytes,
         )
 
     @classmethod
@@ -181,6 +191,8 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
         shuffle: bool = False,
         seed: Optional[int] = None,
         batch_size: Optional[int] = None,
+        cache_path: str = "",
+        cache_bytes: int = 0,
     ) -> "OssIterableDataset":
         return cls(
             endpoint,
@@ -194,6 +206,8 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
             shuffle=shuffle,
             seed=seed,
             batch_size=batch_size,
+            cache_path=cache_path,
+            cache_bytes=cache_bytes,
         )
 
     @classmethod
@@ -212,6 +226,8 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
         region: str = "",
         seed: Optional[int] = None,
         shard_by_rank: bool = False,
+        cache_path: str = "",
+        cache_bytes: int = 0,
     ) -> "OssIterableDataset":
         """Members of a tar archive on OSS. The members are cut into chunks of
         shuffle_chunk_size consecutive members (one ranged read each); with
@@ -231,6 +247,8 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
             region=region,
             shard_by_rank=shard_by_rank,
             seed=seed,
+            cache_path=cache_path,
+            cache_bytes=cache_bytes,
         )
 
     def shuffle(self, generator: Optional[torch.Generator] = None) -> None:

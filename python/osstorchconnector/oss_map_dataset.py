@@ -12,6 +12,7 @@ import torch.utils.data
 from ._data_object import DataObject
 from ._dataset_common import _DatasetBase, _failure, entries_of, identity
 from ._entries import Entry
+from ._listing import Listing
 from ._oss_client import OssClient
 from ._sources import FromManifest, FromObjects, FromPrefix, tar_source
 from ._stats import PUBLISH_EVERY
@@ -46,8 +47,10 @@ class OssMapDataset(_DatasetBase, torch.utils.data.Dataset):
         tar_index_uri: str = None,
         cred_provider: Any = None,
         region: str = "",
+        cache_path: str = "",
+        cache_bytes: int = 0,
     ) -> None:
-        self._init_common(endpoint, cred_path, config_path, transform, cred_provider, region)
+        self._init_common(endpoint, cred_path, config_path, transform, cred_provider, region, cache_path, cache_bytes)
         self._tar = None
         if tar_uri is not None or tar_index_uri is not None:
             self._tar = tar_source(tar_uri, tar_index_uri)
@@ -69,6 +72,8 @@ class OssMapDataset(_DatasetBase, torch.utils.data.Dataset):
         config_path: str = "",
         transform: Callable[[DataObject], Any] = identity,
         region: str = "",
+        cache_path: str = "",
+        cache_bytes: int = 0,
     ) -> "OssMapDataset":
         return cls(
             endpoint,
@@ -78,6 +83,8 @@ class OssMapDataset(_DatasetBase, torch.utils.data.Dataset):
             transform=transform,
             cred_provider=cred_provider,
             region=region,
+            cache_path=cache_path,
+            cache_bytes=cache_bytes,
         )
 
     @classmethod
@@ -91,6 +98,8 @@ class OssMapDataset(_DatasetBase, torch.utils.data.Dataset):
         config_path: str = "",
         transform: Callable[[DataObject], Any] = identity,
         region: str = "",
+        cache_path: str = "",
+        cache_bytes: int = 0,
     ) -> "OssMapDataset":
         return cls(
             endpoint,
@@ -100,6 +109,8 @@ class OssMapDataset(_DatasetBase, torch.utils.data.Dataset):
             transform=transform,
             cred_provider=cred_provider,
             region=region,
+            cache_path=cache_path,
+            cache_bytes=cache_bytes,
         )
 
     @classmethod
@@ -115,6 +126,8 @@ class OssMapDataset(_DatasetBase, torch.utils.data.Dataset):
         config_path: str = "",
         transform: Callable[[DataObject], Any] = identity,
         region: str = "",
+        cache_path: str = "",
+        cache_bytes: int = 0,
     ) -> "OssMapDataset":
         return cls(
             endpoint,
@@ -124,6 +137,8 @@ class OssMapDataset(_DatasetBase, torch.utils.data.Dataset):
             transform=transform,
             cred_provider=cred_provider,
             region=region,
+            cache_path=cache_path,
+            cache_bytes=cache_bytes,
         )
 
     @classmethod
@@ -138,6 +153,8 @@ class OssMapDataset(_DatasetBase, torch.utils.data.Dataset):
         config_path: str = "",
         transform: Callable[[DataObject], Any] = identity,
         region: str = "",
+        cache_path: str = "",
+        cache_bytes: int = 0,
     ) -> "OssMapDataset":
         """Members of a tar archive on OSS, read through its index (made by
         generate_tar_archive); a batch of consecutive members is one ranged read."""
@@ -151,6 +168,8 @@ class OssMapDataset(_DatasetBase, torch.utils.data.Dataset):
             tar_index_uri=tar_index_uri,
             cred_provider=cred_provider,
             region=region,
+            cache_path=cache_path,
+            cache_bytes=cache_bytes,
         )
 
     def __len__(self) -> int:
@@ -164,7 +183,11 @@ class OssMapDataset(_DatasetBase, torch.utils.data.Dataset):
         bucket, key, size, label = self._bucket_objects[i]  # IndexError ends `for x in ds`
         if self._tar is not None:
             return self.__getitems__([i])[0]
-        obj = self._get_client().get_object(bucket, key, size, label=label)
+        listing = self._bucket_objects
+        if isinstance(listing, Listing) and listing.has_etags:  # through the node-local cache
+            obj = next(self._get_client().list_objects_from_uris(listing.take([i]), prefetch=True, include_errors=True))
+        else:
+            obj = self._get_client().get_object(bucket, key, size, label=label)
         if obj.err():  # as upstream's: ds[i] raises, before the transform, even for a missing object
             raise _failure(obj)
         return self._transformed(obj)
@@ -175,7 +198,9 @@ class OssMapDataset(_DatasetBase, torch.utils.data.Dataset):
             positions = [i + n if i < 0 else i for i in indices]
             objs = self._tar.read(self._get_client(), positions)
         else:
-            entries = [self._bucket_objects[i] for i in indices]
+            listing = self._bucket_objects
+            # a Listing stays one: it may carry ETags for the node-local cache
+            entries = listing.take(indices) if isinstance(listing, Listing) else [listing[i] for i in indices]
             objs = self._get_client().list_objects_from_uris(entries, prefetch=True, include_errors=True)
         # a list, in index order: the default collate indexes into it
         out = [self._transformed(o) for o in objs]

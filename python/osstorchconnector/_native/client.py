@@ -204,7 +204,7 @@ class NativeClient:
 
     def batch_get(self, items: List[Dict[str, Any]]) -> List[Union[bytes, Exception]]:
         """Fetch items concurrently; per item, its bytes or the OssError it failed with."""
-        buf = packed.encode_items([(it["bucket"], it["key"], it.get("size", 0)) for it in items])
+        buf = packed.encode_items([(it["bucket"], it["key"], it.get("size", 0), it.get("etag", "")) for it in items])
         return [r for _, _, _, r in packed_call("ost_batch_get_packed", self._h(), buf, len(buf))]
 
     def tar_index_build(self, bucket: str, key: str) -> Tuple[bytes, bytes]:

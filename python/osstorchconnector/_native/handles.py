@@ -115,10 +115,11 @@ class NativePrefetcher(Handle):
         self._ready.extend(packed_results(dll, batch, n))
         return self._ready.popleft()
 
-    def add(self, items: Sequence[Tuple[str, str, int]]) -> None:
-        """Queue (bucket, key, size) items on a streamed prefetch; safe from
-        another thread while this one waits in __next__."""
-        buf = packed.encode_items(items)
+    def add(self, items: Sequence[Dict[str, Any]]) -> None:
+        """Queue items ({"bucket", "key", "size", "etag"?}, as batch_get
+        takes) on a streamed prefetch; safe from another thread while this
+        one waits in __next__."""
+        buf = packed.encode_items([(it["bucket"], it["key"], it.get("size", 0), it.get("etag", "")) for it in items])
         call("ost_prefetch_add", self._h(), buf, len(buf))
 
     def end(self) -> None:

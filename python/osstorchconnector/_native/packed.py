@@ -20,9 +20,11 @@ from ..errors import OssInternalError, error_from_details
 
 RESULTS_MAGIC = 0x3142534F  # "OSB1"
 ITEMS_MAGIC = 0x3149534F  # "OSI1"
+ITEMS_ETAG_MAGIC = 0x3249534F  # "OSI2": items that carry their listing's ETag
 _HEADER = struct.Struct("<II")
 _RECORD = struct.Struct("<QQQIIII")
 _ITEM = struct.Struct("<IIq")
+_ITEM_ETAG = struct.Struct("<IIqII")
 ERROR_FLAG = 1
 
 _libc = ctypes.CDLL(None)
@@ -62,12 +64,21 @@ def decode_results(ptr: int, length: int) -> List[Result]:
                 _free(r[1])
 
 
-def encode_items(items: Sequence[Tuple[str, str, int]]) -> bytes:
-    """A packed items buffer for (bucket, key, size) triples."""
+def encode_items(items: Sequence[Tuple]) -> bytes:
+    """A packed items buffer for (bucket, key, size[, etag]) items (etag ""
+    or left out when unknown); OSI1 when no item has an ETag."""
     heads, strings = [], []
-    for bucket, key, size in items:
+    with_etags = any(len(it) > 3 and it[3] for it in items)
+    for it in items:
+        bucket, key, size = it[0], it[1], it[2]
+        etag = it[3] if len(it) > 3 else ""
         b, k = bucket.encode(), key.encode()
-        heads.append(_ITEM.pack(len(b), len(k), max(int(size or 0), 0)))
-        strings.append(b)
-        strings.append(k)
-    return _HEADER.pack(ITEMS_MAGIC, len(items)) + b"".join(heads) + b"".join(strings)
+        if with_etags:
+            e = etag.encode()
+            heads.append(_ITEM_ETAG.pack(len(b), len(k), max(int(size or 0), 0), len(e), 0))
+            strings += (b, k, e)
+        else:
+            heads.append(_ITEM.pack(len(b), len(k), max(int(size or 0), 0)))
+            strings += (b, k)
+    magic = ITEMS_ETAG_MAGIC if with_etags else ITEMS_MAGIC
+    return _HEADER.pack(magic, len(items)) + b"".join(heads) + b"".join(strings)

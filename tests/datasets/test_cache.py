@@ -1,0 +1,247 @@
+"""The node-local cache (cache_path / cache_bytes, datasetConfig.cachePath /
+cacheBytes; docs/cache.md): epoch 2 of a prefix that fits makes no GET,
+corrupt and stale entries are never served, the budget holds with several
+processes filling one cache, and nothing is cached without the settings."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import time
+
+import pytest
+
+from osstorchconnector import OssIterableDataset, OssMapDataset
+from osstorchconnector.testing import LocalOssServer
+from support.loaders import list_loader
+from support.transforms import key_and_bytes
+
+B = "cache-bucket"
+N = 60
+
+
+def body(i: int, version: int = 0) -> bytes:
+    return (f"{version}:{i}:".encode() * 200)[: 500 + 13 * i]
+
+
+@pytest.fixture
+def srv():
+    with LocalOssServer([B]) as s:
+        for i in range(N):
+            s.put_object(B, f"d/{i:03d}.bin", body(i))
+        yield s
+
+
+def kw(s, cache=None, budget=1 << 20, **extra):
+    out = dict(endpoint=s.endpoint, cred_path=s.cred_path, region=s.region, transform=key_and_bytes, **extra)
+    if cache is not None:
+        out.update(cache_path=str(cache), cache_bytes=budget)
+    return out
+
+
+def gets(s) -> int:
+    return sum(s.settled_stats()["requests"].get("GetObject", {}).values())
+
+
+def entry_files(cache):
+    return [p for p in cache.glob("??/*") if not p.name.startswith(".tmp-")]
+
+
+def usage(cache) -> int:
+    """The bytes of the cache's files (the lock file aside); a file evicted
+    while we look counts 0."""
+    n = 0
+    for p in cache.glob("??/*"):
+        try:
+            n += p.stat().st_size
+        except FileNotFoundError:
+            pass
+    return n
+
+
+def epoch(loader):
+    return {k: v for b in loader for k, v in b}
+
+
+def expected(version=0, n=N):
+    return {f"/{B}/d/{i:03d}.bin": body(i, version) for i in range(n)}
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("kind,workers", [("iterable", 2), ("map", 2), ("iterable", 0)])
+def test_epoch_two_of_a_prefix_that_fits_makes_no_get(srv, tmp_path, kind, workers):
+    cls = OssIterableDataset if kind == "iterable" else OssMapDataset
+    ds = cls.from_prefix(f"oss://{B}/d/", **kw(srv, tmp_path / "cache"))
+    dl = list_loader(ds, workers, 8)
+    before = gets(srv)
+    assert epoch(dl) == expected()
+    assert gets(srv) - before == N
+    st = ds.stats()
+    assert (st["cache_hits"], st["cache_misses"]) == (0, N)
+    srv.reset_stats()
+    assert epoch(dl) == expected()
+    assert gets(srv) == 0  # nor HEADs: the listing's ETags validate the entries
+    assert sum(srv.settled_stats()["requests"].get("HeadObject", {}).values()) == 0
+    st = ds.stats()
+    assert st["cache_hits"] == N and st["cache_hit_bytes"] == sum(len(b) for b in expected().values())
+    assert len(entry_files(tmp_path / "cache")) == N
+
+
+@pytest.mark.timeout(300)
+def test_off_by_default(srv, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    ds = OssIterableDataset.from_prefix(f"oss://{B}/d/", **kw(srv))
+    dl = list_loader(ds, 2, 8)
+    epoch(dl)
+    before = gets(srv)
+    assert epoch(dl) == expected()
+    assert gets(srv) - before == N
+    st = ds.stats()
+    assert st["cache_hits"] == st["cache_misses"] == 0
+    assert list(tmp_path.iterdir()) == []  # nothing written anywhere we can see
+
+
+@pytest.mark.timeout(300)
+def test_a_corrupt_entry_is_dropped_and_fetched_again(srv, tmp_path):
+    cache = tmp_path / "cache"
+    ds = OssMapDataset.from_prefix(f"oss://{B}/d/", **kw(srv, cache))
+    dl = list_loader(ds, 2, 8)
+    epoch(dl)
+    files = entry_files(cache)
+    for p in files[: N // 2]:
+        raw = bytearray(p.read_bytes())
+        raw[-1] ^= 0x01  # one flipped bit in the body
+        p.write_bytes(bytes(raw))
+    for p in files[N // 2 : N // 2 + 5]:
+        p.write_bytes(p.read_bytes()[:-3])  # truncated
+    srv.reset_stats()
+    assert epoch(dl) == expected()  # never a corrupt byte
+    assert gets(srv) == N // 2 + 5
+    assert ds.stats()["cache_corrupt"] == N // 2
+    srv.reset_stats()
+    assert epoch(dl) == expected()
+    assert gets(srv) == 0  # fetched again and kept again
+
+
+@pytest.mark.timeout(300)
+def test_an_overwritten_object_is_never_served_from_the_cache(srv, tmp_path):
+    cache = tmp_path / "cache"
+    it = OssIterableDataset.from_prefix(f"oss://{B}/d/", **kw(srv, cache))
+    assert epoch(list_loader(it, 2, 8)) == expected()
+    for i in range(0, N, 3):  # new content, most of it of another size
+        srv.put_object(B, f"d/{i:03d}.bin", body(i, 1) if i % 2 else body(i + 1, 1))
+    new = expected()
+    for i in range(0, N, 3):
+        new[f"/{B}/d/{i:03d}.bin"] = body(i, 1) if i % 2 else body(i + 1, 1)
+    # an iterable dataset lists every epoch: the new ETags
+    srv.reset_stats()
+    assert epoch(list_loader(it, 2, 8)) == new
+    assert gets(srv) == len(range(0, N, 3))
+    # a key list (no listing): each entry is checked with a HEAD
+    objs = OssIterableDataset.from_objects([f"oss://{B}/d/{i:03d}.bin" for i in range(N)], **kw(srv, cache))
+    for i in range(0, N, 3):
+        srv.put_object(B, f"d/{i:03d}.bin", body(i, 2))
+        new[f"/{B}/d/{i:03d}.bin"] = body(i, 2)
+    assert epoch(list_loader(objs, 2, 8)) == new
+    # a map dataset made after the change lists it
+    for i in range(1, N, 5):
+        srv.put_object(B, f"d/{i:03d}.bin", body(i, 3))
+        new[f"/{B}/d/{i:03d}.bin"] = body(i, 3)
+    assert epoch(list_loader(OssMapDataset.from_prefix(f"oss://{B}/d/", **kw(srv, cache)), 0, 8)) == new
+
+
+@pytest.mark.timeout(300)
+def test_disk_usage_stays_within_the_budget(srv, tmp_path):
+    cache, budget = tmp_path / "cache", 12_000
+    largest = max(len(b) for b in expected().values()) + 200  # an entry's header: a few dozen bytes and the names
+    ds = OssIterableDataset.from_prefix(f"oss://{B}/d/", **kw(srv, cache, budget))
+    for _ in range(2):
+        for batch in list_loader(ds, 2, 4):
+            assert {k: v for k, v in batch}.items() <= expected().items()
+            assert usage(cache) <= budget + largest
+    assert usage(cache) <= budget
+    assert 0 < len(entry_files(cache)) < N
+
+
+def _fill(endpoint, cred_path, region, cache, budget, rounds, out):
+    """One process of the concurrent-writers test: reads every object
+    `rounds` times through the shared cache, checking each."""
+    ds = OssMapDataset.from_prefix(
+        f"oss://{B}/d/",
+        endpoint=endpoint,
+        cred_path=cred_path,
+        region=region,
+        transform=key_and_bytes,
+        cache_path=cache,
+        cache_bytes=budget,
+    )
+    want = expected()
+    bad = 0
+    for r in range(rounds):
+        order = list(range(N))[r % 7 :] + list(range(N))[: r % 7]
+        for start in range(0, N, 6):
+            for k, v in ds.__getitems__(order[start : start + 6]):
+                bad += want[k] != v
+    st = ds.stats()
+    with open(out, "w") as f:
+        json.dump({"bad": bad, "hits": st["cache_hits"], "misses": st["cache_misses"]}, f)
+
+
+@pytest.mark.timeout(300)
+def test_several_processes_fill_one_cache(srv, tmp_path):
+    cache, budget = tmp_path / "cache", 20_000
+    largest = max(len(b) for b in expected().values()) + 200
+    ctx = multiprocessing.get_context("spawn")
+    procs = [
+        ctx.Process(
+            target=_fill,
+            args=(srv.endpoint, srv.cred_path, srv.region, str(cache), budget, 4, str(tmp_path / f"out{i}.json")),
+        )
+        for i in range(4)
+    ]
+    for p in procs:
+        p.start()
+    peak = 0
+    while any(p.is_alive() for p in procs):
+        if cache.exists():
+            peak = max(peak, usage(cache))
+        time.sleep(0.01)
+    for p in procs:
+        p.join()
+        assert p.exitcode == 0
+    results = [json.loads((tmp_path / f"out{i}.json").read_text()) for i in range(4)]
+    assert all(r["bad"] == 0 for r in results)
+    assert sum(r["hits"] for r in results) > 0
+    assert peak <= budget + largest and usage(cache) <= budget
+
+
+def test_bad_settings_are_clear_errors(srv, tmp_path):
+    with pytest.raises(ValueError, match="cache_bytes"):
+        OssMapDataset.from_prefix(f"oss://{B}/d/", **kw(srv, tmp_path, budget=-1))
+    with pytest.raises(ValueError, match="cache_bytes"):
+        OssIterableDataset.from_prefix(f"oss://{B}/d/", **kw(srv, cache_bytes="10GB"))
+    with pytest.raises(ValueError, match="cache_path"):
+        OssMapDataset.from_prefix(f"oss://{B}/d/", **kw(srv, cache_bytes=1000))
+    with pytest.raises(ValueError, match="cache_bytes"):
+        OssMapDataset.from_prefix(f"oss://{B}/d/", **kw(srv, cache_path=str(tmp_path)))
+    a_file = tmp_path / "file"
+    a_file.write_bytes(b"x")
+    with pytest.raises(OSError, match="cachePath") as e:
+        OssMapDataset.from_prefix(f"oss://{B}/d/", **kw(srv, a_file / "sub"))
+    assert isinstance(e.value, ValueError)
+    if os.geteuid() != 0:
+        ro = tmp_path / "ro"
+        ro.mkdir(mode=0o500)
+        with pytest.raises(OSError, match="cachePath"):
+            OssMapDataset.from_prefix(f"oss://{B}/d/", **kw(srv, ro))
+    # config.json's settings, the same checks
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps({"datasetConfig": {"cachePath": str(tmp_path / "c2"), "cacheBytes": 100000}}))
+    ds = OssMapDataset.from_prefix(f"oss://{B}/d/", **kw(srv, config_path=str(cfg)))
+    assert ds[3] == (f"/{B}/d/003.bin", body(3))
+    assert len(entry_files(tmp_path / "c2")) == 1
+    cfg.write_text(json.dumps({"datasetConfig": {"cacheBytes": -3}}))
+    with pytest.raises(ValueError, match="datasetConfig.cacheBytes"):
+        OssMapDataset.from_prefix(f"oss://{B}/d/", **kw(srv, config_path=str(cfg)))
