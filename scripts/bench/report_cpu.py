@@ -114,15 +114,16 @@ def targets(recs: List[Dict[str, Any]], workers: List[int]) -> List[str]:
     fb = find(recs, "L1", "ours-first-batch", "first_batch")
     sq = find(recs, "L1", "sequential", "time")
     if fb and sq:
-        extra = fb["value"] - sq["value"]
+        up = find(recs, "L1", "upstream-first-batch", "first_batch")
+        upstream = f"; upstream {up['value']:.2f} s" if up else ""
         L.append(
             _row(
-                f"Time to first batch, {fb['params']['keys']:,} keys, 8 workers, beyond the listing "
-                f"({fb['value']:.1f} s vs {sq['value']:.1f} s to list)",
-                extra,
-                "<= 1 s",
-                extra <= 1.0,
-                "{:+.2f} s",
+                f"Time to first batch, {fb['params']['keys']:,} keys, 8 workers (listing them takes "
+                f"{sq['value']:.1f} s{upstream})",
+                fb["value"],
+                "<= listing + 1 s",
+                fb["value"] <= sq["value"] + 1.0,
+                "{:.2f} s",
             )
         )
     for op in ("save", "load"):
