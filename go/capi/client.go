@@ -151,6 +151,19 @@ func ost_read_range(h C.uint64_t, bucket, key *C.char, off C.int64_t, buf unsafe
 	})
 }
 
+// decodeItems reads a packed items buffer the caller passed.
+func decodeItems(items unsafe.Pointer, itemsLen C.size_t) ([]connector.Item, error) {
+	list, err := packed.DecodeItems(goBytes(items, itemsLen))
+	if err != nil {
+		return nil, invalid("items: " + err.Error())
+	}
+	its := make([]connector.Item, len(list))
+	for i, it := range list {
+		its[i] = connector.Item{Bucket: it.Bucket, Key: it.Key, Size: it.Size, ETag: it.ETag}
+	}
+	return its, nil
+}
+
 // ost_batch_get_packed fetches the items of a packed items buffer
 // concurrently, each body straight into a block of its own, and returns a
 // packed results buffer: record i answers item i (index i, the item's
@@ -159,13 +172,9 @@ func ost_read_range(h C.uint64_t, bucket, key *C.char, off C.int64_t, buf unsafe
 //export ost_batch_get_packed
 func ost_batch_get_packed(h C.uint64_t, items unsafe.Pointer, itemsLen C.size_t, batch *unsafe.Pointer, batchLen *C.size_t, errOut **C.char) C.int32_t {
 	return callClient(h, errOut, []unsafe.Pointer{items, unsafe.Pointer(batch), unsafe.Pointer(batchLen)}, func(c *connector.Client) error {
-		list, err := packed.DecodeItems(goBytes(items, itemsLen))
+		its, err := decodeItems(items, itemsLen)
 		if err != nil {
-			return invalid("items: " + err.Error())
-		}
-		its := make([]connector.Item, len(list))
-		for i, it := range list {
-			its[i] = connector.Item{Bucket: it.Bucket, Key: it.Key, Size: it.Size, ETag: it.ETag}
+			return err
 		}
 		res := c.BatchGet(context.Background(), its, connector.WithAllocator(cAllocator{}))
 		recs := make([]result, len(res))

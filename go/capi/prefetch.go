@@ -11,7 +11,6 @@ import (
 	"unsafe"
 
 	"osstorchconnector/go/connector"
-	"osstorchconnector/go/packed"
 )
 
 // ost_prefetch_open starts a Prefetcher whose bodies land in malloc'd
@@ -64,13 +63,9 @@ func ost_prefetch_next_batch(ph C.uint64_t, maxItems C.int32_t, batch *unsafe.Po
 //export ost_prefetch_add
 func ost_prefetch_add(ph C.uint64_t, items unsafe.Pointer, itemsLen C.size_t, errOut **C.char) C.int32_t {
 	return callOn(ph, "prefetch", errOut, []unsafe.Pointer{items}, func(p *connector.Prefetcher) error {
-		list, err := packed.DecodeItems(goBytes(items, itemsLen))
+		its, err := decodeItems(items, itemsLen)
 		if err != nil {
-			return invalid("items: " + err.Error())
-		}
-		its := make([]connector.Item, len(list))
-		for i, it := range list {
-			its[i] = connector.Item{Bucket: it.Bucket, Key: it.Key, Size: it.Size, ETag: it.ETag}
+			return err
 		}
 		return p.Add(its)
 	})

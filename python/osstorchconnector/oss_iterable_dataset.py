@@ -6,7 +6,7 @@ import io
 import logging
 import os
 import random
-from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch.utils.data
 
@@ -27,6 +27,32 @@ from ._worker_slots import WorkerSlots, slot_index
 log = logging.getLogger(__name__)
 
 __all__ = ["OssIterableDataset"]
+
+
+class _Split(NamedTuple):
+    """Where one DataLoader worker of one rank stands in an epoch: the
+    iteration's workers agree on the listing key (uuid, base seed,
+    iteration) and each takes share ``worker_id * world + rank`` of
+    ``total`` (worker-major: consecutive blocks go to the ranks in turn,
+    then to the next worker of each)."""
+
+    worker_id: int
+    num_workers: int
+    seed: Optional[int]  # the DataLoader's base seed (None without workers)
+    rank: int
+    world: int
+    iteration: int
+
+    @property
+    def share(self) -> int:
+        return self.worker_id * self.world + self.rank
+
+    @property
+    def total(self) -> int:
+        return self.world * self.num_workers
+
+    def share_of_worker(self, w: int) -> int:
+        return w * self.world + self.rank
 
 
 def _rank_and_world() -> Tuple[int, int]:
@@ -321,40 +347,29 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
                 self._tar.bucket, self._tar.tar_key, self._tar.index_key, starts, sizes, include_errors=True
             )
 
-    def _entries(
-        self,
-        client: OssClient,
-        worker_id: int,
-        num_workers: int,
-        seed: Optional[int],
-        share: int,
-        rank: int,
-        world: int,
-        epoch: int,
-        iteration: int,
-        order_seed: Optional[int],
-    ) -> Sequence[Entry]:
-        """This worker's share of the epoch's objects (share of total, see
-        _sharding), in the epoch's order (shuffled with order_seed unless it
-        is None); the listing is made once per epoch and rank."""
-        total, block = world * num_workers, self._block
+    def _entries(self, client: OssClient, split: _Split, epoch: int, order_seed: Optional[int]) -> Sequence[Entry]:
+        """This worker's share of the epoch's objects (see _sharding), in
+        the epoch's order (shuffled with order_seed unless it is None); the
+        listing is made once per epoch and rank."""
+        total, block = split.total, self._block
 
         def listed() -> Sequence[Entry]:
             entries = _as_entries(self._get_dataset_objects(client))
             return entries if order_seed is None else in_epoch_order(entries, order_seed, epoch)
 
-        if num_workers <= 1:
-            return share_of(listed(), share, total, block)
-        # all workers of this iteration share (uuid, base seed, iteration): one of them lists and
-        # hands each worker only its part
-        key = f"{self._uuid}-{seed}-{iteration}"
+        if split.num_workers <= 1:
+            return share_of(listed(), split.share, total, block)
+        # one worker of this iteration lists and hands each worker only its part
         return _shared_listing.shared(
-            key,
-            num_workers,
+            self._listing_key(split),
+            split.num_workers,
             listed,
-            worker_id=worker_id,
-            split=lambda es, w: share_of(es, w * world + rank, total, block),
+            worker_id=split.worker_id,
+            split=lambda es, w: share_of(es, split.share_of_worker(w), total, block),
         )
+
+    def _listing_key(self, split: _Split) -> str:
+        return f"{self._uuid}-{split.seed}-{split.iteration}"
 
     def _streams(self, client: OssClient) -> bool:
         """Whether this epoch's share can be fetched while the listing
@@ -362,33 +377,23 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
         listing first, and so does a resume, to find what is left)."""
         return isinstance(self._get_dataset_objects, FromPrefix) and client.streams_listings
 
-    def _streamed(
-        self,
-        client: OssClient,
-        worker_id: int,
-        num_workers: int,
-        seed: Optional[int],
-        share: int,
-        rank: int,
-        world: int,
-        iteration: int,
-    ) -> Tuple[Iterator[Tuple[int, DataObject]], ListingFeed]:
+    def _streamed(self, client: OssClient, split: _Split) -> Tuple[Iterator[Tuple[int, DataObject]], ListingFeed]:
         """This worker's share of a prefix, fetched as the listing arrives:
         one worker of the iteration lists, page by page, and hands each
         worker its part of every page (with no workers, this process lists
         for itself)."""
-        total, block = world * num_workers, self._block
+        total, block = split.total, self._block
         bucket, prefix = self._get_dataset_objects.bucket_and_prefix(client)
         prefetch = client.streamed_prefetch(include_errors=True, ordered=self._ordered)
-        if num_workers <= 1:
-            parts = _parts(client.list_entries_stream(bucket, prefix), share, total, block)
+        if split.num_workers <= 1:
+            parts = _parts(client.list_entries_stream(bucket, prefix), split.share, total, block)
         else:
             parts = _shared_listing.streamed(
-                f"{self._uuid}-{seed}-{iteration}",
-                num_workers,
-                worker_id,
+                self._listing_key(split),
+                split.num_workers,
+                split.worker_id,
                 lambda: client.list_entries_stream(bucket, prefix),
-                lambda chunk, start, w: share_in(chunk, start, w * world + rank, total, block),
+                lambda chunk, start, w: share_in(chunk, start, split.share_of_worker(w), total, block),
                 stopped=lambda: prefetch.closed,
             )
         feed = ListingFeed(parts, prefetch).start()
@@ -418,9 +423,8 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
         if not 0 <= rank < world:
             raise ValueError(f"rank {rank} is not within world size {world}")
         client = self._get_client()
-        # worker-major: consecutive blocks go to the ranks in turn, then to the next worker of each
-        share, total = worker_id * world + rank, world * num_workers
-        iteration = self._iterations
+        split = _Split(worker_id, num_workers, seed, rank, world, self._iterations)
+        share, total = split.share, split.total
         self._iterations += 1  # in this process; persistent workers advance in lockstep
         kind = "tar" if self._tar is not None else "objects"
         if resume is not None and self._tar is None and not isinstance(self._get_dataset_objects, Source):
@@ -430,7 +434,7 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
             )
         saved = _resume.checked(resume, kind, share, total) if resume is not None else None
         epoch = self._epochs.begin(
-            info.id if info is not None else None, token_of(seed, iteration), saved["epoch"] if saved else None
+            info.id if info is not None else None, token_of(seed, split.iteration), saved["epoch"] if saved else None
         )
         if saved is not None:
             order_seed = saved["seed"]
@@ -441,9 +445,9 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
         if not isinstance(self._get_dataset_objects, Source):
             return ((None, o) for o in self._users_objects(client.for_worker(share, total))), None, Progress()
         if saved is None and order_seed is None and self._streams(client):
-            objects, feed = self._streamed(client, worker_id, num_workers, seed, share, rank, world, iteration)
+            objects, feed = self._streamed(client, split)
             return objects, ("objects", epoch, None, share, total, feed.shape), Progress()
-        entries = self._entries(client, worker_id, num_workers, seed, share, rank, world, epoch, iteration, order_seed)
+        entries = self._entries(client, split, epoch, order_seed)
         shape = _resume.fingerprint(entries)
         header = ("objects", epoch, order_seed, share, total, shape)
         if saved is None:
