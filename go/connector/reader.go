@@ -90,12 +90,14 @@ func (c *Client) OpenReader(ctx context.Context, bucket, key string) (*Reader, e
 	r := &Reader{c: c, ctx: ctx, cancel: cancel, bucket: bucket, key: key, size: res.ContentLength,
 		etag: oss.ToString(res.ETag), piece: c.cfg.ReadChunkSize, conc: conc, slots: make(chan struct{}, conc),
 		cache: map[int]*unitEntry{}, crcs: map[int]uint64{}, lastEnd: -1}
-	// The cache holds partly read units and the read-ahead window: eight
-	// chunks' worth (more for large parts, see cut). Whole units go straight
-	// into the caller's buffer, and units evicted while in flight, and their
-	// garbage, come on top: a cache of prefetchConcurrency chunks took the
-	// reader past the prefetchConcurrency x readChunkSize it may use.
-	r.budget = int64(max(2, min(conc, 8))) * r.piece
+	// The cache holds partly read units and the read-ahead window (half of
+	// it): sixteen chunks' worth (more for large parts, see cut), so that
+	// eight chunks are in flight ahead of a sequential reader such as
+	// torch.load. Whole units go straight into the caller's buffer, and
+	// units evicted while in flight, and their garbage, come on top: a cache
+	// of prefetchConcurrency chunks took the reader past the
+	// prefetchConcurrency x readChunkSize it may use.
+	r.budget = int64(max(2, min(conc, 16))) * r.piece
 	if res.HashCRC64 != nil {
 		if v, perr := strconv.ParseUint(*res.HashCRC64, 10, 64); perr == nil {
 			r.crc, r.hasCRC = v, true
@@ -115,7 +117,9 @@ func (r *Reader) cut(ctx context.Context, multipart bool) []unit {
 	if r.size == 0 {
 		return nil
 	}
-	if r.hasCRC && r.size <= r.budget {
+	// An object of up to eight chunks is fetched whole and checked against
+	// its own CRC-64 even for a small read; a larger one is read in units.
+	if r.hasCRC && r.size <= int64(max(2, min(r.conc, 8)))*r.piece {
 		return []unit{{0, r.size, r.crc, true}}
 	}
 	var parts []partSum
