@@ -314,20 +314,21 @@ func (r *Reader) evictLocked(need int64, keep int) {
 	r.order = kept
 }
 
-// readahead starts fetching the units after i that are not cached yet, up
-// to half the cache, so that what the next reads need is in flight or in
+// readahead starts fetching the units after last that are not cached yet,
+// up to half the cache, so that what the next reads need is in flight or in
 // while the other half still holds units being copied out. It only evicts
-// units before i: evicting the one being read would have the next read
-// fetch it again, and evict the read-ahead in turn.
-func (r *Reader) readahead(i int) {
+// units before first, the first unit of the read that asked: evicting one
+// that read is still copying from would have it fetched again, and evict
+// the read-ahead in turn.
+func (r *Reader) readahead(first, last int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	ahead := int64(0)
-	for j := i + 1; j < len(r.units) && ahead < r.budget/2; j++ {
+	for j := last + 1; j < len(r.units) && ahead < r.budget/2; j++ {
 		ahead += r.units[j].size
 		if r.cache[j] == nil {
-			// room from units before i (read already); never from i or later
-			if r.evictLocked(r.units[j].size, i); r.held+r.units[j].size > r.budget {
+			// room from units before the read (done with); never from its units or later
+			if r.evictLocked(r.units[j].size, first); r.held+r.units[j].size > r.budget {
 				return
 			}
 			r.startLocked(j)
@@ -384,7 +385,7 @@ func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 	r.lastEnd = off + n
 	r.mu.Unlock()
 	if sequential && last+1 < len(r.units) {
-		r.readahead(last)
+		r.readahead(first, last)
 	}
 	if err := g.Wait(); err != nil {
 		var ce *Error

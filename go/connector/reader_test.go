@@ -105,3 +105,36 @@ func TestReaderReadsAheadOverSmallForwardSkips(t *testing.T) {
 		t.Fatalf("%d GETs for chunks 0-5 and 11, want 7: chunks read ahead were fetched again", n)
 	}
 }
+
+// torch.load reads each large record in one call spanning several chunks.
+// Read-ahead started by such a read must not evict the chunks the read is
+// still copying out, or they are fetched twice: every byte crosses the
+// network once.
+func TestReaderFetchesEachByteOnceUnderLargeSequentialReads(t *testing.T) {
+	e := newEnv(t)
+	const chunk = 64 << 10
+	c := e.client(t, fmt.Sprintf(`,"readChunkSize":%d,"checkpointConfig":{"prefetchConcurrency":16}`, chunk))
+	data := pattern(48*chunk, 9)
+	e.put(t, c, "big", data)
+	r, err := c.OpenReader(bg, tBucket, "big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	e.srv.SettledStats()
+	e.srv.ResetStats()
+	const record = 8*chunk - 100 // a header, then a record of about eight chunks, over and over
+	hdr, rec := make([]byte, 30), make([]byte, record)
+	for off := int64(0); off+30+record <= int64(len(data)); off += 30 + record {
+		if _, err := r.ReadAt(hdr, off); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.ReadAt(rec, off+30); err != nil || !bytes.Equal(rec, data[off+30:off+30+record]) {
+			t.Fatalf("record at %d: %v", off, err)
+		}
+	}
+	r.Close() // stops read-ahead past the last record
+	if st := e.srv.SettledStats(); st.BytesOut > int64(len(data)) {
+		t.Fatalf("%d bytes sent for a %d-byte object: chunks were fetched twice", st.BytesOut, len(data))
+	}
+}
