@@ -130,7 +130,7 @@ def test_epoch_two_of_a_tar_that_fits_makes_no_get(srv, tmp_path, kind, workers)
     first = ds.stats()
     assert first["cache_misses"] >= N
     reset(srv)
-    assert epoch(dl) == want  # another shuffled order of the chunks
+    assert epoch(dl) == want  # iterable: another shuffled order of the chunks
     # nor the index and its checksum file, which workers read when they open the tar
     assert gets(srv) == 0
     st = ds.stats()
