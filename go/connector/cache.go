@@ -23,8 +23,8 @@ import (
 )
 
 // The node-local cache (datasetConfig.cachePath, docs/cache.md): whole
-// objects read once are kept as files in a directory that every process of
-// the machine shares. An entry is written aside and renamed into place, so a
+// objects and tar members read once are kept as files in a directory that
+// every process of the machine shares. An entry is written aside and renamed into place, so a
 // reader only ever opens complete files; each carries the object's ETag and
 // the CRC-64 of its bytes, and both are checked on every read. The total is
 // kept under a byte budget, least recently used entries evicted first.
@@ -34,7 +34,8 @@ import (
 //	lock          flock'ed while the budget is reserved or entries evicted;
 //	              its first 8 bytes hold the bytes reserved (little-endian)
 //	xx/<hash>     an entry: xx is the first byte of hash, in hex; hash is
-//	              SHA-256 of bucket NUL key
+//	              SHA-256 of bucket NUL key (for a tar member, the names
+//	              rangeEntry gives its bytes)
 //	xx/.tmp-<random>-<bytes>
 //	              an entry being written, with the bytes it reserved
 //
@@ -147,6 +148,16 @@ func (d *diskCache) entryPath(bucket, key string) string {
 	io.WriteString(h, key)
 	name := hex.EncodeToString(h.Sum(nil))
 	return filepath.Join(d.dir, name[:2], name)
+}
+
+// rangeEntry is the (bucket, key) a byte range of an object is kept under,
+// as if it were an object of its own: a tar member's bytes, which a ranged
+// read fetched. The bucket gets a suffix after a '/', which no bucket name
+// holds, so no whole object's entry ever has its name; the range goes after
+// the key and a NUL, and holds none itself, so the name is the range's alone.
+// The entry's ETag is the whole object's.
+func rangeEntry(bucket, key string, off, n int64) (string, string) {
+	return bucket + "/range", key + "\x00" + strconv.FormatInt(off, 10) + "+" + strconv.FormatInt(n, 10)
 }
 
 // normETag is an ETag as compared here: OSS quotes it in some answers and

@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"osstorchconnector/go/fastcrc"
 	"osstorchconnector/go/tarindex"
 
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
@@ -55,6 +56,10 @@ type TarArchive struct {
 	bucket string
 	key    string
 	Index  *tarindex.Index
+	// etag is the tar's ETag when it was opened (unquoted): what its
+	// members' cache entries must hold, and what a fetched run must come
+	// from to be kept.
+	etag string
 }
 
 // OpenTar reads the index at indexBucket/indexKey and opens bucket/key
@@ -66,7 +71,7 @@ type TarArchive struct {
 // sends no checksum for a ranged read), as upstream does.
 func (c *Client) OpenTar(ctx context.Context, bucket, key, indexBucket, indexKey string) (*TarArchive, error) {
 	ctx = ctxOr(ctx)
-	data, err := c.Get(ctx, indexBucket, indexKey)
+	data, err := c.getWhole(ctx, indexBucket, indexKey)
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +105,19 @@ func (c *Client) OpenTar(ctx context.Context, bucket, key, indexBucket, indexKey
 			"(an index written by upstream, or by this connector before checksums); generate_tar_archive(index_only=True) adds them",
 			zapKey(bucket, key), zap.String("index", indexKey))
 	}
-	return &TarArchive{c: c, bucket: bucket, key: key, Index: ix}, nil
+	return &TarArchive{c: c, bucket: bucket, key: key, Index: ix, etag: normETag(etag)}, nil
+}
+
+// getWhole reads an object whole, through the node-local cache when the
+// client has one: a tar's index and checksum file are read again by every
+// worker that opens the tar, every epoch. Without a listing's ETag a hit is
+// checked with a HEAD, as for any object (docs/cache.md).
+func (c *Client) getWhole(ctx context.Context, bucket, key string) ([]byte, error) {
+	if c.cache == nil {
+		return c.Get(ctx, bucket, key)
+	}
+	r := c.fetchItem(ctx, Item{Bucket: bucket, Key: key}, bufs{})
+	return r.Data, r.Err
 }
 
 func matchesTar(ix *tarindex.Index, size int64, etag string) bool {
@@ -119,7 +136,7 @@ func matchesTar(ix *tarindex.Index, size int64, etag string) bool {
 // ignored too, and members are found by their headers.
 func (c *Client) joinTarChecksums(ctx context.Context, ix *tarindex.Index, bucket, indexKey string, size int64, etag string) error {
 	key := indexKey + PartChecksumSuffix
-	data, err := c.Get(ctx, bucket, key)
+	data, err := c.getWhole(ctx, bucket, key)
 	if err != nil {
 		if !isNotFound(err) {
 			c.log.Info("tar checksum file not read", zapKey(bucket, key), zapErr(err))
@@ -150,11 +167,13 @@ func (c *Client) joinTarChecksums(ctx context.Context, ix *tarindex.Index, bucke
 
 // Read fetches the members at the given indices (in any order), one ranged
 // read per run of consecutive indices, runs in parallel; results come back
-// in the order asked. With WithAllocator, each member's Data is a block of
-// its own from the allocator (empty members: none), which the caller frees:
-// a run is read into one buffer and checked as a whole before its members
-// are handed out, so each member is copied once, from that buffer into its
-// block.
+// in the order asked. With a node-local cache, members found there are not
+// fetched: the runs are made of the others. With WithAllocator, each
+// member's Data is a block of its own from the allocator (empty members:
+// none), which the caller frees: a run is read into one buffer and checked
+// as a whole before its members are handed out, so each member is copied
+// once, from that buffer into its block (a member from the cache is read
+// straight into its block when the index gives its offset).
 func (t *TarArchive) Read(ctx context.Context, indices []int, opts ...FetchOption) []Result {
 	b := bufs{fetchOpts(opts).alloc}
 	out := make([]Result, len(indices))
@@ -163,10 +182,29 @@ func (t *TarArchive) Read(ctx context.Context, indices []int, opts ...FetchOptio
 			out[i].Err = invalidf("tar member index %d out of range [0, %d)", m, len(t.Index.Members))
 		}
 	}
-	// group positions by run of consecutive member indices
+	var g errgroup.Group
+	g.SetLimit(t.c.cfg.DatasetConfig.PrefetchConcurrency)
+	cached := make([]bool, len(indices))
+	if t.c.cache != nil {
+		for pos, i := range indices {
+			if out[pos].Err == nil {
+				g.Go(func() error {
+					if cached[pos] = t.cachedMember(i, &out[pos], b); cached[pos] {
+						t.c.stats.cacheHits.Add(1)
+						t.c.stats.cacheHitBytes.Add(int64(len(out[pos].Data)))
+					} else {
+						t.c.stats.cacheMisses.Add(1)
+					}
+					return nil
+				})
+			}
+		}
+		g.Wait()
+	}
+	// group the positions left by run of consecutive member indices
 	order := make([]int, 0, len(indices))
 	for i := range indices {
-		if out[i].Err == nil {
+		if out[i].Err == nil && !cached[i] {
 			order = append(order, i)
 		}
 	}
@@ -179,8 +217,6 @@ func (t *TarArchive) Read(ctx context.Context, indices []int, opts ...FetchOptio
 		}
 		runs = append(runs, []int{pos}) // a gap, or the same member asked for again
 	}
-	var g errgroup.Group
-	g.SetLimit(t.c.cfg.DatasetConfig.PrefetchConcurrency)
 	for _, run := range runs {
 		g.Go(func() error {
 			t.readRun(ctx, indices, run, out, b)
@@ -203,10 +239,15 @@ func (t *TarArchive) readRun(ctx context.Context, indices, run []int, out []Resu
 	damaged := make([]bool, len(run)) // by position in run, from the last read
 	names := make([]string, len(run))
 	datas := make([][]byte, len(run))
+	var meta objectMeta // of the last read: its ETag tells whether the run may be kept
 	for attempt := 0; attempt < 2; attempt++ {
 		buf = make([]byte, n)
-		got, err := t.c.ReadRange(ctx, t.bucket, t.key, off, buf)
-		if err == nil && int64(got) != n {
+		var got []byte
+		var err error
+		if n > 0 { // a lone empty member: nothing to ask for
+			got, meta, err = t.c.read(ctx, t.bucket, t.key, off, n, buf, "")
+		}
+		if err == nil && int64(len(got)) != n {
 			err = invalidf("oss://%s/%s is shorter than its index says", t.bucket, t.key)
 		}
 		if err != nil {
@@ -235,6 +276,13 @@ func (t *TarArchive) readRun(ctx context.Context, indices, run []int, out []Resu
 			t.c.log.Warn("tar member CRC mismatch, reading again", zapKey(t.bucket, t.key), zap.String("member", bad))
 		}
 	}
+	if t.c.cache != nil && t.etag != "" && normETag(meta.ETag) == t.etag {
+		for k, pos := range run {
+			if out[pos].Err == nil && !damaged[k] {
+				t.keepMember(indices[pos], buf, off)
+			}
+		}
+	}
 	for k, pos := range run {
 		m := t.Index.Members[indices[pos]]
 		switch {
@@ -253,5 +301,100 @@ func (t *TarArchive) readRun(ctx context.Context, indices, run []int, out []Resu
 			copy(block, datas[k])
 			out[pos].Name, out[pos].Data = names[k], block
 		}
+	}
+}
+
+// memberEntry is the cache entry name of member i: the bytes its index
+// reads it from (its data, or for an index without offsets its headers and
+// data), so that any index of the same tar names the same bytes alike.
+func (t *TarArchive) memberEntry(i int) (bucket, key string, off, n int64) {
+	off, n = t.Index.Span(i, i)
+	bucket, key = rangeEntry(t.bucket, t.key, off, n)
+	return bucket, key, off, n
+}
+
+// cachedMember fills r with member i from the node-local cache when its
+// entry there was kept from the tar as it was opened (its ETag) and its
+// bytes pass their CRC-64, which must also be the index's for the member
+// where the index has one. false: fetch it.
+func (t *TarArchive) cachedMember(i int, r *Result, b bufs) bool {
+	c := t.c
+	bucket, key, off, n := t.memberEntry(i)
+	if t.etag == "" {
+		return false // entries are never kept without an ETag to check them against
+	}
+	e := c.cache.open(bucket, key)
+	if e == nil {
+		return false
+	}
+	defer e.f.Close()
+	m := t.Index.Members[i]
+	corrupt := func(err error) bool {
+		c.cache.drop(e.f, e.path) // (nothing left to do where read dropped it)
+		c.stats.cacheCorrupt.Add(1)
+		c.log.Warn("cache entry of a tar member dropped, fetching again", zapKey(t.bucket, t.key),
+			zap.String("member", m.Name), zapErr(err))
+		return false
+	}
+	located := t.Index.Located()
+	switch {
+	case e.etag != t.etag:
+		c.stats.cacheStale.Add(1) // the fetched member replaces it
+		return false
+	case e.size != n:
+		return corrupt(fmt.Errorf("%w: %d bytes, the index gives %d", ErrCacheCorrupt, e.size, n))
+	case located && t.Index.HasCRC && e.crc != m.CRC64:
+		// The body is checked against the header's CRC-64 as it is read;
+		// this ties that CRC-64 to the index's without a second pass.
+		return corrupt(fmt.Errorf("%w: crc64 %d, the index's is %d", ErrCacheCorrupt, e.crc, m.CRC64))
+	}
+	if located {
+		// the entry is the member's data: read straight into its block
+		data, err := c.cache.read(e, nil, b)
+		if err != nil {
+			return corrupt(err)
+		}
+		r.Name, r.Data = m.Name, data
+	} else {
+		// the entry holds the member's headers too, which name it
+		buf, err := c.cache.read(e, nil, bufs{})
+		if err != nil {
+			return corrupt(err)
+		}
+		name, data, err := t.Index.Locate(buf, off, i)
+		if err == nil && !t.Index.Check(i, data) {
+			err = fmt.Errorf("%w: crc64 does not match the index's", ErrCacheCorrupt)
+		}
+		if err != nil {
+			return corrupt(err)
+		}
+		if b.a != nil {
+			block, err := b.get(int64(len(data)))
+			if err != nil {
+				return false
+			}
+			copy(block, data)
+			data = block
+		}
+		r.Name, r.Data = name, data
+	}
+	if r.Data == nil {
+		r.Data = []byte{}
+	}
+	return true
+}
+
+// keepMember stores member i in the node-local cache from buf, which holds
+// the tar from byte at and has been checked against the index. A failure
+// to keep it costs only a line in the log.
+func (t *TarArchive) keepMember(i int, buf []byte, at int64) {
+	bucket, key, off, n := t.memberEntry(i)
+	body := buf[off-at : off-at+n]
+	crc := t.Index.Members[i].CRC64 // the member's data, checked against it
+	if !t.Index.HasCRC || !t.Index.Located() {
+		crc = fastcrc.Checksum(body)
+	}
+	if err := t.c.cache.put(bucket, key, t.etag, body, crc); err != nil {
+		t.c.log.Warn("cache: tar member not kept", zapKey(t.bucket, t.key), zap.String("member", t.Index.Members[i].Name), zapErr(err))
 	}
 }

@@ -41,7 +41,7 @@ _COUNTERS = (
     "bytes_out",
     "retries",
     "busy_seconds",
-    # the node-local cache (docs/cache.md): objects served from it, looked for and fetched,
+    # the node-local cache (docs/cache.md): objects and tar members served from it, looked for and fetched,
     # bytes served, and of the misses those whose entry was stale or corrupt
     "cache_hits",
     "cache_misses",

@@ -1,5 +1,5 @@
 """The node-local cache (cache_path / cache_bytes, datasetConfig.cachePath /
-cacheBytes; docs/cache.md): epoch 2 of a prefix that fits makes no GET,
+cacheBytes; docs/cache.md): epoch 2 of a prefix or a tar that fits makes no GET,
 corrupt and stale entries are never served, the budget holds with several
 processes filling one cache, and nothing is cached without the settings."""
 
@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from osstorchconnector import OssIterableDataset, OssMapDataset
+from osstorchconnector import OssIterableDataset, OssMapDataset, generate_tar_archive
 from osstorchconnector.testing import LocalOssServer
 from support.loaders import list_loader
 from support.transforms import key_and_bytes
@@ -86,6 +86,83 @@ def test_epoch_two_of_a_prefix_that_fits_makes_no_get(srv, tmp_path, kind, worke
     st = ds.stats()
     assert st["cache_hits"] == N and st["cache_hit_bytes"] == sum(len(b) for b in expected().values())
     assert len(entry_files(tmp_path / "cache")) == N
+
+
+def reset(s):
+    """Zero the server's counters once what came before is counted (a response
+    is counted when its handler returns, which may be after the client read it)."""
+    s.settled_stats()
+    s.reset_stats()
+
+
+def tar_shard(s, tmp_path, version=0, n=N):
+    """d/NNN.bin (body(i, version)) packed into oss://B/shard.tar with its
+    index; returns the members by their names in the tar."""
+    src = tmp_path / f"src{version}"
+    for i in range(n):
+        (src / "d").mkdir(parents=True, exist_ok=True)
+        (src / "d" / f"{i:03d}.bin").write_bytes(body(i, version))
+    assert (
+        generate_tar_archive(
+            s.endpoint, s.cred_path, "", f"oss://{B}/shard.tar", f"oss://{B}/shard.idx", str(src), region=s.region
+        )
+        == 0
+    )
+    return {f"{src}/d/{i:03d}.bin": body(i, version) for i in range(n)}
+
+
+def tar_dataset(s, kind, cache):
+    uris = (f"oss://{B}/shard.tar", f"oss://{B}/shard.idx")
+    if kind == "map":
+        return OssMapDataset.from_tar(*uris, **kw(s, cache))
+    return OssIterableDataset.from_tar(*uris, shuffle=True, shuffle_chunk_size=7, **kw(s, cache))
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("kind,workers", [("iterable", 2), ("map", 2), ("iterable", 0)])
+def test_epoch_two_of_a_tar_that_fits_makes_no_get(srv, tmp_path, kind, workers):
+    want = tar_shard(srv, tmp_path)
+    ds = tar_dataset(srv, kind, tmp_path / "cache")
+    dl = list_loader(ds, workers, 8)
+    reset(srv)
+    assert epoch(dl) == want
+    assert gets(srv) > 0
+    first = ds.stats()
+    assert first["cache_misses"] >= N
+    reset(srv)
+    assert epoch(dl) == want  # iterable: another shuffled order of the chunks
+    # nor the index and its checksum file, which workers read when they open the tar
+    assert gets(srv) == 0
+    st = ds.stats()
+    assert st["cache_hits"] - first["cache_hits"] >= N
+    assert st["cache_hit_bytes"] - first["cache_hit_bytes"] >= sum(len(b) for b in want.values())
+    assert len(entry_files(tmp_path / "cache")) == N + 2  # a member each, the index, its checksum file
+
+
+@pytest.mark.timeout(300)
+def test_a_tar_overwritten_or_damaged_in_the_cache_is_never_served(srv, tmp_path):
+    cache = tmp_path / "cache"
+    want = tar_shard(srv, tmp_path)
+    assert epoch(list_loader(tar_dataset(srv, "map", cache), 0, 8)) == want
+    members = [p for p in entry_files(cache) if b"shard.tar\x00" in p.read_bytes()]
+    assert len(members) == N
+    for p in members[:5]:
+        raw = bytearray(p.read_bytes())
+        raw[-1] ^= 0x01  # one flipped bit in a member's bytes
+        p.write_bytes(bytes(raw))
+    ds = tar_dataset(srv, "map", cache)
+    reset(srv)
+    assert epoch(list_loader(ds, 0, 8)) == want
+    assert 0 < gets(srv) <= 5
+    assert ds.stats()["cache_corrupt"] == 5
+    # a new tar of the same layout (the same sizes: the entries have the same names), a new ETag
+    new = tar_shard(srv, tmp_path, version=1)
+    ds = tar_dataset(srv, "map", cache)
+    assert epoch(list_loader(ds, 0, 8)) == new
+    assert ds.stats()["cache_stale"] >= N
+    reset(srv)
+    assert epoch(list_loader(ds, 0, 8)) == new
+    assert gets(srv) == 0
 
 
 @pytest.mark.timeout(300)
