@@ -409,13 +409,16 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
         return _EpochIterator(self)
 
     def _epoch_objects(
-        self, resume: Optional[dict]
+        self, resume: Optional[dict], resuming: bool = False
     ) -> Tuple[Iterator[Tuple[Optional[int], DataObject]], Optional[tuple], Progress]:
         """This worker's (and rank's) objects of the next epoch (or of the
         saved one, resumed), untransformed, failed ones as error objects,
         each with its position in the share (None for a user's
         get_dataset_objects); the header of its resume state (None where it
-        cannot resume); the progress through the share."""
+        cannot resume); the progress through the share. resuming: the
+        loader is resuming, even if this worker had not started (resume is
+        then None) — all workers of a resumed epoch take the whole listing,
+        the way the resumed ones must."""
         info = torch.utils.data.get_worker_info()
         worker_id, num_workers = (info.id, info.num_workers) if info is not None else (0, 1)
         seed = info.seed - info.id if info is not None else None
@@ -444,7 +447,7 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
             return self._iterate_tar(client, share, total, order_seed, epoch, saved)
         if not isinstance(self._get_dataset_objects, Source):
             return ((None, o) for o in self._users_objects(client.for_worker(share, total))), None, Progress()
-        if saved is None and order_seed is None and self._streams(client):
+        if not resuming and order_seed is None and self._streams(client):
             objects, feed = self._streamed(client, split)
             return objects, ("objects", epoch, None, share, total, feed.shape), Progress()
         entries = self._entries(client, split, epoch, order_seed)
@@ -535,6 +538,7 @@ class _EpochIterator:
         self._objects: Optional[Iterator[Tuple[Optional[int], DataObject]]] = None
         self._skipped = 0
         self._resume: Optional[dict] = None  # a state handed to load_state_dict, for the set-up
+        self._resuming = False  # load_state_dict was called, even with a worker's not-started state
         self._header: Optional[tuple] = None  # what state_dict says besides the progress
         self._progress = Progress()
 
@@ -561,11 +565,12 @@ class _EpochIterator:
         if not isinstance(state, dict) or state.get("version") != _resume.VERSION:
             raise ValueError("not a resume state of this version of osstorchconnector")
         self._resume = None if state.get("started") is False else dict(state)
+        self._resuming = True
 
     def __next__(self) -> Any:
         if self._objects is None:
             self._objects = iter(())  # if the set-up raises, the next call ends the share
-            self._objects, self._header, self._progress = self._dataset._epoch_objects(self._resume)
+            self._objects, self._header, self._progress = self._dataset._epoch_objects(self._resume, self._resuming)
         while True:
             try:
                 position, obj = next(self._objects)

@@ -95,6 +95,21 @@ def test_resume_at_a_random_step_delivers_the_rest_exactly_once(srv, source, wor
     assert sorted(nxt) == everything(srv, source)
 
 
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("shuffle", [False, True], ids=["in-order", "shuffled"])
+def test_resume_before_every_worker_has_delivered(srv, shuffle):
+    # a state saved after fewer batches than workers holds workers that had not started: in the
+    # resumed loader they list the epoch the way the resumed ones do, and nobody waits forever
+    first = loader(dataset(srv, shuffle=shuffle, seed=4), 4)
+    it = iter(first)
+    before = list(next(it))
+    state = first.state_dict()
+    del it, first
+    again = loader(dataset(srv, shuffle=shuffle, seed=4), 4)
+    again.load_state_dict(state)
+    assert sorted(before + [k for b in again for k in b]) == ALL
+
+
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("method", ["spawn", "forkserver"])
 def test_resume_under_other_start_methods(srv, method):
