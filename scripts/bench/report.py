@@ -154,7 +154,9 @@ def ratio_records(recs: List[Dict[str, Any]], workers: List[int]) -> List[Dict[s
             {},
             ratio(find(recs, "L1", "fastlist", "throughput"), find(recs, "L1", base, "throughput")),
         )
-    return out
+    import report_r1  # imports this module's helpers: loaded once they exist
+
+    return out + report_r1.ratio_records(recs)
 
 
 # ---------------------------------------------------------------- markdown
@@ -371,6 +373,10 @@ def markdown(recs: List[Dict[str, Any]], meta: Dict[str, Any], notes: List[str],
         )
         L.append("")
         return "\n".join(L)
+
+    import report_r1
+
+    L.extend(report_r1.section(recs))
 
     # M1 detail
     m1_all = [
