@@ -91,24 +91,27 @@ def fmt_val(r: Optional[Dict[str, Any]], digits: int = 0) -> str:
     return f"{v:,.{digits}f}{spread}"
 
 
+def ratio_record(scenario: str, system: str, metric: str, params: Dict[str, Any], r) -> Dict[str, Any]:
+    """A ratio (median, least, most favourable) as a record of unit "x"."""
+    return {
+        "scenario": scenario,
+        "system": system,
+        "params": params,
+        "metric": metric,
+        "value": round(r[0], 4),
+        "unit": "x",
+        "min": round(r[1], 4),
+        "max": round(r[2], 4),
+    }
+
+
 def ratio_records(recs: List[Dict[str, Any]], workers: List[int]) -> List[Dict[str, Any]]:
     """The headline ratios as records too, so that they are machine-readable."""
     out = []
 
     def add(scenario, system, metric, params, r):
         if r is not None:
-            out.append(
-                {
-                    "scenario": scenario,
-                    "system": system,
-                    "params": params,
-                    "metric": metric,
-                    "value": round(r[0], 4),
-                    "unit": "x",
-                    "min": round(r[1], 4),
-                    "max": round(r[2], 4),
-                }
-            )
+            out.append(ratio_record(scenario, system, metric, params, r))
 
     for w in workers:
         it_none = find(recs, "D1", "ours-iter", "throughput", workers=w, transform="none")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Tuple
 
-from report import _times, find, fmt_ratio, fmt_val, ratio
+from report import _times, find, fmt_ratio, fmt_val, ratio, ratio_record
 
 LABELS = {
     "oss": "from OSS, no cache",
@@ -36,18 +36,7 @@ def ratio_records(recs: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
 
     def add(system, metric, params, r: Optional[Tuple[float, float, float]]):
         if r is not None:
-            out.append(
-                {
-                    "scenario": "R1",
-                    "system": system,
-                    "params": params,
-                    "metric": metric,
-                    "value": round(r[0], 4),
-                    "unit": "x",
-                    "min": round(r[1], 4),
-                    "max": round(r[2], 4),
-                }
-            )
+            out.append(ratio_record("R1", system, metric, params, r))
 
     for system, base, metric in RATIOS:
         add(system, metric, {"baseline": base}, ratio(_r(recs, system, "throughput"), _r(recs, base, "throughput")))
