@@ -41,19 +41,14 @@ func ost_lister_next(lh C.uint64_t, maxKeys C.int32_t, out *unsafe.Pointer, outL
 			*done, *out, *outLen = 1, nil, 0
 			return nil
 		}
-		var pl packedListing
-		if l.WithETags() {
-			pl.etags = &packedETags{}
-		}
+		pl := newPackedListing(l.WithETags())
 		for _, o := range got {
 			if err := pl.add(o); err != nil {
 				return err
 			}
 		}
-		n := pl.size()
-		buf := C.malloc(C.size_t(n))
-		pl.writeTo(unsafe.Slice((*byte)(buf), n))
-		*done, *out, *outLen = 0, buf, C.size_t(n)
+		pl.toC(out, outLen)
+		*done = 0
 		return nil
 	})
 }

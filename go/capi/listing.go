@@ -58,6 +58,27 @@ func (p *packedListing) writeTo(out []byte) {
 	p.etags.writeTo(out[at:])
 }
 
+// newPackedListing starts a packed listing, with the objects' ETags when
+// withETags (a client with a node-local cache checks entries against them).
+func newPackedListing(withETags bool) *packedListing {
+	pl := &packedListing{}
+	if withETags {
+		pl.etags = &packedETags{}
+	}
+	return pl
+}
+
+// toC lays the listing out in memory malloc'd for the caller (released with
+// ost_free): straight into C memory, as a large listing is not worth holding
+// twice. It returns the size.
+func (p *packedListing) toC(out *unsafe.Pointer, outLen *C.size_t) int {
+	n := p.size()
+	buf := C.malloc(C.size_t(n))
+	p.writeTo(unsafe.Slice((*byte)(buf), n))
+	*out, *outLen = buf, C.size_t(n)
+	return n
+}
+
 // bigListing is the packed size from which a listing's garbage is handed
 // back to the OS at once (about 100,000 keys).
 const bigListing = 4 << 20
@@ -65,25 +86,16 @@ const bigListing = 4 << 20
 //export ost_list_packed
 func ost_list_packed(h C.uint64_t, bucket, prefix *C.char, out *unsafe.Pointer, outLen *C.size_t, errOut **C.char) C.int32_t {
 	return callClient(h, errOut, []unsafe.Pointer{unsafe.Pointer(bucket), unsafe.Pointer(out), unsafe.Pointer(outLen)}, func(c *connector.Client) error {
-		var pl packedListing
-		if c.CacheEnabled() {
-			pl.etags = &packedETags{}
-		}
+		pl := newPackedListing(c.CacheEnabled())
 		if err := c.List(context.Background(), C.GoString(bucket), C.GoString(prefix), pl.add); err != nil {
 			return err
 		}
-		// straight into C memory: a million keys are tens of MiB, not worth
-		// holding twice
-		n := pl.size()
-		buf := C.malloc(C.size_t(n))
-		pl.writeTo(unsafe.Slice((*byte)(buf), n))
-		*out, *outLen = buf, C.size_t(n)
-		if n >= bigListing {
+		if n := pl.toC(out, outLen); n >= bigListing {
 			// Listing a large prefix leaves the Go heap several times the size
 			// of the result, all of it garbage now; the runtime would keep it
 			// mapped for minutes, and it counts in the process's RSS that every
 			// forked DataLoader worker starts from. One collection returns it.
-			pl = packedListing{}
+			pl = nil
 			debug.FreeOSMemory()
 		}
 		return nil
