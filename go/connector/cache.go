@@ -282,6 +282,9 @@ func (d *diskCache) put(bucket, key, etag string, body []byte, crc uint64) error
 		return err
 	}
 	tmp, err := d.reserve(filepath.Dir(path), n)
+	if err == errCacheFull {
+		return nil // not kept this time, as with an object larger than the cache
+	}
 	if err != nil {
 		return err
 	}
@@ -311,7 +314,9 @@ func (d *diskCache) put(bucket, key, etag string, body []byte, crc uint64) error
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	// Renamed under the lock: a scan that ran between the temporary file
+	// leaving its name and the entry taking its own would count neither.
+	if err := d.withLock(func() error { return os.Rename(tmp.Name(), path) }); err != nil {
 		return err
 	}
 	ok = true
@@ -351,10 +356,17 @@ func (d *diskCache) setReserved(v int64) error {
 	return err
 }
 
+// errCacheFull: the bytes being written by others leave no room for an
+// entry even after eviction; it is not stored.
+var errCacheFull = errors.New("cache full of entries being written")
+
 // reserve adds n bytes to the recorded total, evicting first when that
 // would pass the budget, and creates the temporary file the entry is
 // written to, both under the lock: a scan by another process then counts the
 // file at its full reserved size, however much of it is written yet.
+// Entries being written cannot be evicted, so when they alone leave too
+// little room the entry is not stored (errCacheFull) rather than let the
+// directory pass the budget.
 func (d *diskCache) reserve(dir string, n int64) (*os.File, error) {
 	var tmp *os.File
 	err := d.withLock(func() error {
@@ -363,6 +375,9 @@ func (d *diskCache) reserve(dir string, n int64) (*os.File, error) {
 			var err error
 			if total, err = d.evict(n); err != nil {
 				return err
+			}
+			if total+n > d.budget {
+				return errCacheFull
 			}
 		}
 		var rnd [8]byte

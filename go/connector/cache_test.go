@@ -294,6 +294,65 @@ func TestCacheConcurrentWritersShareTheBudget(t *testing.T) {
 	})
 }
 
+// Entries still being written cannot be evicted: when they fill the budget,
+// a new entry is not kept, rather than put the directory over it.
+func TestCacheEntriesBeingWrittenHoldTheirRoom(t *testing.T) {
+	dir := t.TempDir()
+	const budget = 10_000
+	d, err := newDiskCache(dir, budget)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.lock.Close() })
+	sub := filepath.Join(dir, "00")
+	if err := os.MkdirAll(sub, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var writing []*os.File
+	for _, n := range []int64{5000, 4500} {
+		f, err := d.reserve(sub, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writing = append(writing, f)
+		t.Cleanup(func() { f.Close() })
+	}
+	body := pattern(1000, 3)
+	if err := d.put(tBucket, "late", `"etag"`, body, fastcrcOf(body)); err != nil {
+		t.Fatal(err)
+	}
+	if e := d.open(tBucket, "late"); e != nil {
+		e.f.Close()
+		t.Fatal("an entry was kept with no room left for it")
+	}
+	if r := d.reserved(); r > budget {
+		t.Fatalf("%d bytes reserved, budget %d", r, budget)
+	}
+	// The writers finish: the directory holds what they reserved, no more.
+	for i, n := range []int{5000, 4500} {
+		if _, err := writing[i].Write(pattern(n, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if u := diskUsage(t, dir); u > budget {
+		t.Fatalf("%d bytes on disk, budget %d", u, budget)
+	}
+	// Once they are gone there is room again.
+	for _, f := range writing {
+		f.Close()
+		os.Remove(f.Name())
+	}
+	d.release(9500)
+	if err := d.put(tBucket, "late", `"etag"`, body, fastcrcOf(body)); err != nil {
+		t.Fatal(err)
+	}
+	e := d.open(tBucket, "late")
+	if e == nil {
+		t.Fatal("not kept with the room back")
+	}
+	e.f.Close()
+}
+
 func TestCacheSettings(t *testing.T) {
 	e := newEnv(t)
 	dir := t.TempDir()
