@@ -94,6 +94,20 @@ class _Strings:
         offsets.extend(accumulate(len(p) for p in parts))
         return _Strings(b"".join(parts), 0, offsets)
 
+    @classmethod
+    def concat(cls, parts: Sequence["_Strings"]) -> "_Strings":
+        datas = []
+        offsets = array("q", [0])
+        at = 0
+        for p in parts:
+            o = p.offsets
+            first, last = o[0], o[len(o) - 1]
+            datas.append(p.data[p.base + first : p.base + last])
+            shift = at - first
+            offsets.extend(x + shift for x in o[1:])
+            at += last - first
+        return cls(b"".join(datas), 0, offsets)
+
     def state(self) -> Tuple[bytes, bytes]:
         """(string bytes, offsets as little-endian bytes), for pickling."""
         o = self.offsets
@@ -204,6 +218,29 @@ class Listing:
             sizes,
             _Strings.pack(labels) if any(labels) else None,
         )
+
+    @classmethod
+    def concat(cls, parts: Sequence["Listing"]) -> "Listing":
+        """The listings one after the other (pages of one listing: the
+        buffers are joined, not made into entries)."""
+        if not parts:
+            return cls.from_entries(())
+        first = parts[0]
+        simple = all(
+            p._buckets == first._buckets
+            and p._bucket_idx is None
+            and p._labels is None
+            and (p._etags is None) == (first._etags is None)
+            for p in parts
+        )
+        if not simple:
+            joined = cls.from_entries(e for p in parts for e in p)
+            return joined
+        sizes = array("q")
+        for p in parts:
+            sizes.extend(p._sizes)
+        etags = None if first._etags is None else _Strings.concat([p._etags for p in parts])
+        return cls(first._buckets, None, _Strings.concat([p._keys for p in parts]), sizes, None, etags)
 
     # ---- the sequence ----
 

@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterable, Iterator, List, NamedTuple, Optional
 
 import torch.utils.data
 
-from . import _resume, _shared_listing
+from . import _job_listing, _resume, _shared_listing
 from ._data_object import DataObject
 from ._dataset_common import _DatasetBase, identity, is_missing
 from ._entries import Entry, to_entry
@@ -119,6 +119,7 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
         self._shuffle, self._chunk_size, self._seed = shuffle, shuffle_chunk_size, seed
         self._get_dataset_objects = get_dataset_objects
         self._shard_by_rank = shard_by_rank
+        self._dist_up = False  # torch.distributed initialised where this copy was pickled (see _job_listing)
         self._epochs = EpochCounter()
         self._iterations = 0  # iterations this process has begun (see _epoch_counter)
         self._skips = _SkipCount()
@@ -290,6 +291,12 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
         self._seed = int(torch.randint(0, 2**62, (1,), generator=generator).item())
         self._shuffle = self._ordered = True
 
+    def __getstate__(self):
+        state = super().__getstate__()
+        # spawned DataLoader workers do not see the main process's process group: tell them it is up
+        state["_dist_up"] = self._dist_up or (self._shard_by_rank and _job_listing.distributed())
+        return state
+
     def set_epoch(self, epoch: int) -> None:
         """The epoch the next iteration reads (its shuffled order); each
         iteration after it reads the next. As DistributedSampler.set_epoch:
@@ -350,11 +357,17 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
     def _entries(self, client: OssClient, split: _Split, epoch: int, order_seed: Optional[int]) -> Sequence[Entry]:
         """This worker's share of the epoch's objects (see _sharding), in
         the epoch's order (shuffled with order_seed unless it is None); the
-        listing is made once per epoch and rank."""
+        listing is made once per epoch and rank (once per job when the
+        ranks share it, see _job_listing)."""
         total, block = split.total, self._block
 
         def listed() -> Sequence[Entry]:
-            entries = _as_entries(self._get_dataset_objects(client))
+            job = self._job(client, split)
+            if job is not None:
+                bucket, prefix = self._get_dataset_objects.bucket_and_prefix(client)
+                entries = _job_listing.whole(job, lambda: client.list_entries_stream(bucket, prefix))
+            else:
+                entries = _as_entries(self._get_dataset_objects(client))
             return entries if order_seed is None else in_epoch_order(entries, order_seed, epoch)
 
         if split.num_workers <= 1:
@@ -367,6 +380,16 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
             worker_id=split.worker_id,
             split=lambda es, w: share_of(es, split.share_of_worker(w), total, block),
         )
+
+    def _job(self, client: OssClient, split: _Split) -> Optional[_job_listing.JobListing]:
+        """Where the ranks share this epoch's listing of a prefix, or None
+        (each rank lists for itself)."""
+        if not (self._shard_by_rank and split.world > 1 and isinstance(self._get_dataset_objects, FromPrefix)):
+            return None
+        bucket, prefix = self._get_dataset_objects.bucket_and_prefix(client)
+        # what the listing depends on; ETags come in it only with a cache
+        source = "\0".join((self._endpoint, bucket, prefix, "etags" if self._cache else ""))
+        return _job_listing.for_job(source, split.rank, split.world, self._dist_up)
 
     def _listing_key(self, split: _Split) -> str:
         return f"{self._uuid}-{split.seed}-{split.iteration}"
@@ -385,14 +408,20 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
         total, block = split.total, self._block
         bucket, prefix = self._get_dataset_objects.bucket_and_prefix(client)
         prefetch = client.streamed_prefetch(include_errors=True, ordered=self._ordered)
+        job = self._job(client, split)
+
+        def listing() -> Iterator[Sequence[Entry]]:
+            produce = lambda: client.list_entries_stream(bucket, prefix)  # noqa: E731
+            return _job_listing.chunks(job, produce, stopped=lambda: prefetch.closed)
+
         if split.num_workers <= 1:
-            parts = _parts(client.list_entries_stream(bucket, prefix), split.share, total, block)
+            parts = _parts(listing(), split.share, total, block)
         else:
             parts = _shared_listing.streamed(
                 self._listing_key(split),
                 split.num_workers,
                 split.worker_id,
-                lambda: client.list_entries_stream(bucket, prefix),
+                listing,
                 lambda chunk, start, w: share_in(chunk, start, split.share_of_worker(w), total, block),
                 stopped=lambda: prefetch.closed,
             )

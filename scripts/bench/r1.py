@@ -194,17 +194,20 @@ def _ranks(keys: int, host: common.Host, scratch: pathlib.Path, notes: List[str]
         srv.realism_on()
         env = srv.connection_env()
         env["BENCH_CONFIG_PATH"] = common.write_config(scratch / "config-ranks.json", scratch)
-        for world in (1, RANKS):
+        # one rank; the ranks sharing one listing; each rank listing for itself (the baseline)
+        for world, share in ((1, True), (RANKS, True), (RANKS, False)):
             srv.srv.reset_stats()
-            out = _run(host, {"case": "ranks", "world": world, "workers": RANK_WORKERS, "expect": keys}, env, "ranks")
-            ok = common.successes([out], notes, f"R1 ranks world={world}")
+            case = {"case": "ranks", "world": world, "workers": RANK_WORKERS, "expect": keys, "share": share}
+            out = _run(host, case, env, "ranks")
+            ok = common.successes([out], notes, f"R1 ranks world={world} share={share}")
             if not ok:
                 continue
             st = srv.srv.settled_stats()
             lists = sum(st["requests"].get("ListObjectsV2", {}).values())
             gets = sum(st["requests"].get("GetObject", {}).values())
             log(
-                f"  {world} rank(s) x {RANK_WORKERS} workers: {out['objects']} objects in {out['seconds']:.1f} s, "
+                f"  {world} rank(s) x {RANK_WORKERS} workers{'' if share else ', each rank listing'}: "
+                f"{out['objects']} objects in {out['seconds']:.1f} s, "
                 f"{lists} list requests, {gets} GETs"
             )
             params = {
@@ -214,7 +217,7 @@ def _ranks(keys: int, host: common.Host, scratch: pathlib.Path, notes: List[str]
                 "workers_per_rank": RANK_WORKERS,
                 "network": "emulated",
             }
-            system = f"ranks-{world}"
+            system = f"ranks-{world}" if share or world == 1 else f"ranks-{world}-each-lists"
             recs.append(record("R1", system, params, "list_requests", [lists], "requests"))
             recs.append(record("R1", system, params, "get_requests", [gets], "requests"))
             recs.append(record("R1", system, params, "time", [out["seconds"]], "s"))

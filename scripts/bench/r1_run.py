@@ -261,11 +261,17 @@ def _count(batch: list) -> int:
     return len(batch)
 
 
-def _rank_main(rank: int, world: int, workers: int, barrier, q) -> None:
-    """One rank: the environment torchrun gives it, one epoch with its own
-    DataLoader (the connector is loaded here, after the fork)."""
+def _rank_main(rank: int, world: int, workers: int, port: int, share: bool, barrier, q) -> None:
+    """One rank: the environment torchrun gives it and a gloo process group,
+    as a DDP job has, then one epoch with its own DataLoader (the connector
+    is loaded here, after the fork). share False: each rank lists for
+    itself (OSSTORCH_JOB_LISTING=0), the baseline."""
     try:
         os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE=str(world))
+        os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), OSSTORCH_JOB_LISTING="1" if share else "0")
+        import torch.distributed as dist
+
+        dist.init_process_group("gloo", rank=rank, world_size=world)
         from osstorchconnector import OssIterableDataset
 
         ds = OssIterableDataset.from_prefix(_uri(RANKS), shard_by_rank=True, transform=imaging.read_bytes, **_kw())
@@ -274,16 +280,21 @@ def _rank_main(rank: int, world: int, workers: int, barrier, q) -> None:
         t0 = time.monotonic()
         n = sum(loader)
         q.put({"rank": rank, "objects": n, "seconds": time.monotonic() - t0})
+        dist.destroy_process_group()
     except BaseException as e:
         q.put({"rank": rank, "error": f"{type(e).__name__}: {e}"})
 
 
-def _ranks_case(world: int, workers: int, expect: int) -> Dict[str, Any]:
+def _ranks_case(world: int, workers: int, expect: int, share: bool) -> Dict[str, Any]:
     import multiprocessing as mp
+    import socket
 
+    with socket.socket() as s:  # a free port for the process group's store
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
     ctx = mp.get_context("fork")
     q, barrier = ctx.Queue(), ctx.Barrier(world)
-    procs = [ctx.Process(target=_rank_main, args=(r, world, workers, barrier, q)) for r in range(world)]
+    procs = [ctx.Process(target=_rank_main, args=(r, world, workers, port, share, barrier, q)) for r in range(world)]
     t0 = time.monotonic()
     for p in procs:
         p.start()
@@ -320,7 +331,7 @@ def run_case(case: str, **a: Any) -> Dict[str, Any]:
     elif case == "list":
         out = _list_case(a.get("config", ""), expect)
     elif case == "ranks":
-        out = _ranks_case(a["world"], workers, expect)
+        out = _ranks_case(a["world"], workers, expect, a.get("share", True))
     else:
         raise ValueError(f"unknown R1 case {case!r}")
     out["case"] = case

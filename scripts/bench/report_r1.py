@@ -149,6 +149,7 @@ def _targets(recs: List[Dict[str, Any]], w: Any) -> List[str]:
             and x["metric"] == "list_requests"
             and x["system"] != "ranks-1"
             and x["system"].startswith("ranks-")
+            and not x["system"].endswith("-each-lists")
         ),
         key=lambda x: x["params"]["ranks"],
         default=None,
@@ -220,21 +221,23 @@ def _ranks(recs: List[Dict[str, Any]]) -> List[str]:
             for x in recs
             if x["scenario"] == "R1" and x["system"].startswith("ranks-") and x["metric"] == "list_requests"
         ),
-        key=lambda x: x["params"]["ranks"],
+        key=lambda x: (x["params"]["ranks"], x["system"]),
     ):
         s, keys, size = x["system"], x["params"]["keys"], x["params"].get("object_bytes", "?")
+        how = "each rank lists" if s.endswith("-each-lists") else ("one process" if s == "ranks-1" else "one listing")
         rows.append(
-            f"| {x['params']['ranks']} x {x['params']['workers_per_rank']} workers | {fmt_val(x)} | "
+            f"| {x['params']['ranks']} x {x['params']['workers_per_rank']} workers, {how} | {fmt_val(x)} | "
             f"{fmt_val(_r(recs, s, 'get_requests'))} | {fmt_val(_r(recs, s, 'time'), 1)} |"
         )
     if not rows:
         return []
     return [
-        "**Listing with several ranks.** Processes as distributed ranks (`RANK` / `WORLD_SIZE` set, "
-        "`shard_by_rank=True`), each with its own DataLoader, start one epoch together over a prefix of "
-        f"{keys:,} keys of {size} bytes (emulated network on); the server counts the requests. One listing is "
-        f"{-(-keys // 1000):,} pages of 1,000 keys (the 1-process row is what one listing takes). Today every "
-        "rank lists the prefix itself.",
+        "**Listing with several ranks.** Processes as distributed ranks (`RANK` / `WORLD_SIZE` set, a gloo "
+        "process group as DDP has, `shard_by_rank=True`), each with its own DataLoader, start one epoch together "
+        f"over a prefix of {keys:,} keys of {size} bytes (emulated network on); the server counts the requests. "
+        f"One listing is {-(-keys // 1000):,} pages of 1,000 keys (the 1-process row is what one listing takes). "
+        "'one listing': the ranks share one listing through the process group's store (the default); "
+        "'each rank lists': the same with `OSSTORCH_JOB_LISTING=0`, the baseline.",
         "",
         "| processes | ListObjectsV2 | GetObject | epoch (s) |",
         "|---|---|---|---|",
