@@ -34,6 +34,7 @@ from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 from fsspec.utils import stringify_path
 
 from ._oss_client import OssClient
+from .errors import OssError
 
 __all__ = ["OssFsspecFileSystem", "OssFsspecFile"]
 
@@ -648,9 +649,11 @@ class OssFsspecFile(AbstractBufferedFile):
                 obj.close()
                 raise
             return
+        # "xb": refused at once where the object exists, and at the commit
+        # by OSS itself (x-oss-forbid-overwrite) where one appeared meanwhile
         if mode == "xb" and fs.isfile(path):
             raise FileExistsError(errno.EEXIST, "the object exists", f"oss://{path}")
-        options: Dict[str, Any] = {}
+        options: Dict[str, Any] = {"exclusive": True} if mode == "xb" else {}
         if block_size:
             options["part_size"] = int(block_size)
         if size_hint:
@@ -785,6 +788,11 @@ class OssFsspecFile(AbstractBufferedFile):
         try:
             self._send_pending()
             self._obj.close()
+        except OssError as e:
+            self._abort()
+            if e.code == "FileAlreadyExists":
+                raise FileExistsError(errno.EEXIST, "another object appeared there first", f"oss://{self.path}") from e
+            raise
         except BaseException:
             self._abort()
             raise

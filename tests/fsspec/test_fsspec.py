@@ -277,6 +277,17 @@ def test_exclusive_create(oss_fs, root):
     assert oss_fs.cat_file(f"{root}/x") == b"1"
 
 
+@pytest.mark.parametrize("size", [100, 3 * MIB])
+def test_exclusive_create_loses_to_an_object_that_appears_meanwhile(oss_fs, root, size):
+    f = oss_fs.open(f"{root}/race", "xb", block_size=MIB)  # nothing there yet
+    f.write(blob(size))
+    oss_fs.pipe(f"{root}/race", b"the other writer's")  # first to commit
+    with pytest.raises(FileExistsError):
+        f.close()
+    assert f.closed
+    assert oss_fs.cat_file(f"{root}/race") == b"the other writer's"
+
+
 def test_text_mode_and_transactions(oss_fs, root):
     with oss_fs.open(f"{root}/t.txt", "w", encoding="utf-8") as f:
         f.write("héllo\n")
