@@ -348,7 +348,7 @@ def oss_protocol(monkeypatch):
     the source tree, where no entry point exists, registered by hand."""
     registry = importlib.import_module("fsspec.registry")  # the module: fsspec.registry is its mapping
 
-    if fsspec.get_filesystem_class("oss") is not OssFsspecFileSystem:
+    if not _registered("oss"):
         monkeypatch.setitem(registry._registry, "oss", OssFsspecFileSystem)
 
 
@@ -387,6 +387,8 @@ def test_storage_options_as_upstream_and_as_ossfs(oss_module, root, monkeypatch)
     monkeypatch.setenv("OSS_ENDPOINT", srv.endpoint)
     fs2 = OssFsspecFileSystem(cred_path=srv.cred_path, region=srv.region, skip_instance_cache=True)
     assert fs2.cat_file(f"{root}/k") == b"by key"
+    for url in (f"oss://{root}/k", f"osstorch://{root}/k", f"/{root}/k"):
+        assert fs2.cat_file(url) == b"by key"
 
     class Provider:
         def get_credentials(self):
@@ -406,9 +408,11 @@ def test_storage_options_as_upstream_and_as_ossfs(oss_module, root, monkeypatch)
         OssFsspecFileSystem(endpoint=srv.endpoint, key="k", secret="s", cred_path=srv.cred_path)
 
 
-def _registered():
+def _registered(protocol="osstorch"):
+    """Whether fsspec resolves protocol to ours (without our entry points,
+    "oss" is ossfs's, or an ImportError where ossfs is not installed)."""
     try:
-        return fsspec.get_filesystem_class("osstorch") is OssFsspecFileSystem
+        return fsspec.get_filesystem_class(protocol) is OssFsspecFileSystem
     except (ValueError, ImportError):
         return False
 

@@ -14,7 +14,11 @@ SECTION = "## fsspec: oss:// for pandas, pyarrow, datasets"
 REGISTER = """\
 import fsspec as _fsspec
 from osstorchconnector.fsspec import OssFsspecFileSystem as _Ours
-if _fsspec.get_filesystem_class("oss") is not _Ours:
+try:
+    _theirs = _fsspec.get_filesystem_class("oss")
+except ImportError:  # fsspec's built-in "oss" is ossfs, which may not be installed
+    _theirs = None
+if _theirs is not _Ours:
     _fsspec.register_implementation("oss", _Ours, clobber=True)
 """
 
