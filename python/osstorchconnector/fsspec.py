@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import errno
 import io
+import logging
 import os
+import sys
 import warnings
 from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
@@ -37,6 +39,8 @@ from ._oss_client import OssClient
 from .errors import OssError
 
 __all__ = ["OssFsspecFileSystem", "OssFsspecFile"]
+
+log = logging.getLogger(__name__)
 
 # The writer stores this beside every object it uploads in parts (see
 # go/connector/partcrc.go); it is the object's companion, not a file of its own.
@@ -609,8 +613,11 @@ class OssFsspecFile(AbstractBufferedFile):
     """A file of OssFsspecFileSystem: in mode "rb" the core's random-access
     reader (read-ahead for sequential reads, reads straight into the
     caller's buffer with readinto); in "wb"/"xb" the core's multipart writer,
-    committed on close. An exception inside ``with`` and a file dropped
-    without close() discard the upload: no object, nor part of one, appears.
+    committed on close. An exception inside ``with``, a close() while an
+    exception raised after the file was opened propagates (the way pandas,
+    pyarrow and fsspec.open close files when a write fails), and a file
+    dropped without close() discard the upload: no object, nor part of one,
+    appears.
     ``block_size`` in write mode is the first part's size; in read mode the
     core's reader chooses its own (config.json ``readChunkSize``), and
     fsspec's ``cache_type`` options are ignored for the same reason."""
@@ -635,6 +642,9 @@ class OssFsspecFile(AbstractBufferedFile):
         self._obj: Any = None
         self._pending = bytearray()
         self._line: Tuple[int, bytes] = (0, b"")
+        # what was being handled when the file was opened: close() tells an
+        # exception that arose while writing from one it was written under
+        self._handling = sys.exc_info()[1]
         if mode == "rb":
             obj = fs.client.get_object(bucket, key, type=1)
             if obj.err():
@@ -812,6 +822,18 @@ class OssFsspecFile(AbstractBufferedFile):
         if not self.autocommit:
             self._send_pending()  # a transaction commits or discards it at its end
             self.closed = True
+            return
+        failing = sys.exc_info()[1]
+        if failing is not None and failing is not self._handling:
+            # Libraries close their files on the way out of a failed write
+            # (pandas' handles, pyarrow's writers, fsspec.open's with) and
+            # cannot pass the failure on: what was written may be half.
+            log.warning(
+                "oss://%s: upload discarded: the file was closed while a %s raised after it was opened propagated",
+                self.path,
+                type(failing).__name__,
+            )
+            self._abort()
             return
         try:
             self.commit()

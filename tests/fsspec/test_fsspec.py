@@ -225,6 +225,51 @@ def test_an_exception_inside_with_leaves_no_object(oss_module, oss_fs, root):
     assert requests(oss_module, "AbortMultipartUpload")["AbortMultipartUpload"] >= 1
 
 
+class Boom(Exception):
+    pass
+
+
+def test_wrappers_that_close_on_a_failure_leave_no_object(oss_module, oss_fs, oss_protocol, root):
+    # fsspec.open's with, and text mode: the file is closed by a wrapper that does not pass the exception on
+    with pytest.raises(Boom):
+        with fsspec.open(f"oss://{root}/openfile", "wb", **storage_options(oss_module)) as f:
+            f.write(b"half")
+            raise Boom()
+    with pytest.raises(Boom):
+        with oss_fs.open(f"{root}/text", "w") as f:
+            f.write("half")
+            raise Boom()
+    assert not oss_fs.exists(f"{root}/openfile") and not oss_fs.exists(f"{root}/text")
+    # pandas writes a CSV in chunks and closes its handle in a finally when a row fails
+    pd = pytest.importorskip("pandas")
+
+    class Bad:
+        def __str__(self):
+            raise Boom()
+
+    df = pd.DataFrame({"x": range(200_000), "y": ["ok"] * 199_999 + [Bad()]})
+    with pytest.raises(Boom):
+        df.to_csv(f"oss://{root}/t.csv", storage_options=storage_options(oss_module))
+    assert not oss_fs.exists(f"{root}/t.csv")
+
+
+def test_a_file_written_while_an_exception_is_handled_is_committed(oss_fs, root, caplog):
+    try:
+        raise Boom()
+    except Boom:
+        with oss_fs.open(f"{root}/report", "wb") as f:  # opened and closed under the same exception
+            f.write(b"what went wrong")
+    assert oss_fs.cat_file(f"{root}/report") == b"what went wrong"
+    f = oss_fs.open(f"{root}/before", "wb")
+    f.write(b"x")
+    try:
+        raise Boom()
+    except Boom:
+        f.close()  # an exception raised after the open: as a failed write, discarded, and logged
+    assert not oss_fs.exists(f"{root}/before")
+    assert any("discarded" in r.getMessage() and "Boom" in r.getMessage() for r in caplog.records)
+
+
 def test_a_file_dropped_without_close_is_discarded_with_a_warning(oss_fs, root):
     f = oss_fs.open(f"{root}/dropped", "wb", block_size=MIB)
     f.write(blob(3 * MIB))
