@@ -417,7 +417,7 @@ class OssFsspecFileSystem(AbstractFileSystem):
         if on_error not in ("raise", "omit", "return"):
             raise ValueError(f"on_error must be 'raise', 'omit' or 'return', got {on_error!r}")
         paths = self._expand_files(path, recursive)
-        if len(paths) == 1 and not isinstance(path, list) and paths[0] == self._strip_protocol(path):
+        if len(paths) == 1 and not isinstance(path, (list, tuple)) and paths[0] == self._strip_protocol(path):
             return self.cat_file(paths[0])
         entries = [(*self._object(p), 0, "") for p in paths]
         results = self._client.read_objects(entries) if entries else []
