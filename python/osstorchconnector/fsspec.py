@@ -59,7 +59,7 @@ _GATHER_UP_TO = 1 << 20
 # readline reads ahead this much and keeps it: a line is found without a
 # call into the core per line, and without fetching a whole block per line
 _LINE_STEP = 64 << 10
-# cp's copy buffer: the reader and writer both move data in 8 MiB parts
+# cp's copy buffer: as large as the parts the reader and the writer move
 _COPY_STEP = 8 << 20
 
 

@@ -12,7 +12,7 @@ LABELS = {
     "ossfs": "ossfs `OSSFileSystem` (fsspec's built-in `oss`)",
     "ossfs-async": "ossfs `AioOSSFileSystem`",
 }
-TARGET_SMALL = 3.0  # issue #17: ours >= 3x ossfs on small files
+TARGET_SMALL = 3.0  # issue #17's target for small files (ours over ossfs)
 
 
 def _r(recs, system, case, metric) -> Optional[Dict[str, Any]]:
