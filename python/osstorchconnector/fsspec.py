@@ -307,11 +307,12 @@ class OssFsspecFileSystem(AbstractFileSystem):
 
     def _walk_tree(self, tree, root: str, detail: bool, topdown: bool) -> Iterator[Tuple[str, Any, Any]]:
         dirs, files = tree.get(root, ({}, {}))
-        here = (root, dirs if detail else sorted(dirs), files if detail else sorted(files))
+        here = (root, dict(dirs) if detail else sorted(dirs), files if detail else sorted(files))
         if topdown:
             yield here
-        for d in sorted(dirs):
-            yield from self._walk_tree(tree, f"{root}/{d}" if root else d, detail, topdown)
+        # top-down, as os.walk: the directories the caller left in the list it was given
+        for d in sorted(here[1] if topdown else dirs):
+            yield from self._walk_tree(tree, f"{root}/{d}", detail, topdown)
         if not topdown:
             yield here
 

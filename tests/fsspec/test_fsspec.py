@@ -175,6 +175,13 @@ def test_ls_find_info_derive_directories_from_keys(oss_module, oss_fs, root):
     assert oss_fs.find(f"{root}/d/b") == [f"{root}/d/b"]
     assert oss_fs.glob(f"{root}/d/**") == [f"{root}/d", f"{root}/d/b", f"{root}/d/e", f"{root}/d/e/c"]
     assert [w[0] for w in oss_fs.walk(root)] == [root, f"{root}/d", f"{root}/d/e", f"{root}/marker"]
+    assert [w[0] for w in oss_fs.walk(root, topdown=False)] == [f"{root}/d/e", f"{root}/d", f"{root}/marker", root]
+    pruned = []
+    for top, dirs, _ in oss_fs.walk(root):
+        pruned.append(top)
+        if "d" in dirs:
+            dirs.remove("d")  # as os.walk: not descended into
+    assert pruned == [root, f"{root}/marker"]
     assert oss_fs.du(root) == 6
     info = oss_fs.info(f"{root}/empty")
     assert info["type"] == "file" and info["size"] == 0 and info["ETag"]  # an empty object is not a directory
