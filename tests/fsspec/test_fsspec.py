@@ -258,6 +258,15 @@ def test_wrappers_that_close_on_a_failure_leave_no_object(oss_module, oss_fs, os
     with pytest.raises(Boom):
         df.to_csv(f"oss://{root}/t.csv", storage_options=storage_options(oss_module))
     assert not oss_fs.exists(f"{root}/t.csv")
+    # pyarrow's ParquetWriter closes its sink in __exit__
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    table = pa.table({"x": list(range(100_000))})
+    with pytest.raises(Boom):
+        with pq.ParquetWriter(f"{root}/w.parquet", table.schema, filesystem=oss_fs) as w:
+            w.write_table(table)
+            raise Boom()
+    assert not oss_fs.exists(f"{root}/w.parquet")
 
 
 def test_a_file_written_while_an_exception_is_handled_is_committed(oss_fs, root, caplog):
