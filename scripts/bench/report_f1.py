@@ -46,7 +46,8 @@ def section(recs: List[Dict[str, Any]]) -> List[str]:
         f">= {TARGET_SMALL:.0f}x | {'n/a' if r is None else ('yes' if r[0] >= TARGET_SMALL else '**no**')} |",
         "",
         f"Both filesystems read from the same local server with the emulated network on (as D1), each in a fresh "
-        f"process, with its defaults; the systems alternate within each repeat ({_times(small.get('n'))}), "
+        f"process, with its defaults; the systems alternate within each repeat ({_times(small.get('n'))}; "
+        f"ossfs's sequential small-file case {_times((_r(recs, 'ossfs', 'small', 'throughput') or {}).get('n'))}), "
         "medians with the spread in parentheses. **Small**: one `fs.cat(paths)` of "
         f"{ps.get('objects', 0):,} objects of {ps.get('object_bytes', 0) / 1000:.0f} KB, the paths given (no "
         "listing): ours fetches them as one batch of concurrent GETs; ossfs's `OSSFileSystem` (oss2) one after "
