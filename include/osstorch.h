@@ -241,7 +241,9 @@ ost_status ost_prefetch_close(ost_handle prefetch);
 
 /* Streaming writer: one PUT for small objects, else multipart with
  * checkpointConfig.uploadConcurrency parts in flight and bounded memory.
- * options_json may be NULL or {"part_size", "concurrency", "size_hint"}.
+ * options_json may be NULL or {"part_size", "concurrency", "size_hint",
+ * "exclusive"}; with "exclusive": true the object is created only where no
+ * object has the key, else close fails (OSS code FileAlreadyExists).
  * ost_writer_write copies the bytes (buf may be reused on return).
  * ost_writer_close commits; ost_writer_abort discards. Both release the
  * handle; if close fails the upload was aborted: nothing is visible. */

@@ -20,6 +20,7 @@ func ost_writer_open(h C.uint64_t, bucket, key, optsJSON *C.char, out *C.uint64_
 			PartSize    int64 `json:"part_size"`
 			Concurrency int   `json:"concurrency"`
 			SizeHint    int64 `json:"size_hint"`
+			Exclusive   bool  `json:"exclusive"`
 		}
 		if optsJSON != nil {
 			if err := parseJSON(optsJSON, &o, "writer options"); err != nil {
@@ -27,7 +28,7 @@ func ost_writer_open(h C.uint64_t, bucket, key, optsJSON *C.char, out *C.uint64_
 			}
 		}
 		w, err := c.NewWriter(context.Background(), C.GoString(bucket), C.GoString(key),
-			connector.WriterOptions{PartSize: o.PartSize, Concurrency: o.Concurrency, SizeHint: o.SizeHint})
+			connector.WriterOptions{PartSize: o.PartSize, Concurrency: o.Concurrency, SizeHint: o.SizeHint, Exclusive: o.Exclusive})
 		if err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package connector
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -72,17 +73,51 @@ func (c *Client) Rename(ctx context.Context, bucket, key, newBucket, newKey stri
 // Put stores a small object with one request (retried; the CRC-64 OSS
 // computed of what it received must be the data's).
 func (c *Client) Put(ctx context.Context, bucket, key string, data []byte) error {
+	return c.put(ctx, bucket, key, data, false)
+}
+
+// CodeAlreadyExists is OSS's error code for a write with
+// x-oss-forbid-overwrite to a key that has an object (WriterOptions.Exclusive).
+const CodeAlreadyExists = "FileAlreadyExists"
+
+// forbidOverwrite is the x-oss-forbid-overwrite header's value of an
+// exclusive write, nil (no header) of another.
+func forbidOverwrite(exclusive bool) *string {
+	if exclusive {
+		return oss.Ptr("true")
+	}
+	return nil
+}
+
+// put is Put, exclusive or not (see WriterOptions.Exclusive).
+func (c *Client) put(ctx context.Context, bucket, key string, data []byte, exclusive bool) error {
 	ctx = ctxOr(ctx)
 	sum := fastcrc.Checksum(data)
-	_, err := c.retryBody(ctx, func(opt func(*oss.Options)) error {
+	attempts, err := c.retryBody(ctx, func(opt func(*oss.Options)) error {
 		res, err := c.oss.PutObject(ctx, &oss.PutObjectRequest{Bucket: oss.Ptr(bucket), Key: oss.Ptr(key),
-			Body: bytes.NewReader(data), ContentLength: oss.Ptr(int64(len(data)))}, opt)
+			Body: bytes.NewReader(data), ContentLength: oss.Ptr(int64(len(data))), ForbidOverwrite: forbidOverwrite(exclusive)}, opt)
 		if err != nil {
 			return err
 		}
 		return checkSentCRC(res.HashCRC64, sum)
 	})
+	// An exclusive PUT retried after an attempt whose answer was lost finds
+	// that attempt's object in the way: it is ours if it has our bytes.
+	var se *oss.ServiceError
+	if err != nil && exclusive && attempts > 1 && errors.As(err, &se) && se.Code == CodeAlreadyExists && c.holds(ctx, bucket, key, int64(len(data)), sum) {
+		return nil
+	}
 	return wrap("PutObject", bucket, key, err)
+}
+
+// holds reports whether the object at bucket/key has this size and CRC-64.
+func (c *Client) holds(ctx context.Context, bucket, key string, size int64, crc uint64) bool {
+	res, err := c.oss.HeadObject(ctx, &oss.HeadObjectRequest{Bucket: oss.Ptr(bucket), Key: oss.Ptr(key)})
+	if err != nil || res.ContentLength != size || res.HashCRC64 == nil {
+		return false
+	}
+	got, perr := strconv.ParseUint(*res.HashCRC64, 10, 64)
+	return perr == nil && got == crc
 }
 
 // checkSentCRC compares the CRC-64 OSS computed of an uploaded body

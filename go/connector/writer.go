@@ -55,6 +55,11 @@ type WriterOptions struct {
 	PartSize    int64 // first part size (config partSize)
 	Concurrency int   // parts in flight (config checkpointConfig.uploadConcurrency)
 	SizeHint    int64 // expected total size, if known
+	// Exclusive: the object is created only where no object has the key
+	// (OSS's x-oss-forbid-overwrite on the PUT, or on the initiate and the
+	// complete of a multipart upload); otherwise Close fails with code
+	// FileAlreadyExists and the object already there is left as it was.
+	Exclusive bool
 }
 
 // writerState is where a Writer is in its life: open until Close or Abort,
@@ -87,6 +92,7 @@ type Writer struct {
 	base     int64
 	hint     int64
 	conc     int
+	excl     bool     // WriterOptions.Exclusive
 	cur      [][]byte // the part being filled: full slabs, then the one being filled
 	curLen   int64    // bytes in cur
 	written  int64    // bytes handed to parts so far
@@ -127,7 +133,7 @@ func (c *Client) NewWriter(ctx context.Context, bucket, key string, o WriterOpti
 	ctx, cancel := context.WithCancel(ctxOr(ctx))
 	g, gctx := errgroup.WithContext(ctx)
 	w := &Writer{c: c, ctx: ctx, cancel: cancel, bucket: bucket, key: key, base: o.PartSize, hint: o.SizeHint,
-		conc: o.Concurrency, g: g, gctx: gctx, capacity: int64(o.Concurrency) * o.PartSize, sums: map[int32]partSum{}}
+		conc: o.Concurrency, excl: o.Exclusive, g: g, gctx: gctx, capacity: int64(o.Concurrency) * o.PartSize, sums: map[int32]partSum{}}
 	w.freed = sync.NewCond(&w.mu)
 	context.AfterFunc(gctx, func() { // a failed part or a cancel: wake a Write waiting for a buffer
 		w.mu.Lock()
@@ -312,7 +318,8 @@ func (w *Writer) Write(p []byte) (int, error) {
 // flushPart hands the part being filled to an upload goroutine.
 func (w *Writer) flushPart() error {
 	if w.uploadID == "" {
-		res, err := w.c.oss.InitiateMultipartUpload(w.ctx, &oss.InitiateMultipartUploadRequest{Bucket: oss.Ptr(w.bucket), Key: oss.Ptr(w.key)})
+		res, err := w.c.oss.InitiateMultipartUpload(w.ctx, &oss.InitiateMultipartUploadRequest{Bucket: oss.Ptr(w.bucket), Key: oss.Ptr(w.key),
+			ForbidOverwrite: forbidOverwrite(w.excl)})
 		if err != nil {
 			err = wrap("InitiateMultipartUpload", w.bucket, w.key, err)
 			w.setErr(err)
@@ -412,7 +419,7 @@ func (w *Writer) commit() error {
 		} else if len(w.cur) > 1 { // a size hint made the first part larger than a slab
 			data = bytes.Join(w.cur, nil)
 		}
-		return w.c.Put(w.ctx, w.bucket, w.key, data)
+		return w.c.put(w.ctx, w.bucket, w.key, data, w.excl)
 	}
 	if w.curLen > 0 {
 		if err := w.flushPart(); err != nil {
@@ -432,13 +439,15 @@ func (w *Writer) commit() error {
 	}
 	want := combineParts(sums)
 	res, err := w.c.oss.CompleteMultipartUpload(w.ctx, &oss.CompleteMultipartUploadRequest{Bucket: oss.Ptr(w.bucket),
-		Key: oss.Ptr(w.key), UploadId: oss.Ptr(w.uploadID), CompleteMultipartUpload: &oss.CompleteMultipartUpload{Parts: parts}})
+		Key: oss.Ptr(w.key), UploadId: oss.Ptr(w.uploadID), CompleteMultipartUpload: &oss.CompleteMultipartUpload{Parts: parts},
+		ForbidOverwrite: forbidOverwrite(w.excl)})
 	if err != nil {
 		var se *oss.ServiceError
 		// A Complete that outlived the client's timeout is retried; OSS
-		// finishes the first one anyway, so the retry finds no upload. The
-		// object is then there, and its CRC says whether it is ours.
-		if errors.As(err, &se) && se.Code == "NoSuchUpload" && w.completedAnyway(want) {
+		// finishes the first one anyway, so the retry finds no upload (or,
+		// exclusive, an object in the way). The object is then there, and
+		// its CRC says whether it is ours.
+		if errors.As(err, &se) && (se.Code == "NoSuchUpload" || w.excl && se.Code == CodeAlreadyExists) && w.completedAnyway(want) {
 			w.uploadID = ""
 			w.partChecksums(sums, want)
 			return nil
@@ -470,12 +479,7 @@ func (w *Writer) partChecksums(sums []partSum, whole uint64) {
 // completedAnyway reports whether the object now in place is the one this
 // writer uploaded (same size and CRC-64).
 func (w *Writer) completedAnyway(crc uint64) bool {
-	res, err := w.c.oss.HeadObject(w.ctx, &oss.HeadObjectRequest{Bucket: oss.Ptr(w.bucket), Key: oss.Ptr(w.key)})
-	if err != nil || res.ContentLength != w.written || res.HashCRC64 == nil {
-		return false
-	}
-	got, perr := strconv.ParseUint(*res.HashCRC64, 10, 64)
-	return perr == nil && got == crc
+	return w.c.holds(w.ctx, w.bucket, w.key, w.written, crc)
 }
 
 // Abort discards the upload: nothing becomes visible.

@@ -3,6 +3,7 @@ package connector
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"hash/crc64"
 	"io"
 	"math"
@@ -255,6 +256,79 @@ func TestCompleteThatOutlivesTheClientTimeoutStillSucceeds(t *testing.T) {
 	}
 	if got, err := c.Get(bg, tBucket, "slow-complete"); err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("content: %v", err)
+	}
+}
+
+// An exclusive writer (WriterOptions.Exclusive, the fsspec filesystem's
+// "xb") creates a new object, with one PUT or in parts, and refuses a key
+// that has one: Close fails with FileAlreadyExists and the object there is
+// left as it was.
+func TestExclusiveWriterCreatesButNeverReplaces(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t, "")
+	write := func(key string, data []byte) error {
+		w, err := c.NewWriter(bg, tBucket, key, WriterOptions{PartSize: 1 << 20, Concurrency: 2, Exclusive: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(data); err != nil {
+			w.Abort()
+			return err
+		}
+		return w.Close()
+	}
+	for _, n := range []int{1000, 3<<20 + 7} { // one PUT; a multipart upload
+		key := fmt.Sprintf("excl/%d", n)
+		first, second := pattern(n, 1), pattern(n, 2)
+		if err := write(key, first); err != nil {
+			t.Fatalf("%d bytes, new key: %v", n, err)
+		}
+		err := write(key, second)
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Code != CodeAlreadyExists {
+			t.Fatalf("%d bytes, existing key: %v", n, err)
+		}
+		if got, err := c.Get(bg, tBucket, key); err != nil || !bytes.Equal(got, first) {
+			t.Fatalf("%d bytes: the object was replaced (%v)", n, err)
+		}
+	}
+}
+
+// loseFirstAnswer stores the first exclusive PUT but answers it with a 500,
+// as when the answer is lost on the way: the client retries, and finds its
+// own object in the way.
+type loseFirstAnswer struct {
+	next http.Handler
+	lost atomic.Bool
+}
+
+func (h *loseFirstAnswer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPut && r.Header.Get("X-Oss-Forbid-Overwrite") == "true" && !h.lost.Swap(true) {
+		h.next.ServeHTTP(httptest.NewRecorder(), r)
+		w.WriteHeader(http.StatusInternalServerError)
+		return
+	}
+	h.next.ServeHTTP(w, r)
+}
+
+func TestExclusivePutRetriedAfterALostAnswerSucceeds(t *testing.T) {
+	e := newEnv(t)
+	e.behind(t, &loseFirstAnswer{next: e.srv})
+	c := e.client(t, "")
+	data := pattern(5000, 3)
+	w, err := c.NewWriter(bg, tBucket, "excl/retried", WriterOptions{Exclusive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(data)
+	if err := w.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	if got, err := c.Get(bg, tBucket, "excl/retried"); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("content: %v", err)
+	}
+	if err := c.put(bg, tBucket, "excl/retried", pattern(5000, 4), true); kindOf(err) != KindService {
+		t.Fatalf("exclusive put over another object: %v", err)
 	}
 }
 

@@ -147,6 +147,11 @@ func (rc *reqCtx) completeUpload(b *bucket) *ossError {
 	if len(chosen) == 0 {
 		return newErr(400, "InvalidPart", "No parts were uploaded.")
 	}
+	// OSS checks x-oss-forbid-overwrite again here: an object may have
+	// appeared since the upload was initiated (the upload stays, to abort)
+	if e := rc.forbidOverwrite(b); e != nil {
+		return e
+	}
 	for i, p := range chosen[:len(chosen)-1] {
 		if p.size < MinPartSize {
 			return newErr(400, "EntityTooSmall", "Your proposed upload is smaller than the minimum allowed object size.").

@@ -53,6 +53,33 @@ func complete(c *oss.Client, key, id string, parts ...oss.UploadPart) (*oss.Comp
 		CompleteMultipartUpload: &oss.CompleteMultipartUpload{Parts: parts}})
 }
 
+// x-oss-forbid-overwrite holds at Complete too: an object that appeared
+// after the upload was initiated is not replaced, and the upload is left to
+// abort (or to complete without the header).
+func TestMultipartForbidOverwriteAtComplete(t *testing.T) {
+	t.Parallel()
+	_, u := newTestServer(t, nil)
+	c := newClient(u, noRetry)
+	res, err := c.InitiateMultipartUpload(bg, &oss.InitiateMultipartUploadRequest{Bucket: oss.Ptr(testBucket), Key: oss.Ptr("excl"),
+		ForbidOverwrite: oss.Ptr("true")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := oss.ToString(res.UploadId)
+	part := uploadPart(t, c, "excl", id, 1, testData(1000, 1))
+	mustPut(t, c, testBucket, "excl", []byte("first"))
+	parts := []oss.UploadPart{{PartNumber: 1, ETag: part.ETag}}
+	_, err = c.CompleteMultipartUpload(bg, &oss.CompleteMultipartUploadRequest{Bucket: oss.Ptr(testBucket), Key: oss.Ptr("excl"),
+		UploadId: oss.Ptr(id), CompleteMultipartUpload: &oss.CompleteMultipartUpload{Parts: parts}, ForbidOverwrite: oss.Ptr("true")})
+	wantServiceError(t, err, 409, "FileAlreadyExists")
+	if got := mustGet(t, c, testBucket, "excl"); string(got) != "first" {
+		t.Fatalf("the object was replaced: %q", got)
+	}
+	if _, err := complete(c, "excl", id, parts...); err != nil {
+		t.Fatalf("the upload did not stay: %v", err)
+	}
+}
+
 func TestMultipartUploader(t *testing.T) {
 	t.Parallel()
 	srv, u := newTestServer(t, nil)

@@ -206,6 +206,29 @@ class OssClient:
             kind="not_found",
         )
 
+    def stat_object(self, bucket: str, key: str) -> Dict[str, Any]:
+        """{"key", "size", "etag"} of the object bucket/key itself (one HEAD).
+        Unlike head_object, a key that is only a "directory" of others
+        raises OssNotFoundError: the fsspec filesystem must tell an empty
+        object from a directory."""
+        return self._native.stat(bucket, key)
+
+    def has_prefix(self, bucket: str, prefix: str) -> bool:
+        """Whether any object's key starts with prefix (one listing request
+        for one key); a missing bucket raises OssNotFoundError."""
+        return self._native.has_prefix(bucket, prefix)
+
+    def read_range(self, bucket: str, key: str, offset: int, buf) -> int:
+        """Read into buf from offset with one ranged GET; returns the bytes
+        read (fewer than len(buf) only at the end of the object)."""
+        if isinstance(self._native, _local.LocalBackend):
+            r = self._native.open_reader(bucket, key)
+            try:
+                return r.read_into(offset, buf)
+            finally:
+                r.close()
+        return self._native.read_range(bucket, key, offset, buf)
+
     def rename_object(self, bucket: str, key: str, new_bucket: str, new_key: str) -> None:
         self._native.rename(bucket, key, new_bucket, new_key)
 

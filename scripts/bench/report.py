@@ -157,9 +157,10 @@ def ratio_records(recs: List[Dict[str, Any]], workers: List[int]) -> List[Dict[s
             {},
             ratio(find(recs, "L1", "fastlist", "throughput"), find(recs, "L1", base, "throughput")),
         )
-    import report_r1  # imports this module's helpers: loaded once they exist
+    import report_f1  # imports this module's helpers: loaded once they exist
+    import report_r1
 
-    return out + report_r1.ratio_records(recs)
+    return out + report_r1.ratio_records(recs) + report_f1.ratio_records(recs)
 
 
 # ---------------------------------------------------------------- markdown
@@ -377,9 +378,11 @@ def markdown(recs: List[Dict[str, Any]], meta: Dict[str, Any], notes: List[str],
         L.append("")
         return "\n".join(L)
 
+    import report_f1
     import report_r1
 
     L.extend(report_r1.section(recs))
+    L.extend(report_f1.section(recs))
 
     # M1 detail
     m1_all = [

@@ -1,17 +1,17 @@
 #!/usr/bin/env python3
 """The benchmark suite (`make bench`; `make bench BENCH_QUICK=1` for the
 quick profile): D1 small objects, C1 checkpoints, L1 listing, R1 cache,
-shuffle and resume, M1 memory, against the local OSS server with realistic
+shuffle and resume, F1 fsspec (ours and ossfs), M1 memory, against the local OSS server with realistic
 latency. Writes bench/results/latest.json (records), latest.md (tables),
 the PNG plots, and — full profile, when it measured D1, C1 or L1 (what
 the README shows), or with --readme — the README's Performance section. A
 quick run writes to bench/results/quick/ (gitignored) and never touches the
 README.
 
-    python scripts/bench/run.py [--quick] [--only d1,c1,l1,r1] [--repeats N] [--no-upstream] [--readme] [--cprofile]
+    python scripts/bench/run.py [--quick] [--only d1,c1,l1,r1,f1] [--repeats N] [--no-upstream] [--readme] [--cprofile]
 
 Needs our virtualenv (this interpreter: torch, oss2, alibabacloud-oss-v2,
-Pillow, matplotlib), Go (to build the server and the raw-limit tool) and,
+Pillow, matplotlib; fsspec and ossfs for F1), Go (to build the server and the raw-limit tool) and,
 for upstream, .venv-upstream (`make upstream-venv`; created here if
 missing: uv and network access the first time). Exits 2 at once when
 upstream cannot be had, and 3 (after writing the results) when some
@@ -34,12 +34,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import c1  # noqa: E402
 import common  # noqa: E402
 import d1  # noqa: E402
+import f1  # noqa: E402
 import l1  # noqa: E402
 import r1  # noqa: E402
 import report  # noqa: E402
 from common import log  # noqa: E402
 
-SCENARIOS = {"d1": d1, "c1": c1, "l1": l1, "r1": r1}
+SCENARIOS = {"d1": d1, "c1": c1, "l1": l1, "r1": r1, "f1": f1}
 
 
 def machine() -> str:
@@ -96,7 +97,7 @@ def main() -> int:
     ap.add_argument(
         "--only",
         default=",".join(SCENARIOS),
-        help="comma-separated scenarios (d1, c1, l1, r1); M1 comes with d1 and c1",
+        help="comma-separated scenarios (d1, c1, l1, r1, f1); M1 comes with d1 and c1",
     )
     ap.add_argument("--no-upstream", action="store_true", help="skip upstream osstorchconnector")
     ap.add_argument(
@@ -218,7 +219,7 @@ def main() -> int:
             f"{sc.upper()}: no upstream measurement" for sc in only if sc in ("d1", "c1") and sc.upper() not in measured
         ]
         upstream_failed += [f"{w}: failed" for w in common.FAILURES if " upstream" in w]
-    # the README's section shows D1, C1 and L1 (R1 is in latest.md only): a run of none of them has nothing new for it
+    # the README's section shows D1, C1 and L1 (R1 and F1 are in latest.md only): a run of none of them has nothing new for it
     readme_shows = bool(set(only) & {"d1", "c1", "l1"})
     md = report.write(recs, meta, notes, out)
     log(f"wrote {out / 'latest.json'}, {md} and the plots ({meta['wall_min']:.1f} min)")

@@ -8,7 +8,7 @@ started a thread or touched the network is as clean as a new process: its
 own Go runtime or upstream engine, its own DataLoader workers, memory
 counted from its own start.
 
-Protocol: one JSON request per stdin line, {"scenario": "d1"|"c1"|"l1"|"r1",
+Protocol: one JSON request per stdin line, {"scenario": "d1"|"c1"|"l1"|"r1"|"f1",
 "env": {...}, "args": {...}, "timeout": s}; one JSON reply per line on
 stdout: the measurement's result, or {"error": ..., "detail": ...}.
 """
@@ -56,6 +56,10 @@ def _case(scenario: str, args: dict) -> dict:
         import r1_run
 
         return r1_run.run_case(**args)
+    if scenario == "f1":
+        import f1_run
+
+        return f1_run.run_case(**args)
     raise ValueError(f"unknown scenario {scenario!r}")
 
 
