@@ -13,7 +13,11 @@ __all__ = ["get_oss_ann_path", "join_oss", "check_data_root"]
 
 def check_data_root(data_root: str) -> str:
     """data_root, checked: an ``oss://bucket[/prefix]`` URI (ValueError otherwise)."""
-    if not isinstance(data_root, str) or not data_root.startswith("oss://") or not parse_oss_uri(data_root)[0]:
+    try:
+        ok = isinstance(data_root, str) and data_root.startswith("oss://") and bool(parse_oss_uri(data_root)[0])
+    except ValueError:  # the core's parser: no bucket
+        ok = False
+    if not ok:
         raise ValueError(f"data_root must be an oss://bucket/prefix URI, got {data_root!r}")
     return data_root
 
