@@ -9,6 +9,8 @@ needs. Skips without Ultralytics (`make test-integrations` installs it)."""
 import inspect
 import json
 import os
+import subprocess
+import sys
 import tempfile
 
 # Set before Ultralytics is imported: it decides whether it is online by resolving DNS names at import (which
@@ -35,6 +37,7 @@ from osstorchconnector.integrations.ultralytics import (  # noqa: E402
 )
 from osstorchconnector.testing import LocalOssServer  # noqa: E402
 from support.detection_data import SIZE, box, gets, jpeg, put_yolo_split  # noqa: E402
+from support.paths import REPO  # noqa: E402
 
 B = "yolo"
 
@@ -283,3 +286,22 @@ def test_yolo_trains_one_epoch_from_oss_with_the_gets_the_data_needs(fresh, tmp_
     assert trainer.best.exists() and trainer.last.exists()
     assert (tmp_path / "run" / "results.csv").read_text().count("\n") == 2  # header and epoch 1
     assert gets(fresh) == {"200": 11 + 8 + 4 + 4, "404": 1}
+
+
+@pytest.mark.timeout(600)
+def test_the_readmes_example_runs(tmp_path):
+    """The README's runnable YOLO example, as it is, prints the GETs it says."""
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("<!-- example: yolo -->\n```python\n", 1)[1].split("```", 1)[0]
+    # as a user runs it: Ultralytics puts a relative `project` under its own package folder when it sees pytest
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    env["PYTHONPATH"] = os.pathsep.join(sys.path)
+    env["YOLO_CONFIG_DIR"] = str(tmp_path / "config")
+    # Ultralytics saves runs under the git checkout its package is in (this repository's .venv): here instead
+    setup = f"from ultralytics import settings\nsettings.update(runs_dir={str(tmp_path / 'runs')!r})\n"
+    out = subprocess.run(
+        [sys.executable, "-c", setup + block], cwd=tmp_path, capture_output=True, text=True, timeout=500, env=env
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip().splitlines()[-1] == "{'200': 28}"
+    assert (tmp_path / "runs" / "detect" / "train" / "weights" / "best.pt").exists()

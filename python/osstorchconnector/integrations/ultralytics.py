@@ -72,6 +72,14 @@ _LABEL_BATCH = 8192
 # replaced once by one that, while an OSSYOLODataset is loading an image in
 # this thread, asks that dataset for it; any other caller gets the original.
 
+if not callable(getattr(_ul_base, "imread", None)):  # older releases read with cv2.imread, which knows no OSS
+    import ultralytics
+
+    raise ImportError(
+        f"osstorchconnector's YOLO integration needs ultralytics>=8.4 (images read through "
+        f"ultralytics.data.base.imread); this is ultralytics {ultralytics.__version__}"
+    )
+
 _loading = threading.local()
 _original_imread = getattr(_ul_base.imread, "_oss_original", _ul_base.imread)
 
