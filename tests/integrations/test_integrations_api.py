@@ -100,3 +100,26 @@ def test_get_oss_ann_path():
     for ann in ("", "dir/"):
         with pytest.raises(ValueError):
             get_oss_ann_path("oss://bkt/coco", ann)
+
+
+def test_an_mmdet_that_refuses_its_mmcv_still_lets_the_package_import():
+    """mmdet 3.3 asserts at import that the installed mmcv is below 2.2: the
+    names resolve to stand-ins that say so, and star-import still works."""
+    got = run(
+        textwrap.dedent(
+            """
+            import json, sys
+            class Refuse:
+                def find_spec(self, name, path=None, target=None):
+                    if name == "mmdet":
+                        raise AssertionError("MMCV==2.2.0 is used but incompatible")
+            sys.meta_path.insert(0, Refuse())
+            from osstorchconnector import *
+            try:
+                OSSDetDataset("oss://b/x", "a.json", "e")
+            except ImportError as e:
+                print(json.dumps(str(e)))
+            """
+        )
+    )
+    assert "needs mmdet" in got and "MMCV==2.2.0 is used but incompatible" in got

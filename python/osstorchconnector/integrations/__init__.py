@@ -37,7 +37,7 @@ def resolve(name: str) -> Any:
     mod, framework, extra = _WHERE[name]
     try:
         module = importlib.import_module(mod, __name__)
-    except ImportError as e:
+    except (ImportError, AssertionError) as e:  # mmdet asserts at import that it supports the installed mmcv
         if not framework:
             raise
         return _unavailable(name, framework, extra, e)
@@ -56,7 +56,7 @@ def __dir__():
     return sorted(set(globals()) | set(_WHERE))
 
 
-def _unavailable(name: str, framework: str, extra: str, cause: ImportError) -> Any:
+def _unavailable(name: str, framework: str, extra: str, cause: Exception) -> Any:
     """A class standing for `name`: calling it, or defining a subclass of it,
     raises ImportError with the reason the import failed."""
     message = (
