@@ -157,6 +157,7 @@ def test_dataloader_workers_and_copies(fresh, tmp_path):
     # mix transforms deep-copy a sample's info: the image source is shared, not copied; the dataset pickles
     info = ds.get_data_info(0)
     assert copy.deepcopy(info)[SOURCE_KEY] is info[SOURCE_KEY]
+    assert fresh.access_key_secret not in repr(info[SOURCE_KEY]) + repr(ds)
     assert len(pickle.loads(pickle.dumps(ds))) == N
 
 

@@ -111,6 +111,7 @@ def test_a_prefix_is_listed_and_its_labels_fetched_concurrently(fresh):
     assert st["requests"]["GetObject"] == {"200": 7, "404": 1}
     assert st["requests"]["ListObjectsV2"] == {"200": 1}
     assert st["peak_concurrent"] >= 4, st
+    assert fresh.endpoint in repr(ds) and fresh.access_key_secret not in repr(ds)
     for i, lb in enumerate(ds.labels):
         if i == 5:  # no label object: a background image, as a missing label file is in Ultralytics
             assert lb["cls"].shape == (0, 1) and lb["bboxes"].shape == (0, 4)
