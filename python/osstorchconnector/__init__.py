@@ -28,6 +28,12 @@ __all__ = [
     "OssFileSystem",
     "OssStorageReader",
     "OssStorageWriter",
+    # framework integrations (upstream's newest names): resolved on first use, see .integrations
+    "OSSYOLODataset",
+    "make_oss_trainer",
+    "OSSDetDataset",
+    "OSSLoadImageFromFile",
+    "get_oss_ann_path",
 ]
 
 # name -> submodule that defines it, imported on first access: importing the
@@ -46,6 +52,13 @@ _LAZY = {
     "OssFileSystem": ".oss_dcp_filesystem",
     "OssStorageReader": ".oss_dcp_filesystem",
     "OssStorageWriter": ".oss_dcp_filesystem",
+    # resolved by .integrations: each imports its framework (ultralytics, mmdet) only then, and without the
+    # framework gives a stand-in that raises ImportError when used, so `from osstorchconnector import *` works
+    "OSSYOLODataset": ".integrations",
+    "make_oss_trainer": ".integrations",
+    "OSSDetDataset": ".integrations",
+    "OSSLoadImageFromFile": ".integrations",
+    "get_oss_ann_path": ".integrations",
 }
 
 
@@ -53,7 +66,10 @@ def __getattr__(name: str) -> object:
     mod = _LAZY.get(name)
     if mod is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(_importlib.import_module(mod, __name__), name)
+    module = _importlib.import_module(mod, __name__)
+    if mod == ".integrations":
+        return module.resolve(name)  # not kept here: a stand-in must not outlive a later install
+    value = getattr(module, name)
     globals()[name] = value
     return value
 

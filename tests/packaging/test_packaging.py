@@ -50,6 +50,8 @@ def test_wheel_installs_and_works_without_go(tmp_path):
         "osstorchconnector/_lib/libosstorch_fork.so",
         "osstorchconnector/_bin/ossemu",
         "osstorchconnector/py.typed",
+        "osstorchconnector/integrations/ultralytics.py",
+        "osstorchconnector/integrations/mmdet.py",
     ):
         assert need in members, need
 
