@@ -9,7 +9,7 @@ export UV_CACHE_DIR ?= $(HOME)/.cache/uv
 export UV_LINK_MODE ?= copy
 GO_TEST_FLAGS ?= -race -count=1 -timeout 15m
 
-.PHONY: all build venv install upstream-venv demo lint fmt test test-go test-py test-compat test-faults bench wheel clean fuzz fuzz-short
+.PHONY: all build venv install upstream-venv demo lint fmt test test-go test-py test-compat test-integrations test-faults bench wheel clean fuzz fuzz-short
 
 all: build
 
@@ -71,7 +71,17 @@ test-py: install upstream-venv
 test-compat: install upstream-venv
 	$(VPY) -m pytest tests/compat
 
+# make test installs the frameworks tests/integrations trains with (the
+# integrations-test extra: Ultralytics, mmdet, mmengine, mmcv-lite) beside
+# the test extra, so their tests run there too.
+TEST_EXTRAS := test,demo,integrations-test
+test test-py: EXTRAS := $(TEST_EXTRAS)
 test: lint test-go test-py
+
+# The framework integrations alone (YOLO and MMDetection training one epoch).
+test-integrations: EXTRAS := $(TEST_EXTRAS)
+test-integrations: install
+	$(VPY) -m pytest tests/integrations
 
 # The full fault matrix (issue #8): every fault against datasets with DataLoader
 # workers, checkpoints and tar shards, with more objects, repetitions and worker
