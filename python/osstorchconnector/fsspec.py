@@ -63,6 +63,18 @@ _LINE_STEP = 64 << 10
 _COPY_STEP = 8 << 20
 
 
+def _copy(src, dst, step: int, progress=None) -> None:
+    """src (readinto) to dst (write), step bytes at a time through one buffer."""
+    mv = memoryview(bytearray(step))
+    while True:
+        n = src.readinto(mv)
+        if not n:
+            return
+        dst.write(mv[:n])
+        if progress is not None:
+            progress(n)
+
+
 class _StaticCredentials:
     """ossfs's ``key``/``secret``/``token`` storage options as a cred_provider;
     its repr never shows them."""
@@ -495,14 +507,7 @@ class OssFsspecFileSystem(AbstractFileSystem):
                 dst = outfile
             try:
                 callback.set_size(src.size)
-                buf = bytearray(min(self.blocksize, max(src.size, 1)))
-                mv = memoryview(buf)
-                while True:
-                    n = src.readinto(mv)
-                    if not n:
-                        break
-                    dst.write(mv[:n])
-                    callback.relative_update(n)
+                _copy(src, dst, min(self.blocksize, max(src.size, 1)), callback.relative_update)
             finally:
                 if outfile is None:
                     dst.close()
@@ -533,13 +538,7 @@ class OssFsspecFileSystem(AbstractFileSystem):
                 return
             raise exc if exc is not None else _missing(f"{b1}/{k1}")
         with src, self._client.put_object(b2, k2, size_hint=src.size) as dst:
-            buf = bytearray(min(_COPY_STEP, max(src.size, 1)))
-            mv = memoryview(buf)
-            while True:
-                n = src.readinto(mv)
-                if not n:
-                    break
-                dst.write(mv[:n])
+            _copy(src, dst, min(_COPY_STEP, max(src.size, 1)))
 
     # ---- removing ----
 

@@ -4,9 +4,6 @@ job, the file-system operations DCP relies on, and aborted writes."""
 
 import os
 import pathlib
-import signal
-import subprocess
-import sys
 import types
 import uuid
 
@@ -19,7 +16,7 @@ from torch.distributed.checkpoint.planner import LoadPlan
 
 import osstorchconnector
 from osstorchconnector import OssDCPFileSystem, OssFileSystem, OssStorageReader, OssStorageWriter
-from support.paths import SUPPORT
+from support.torchrun import torchrun
 
 BUCKET = "test-bucket"
 
@@ -121,39 +118,8 @@ def test_async_save_then_load(fs):
 @pytest.mark.timeout(150)
 def test_two_ranks_with_torchrun(fs, oss_module):
     uri = new_uri("ranks")
-    env = dict(
-        os.environ,
-        OMP_NUM_THREADS="1",
-        PYTHONPATH=os.pathsep.join(
-            p
-            for p in [str(pathlib.Path(osstorchconnector.__file__).parent.parent), os.environ.get("PYTHONPATH", "")]
-            if p
-        ),
-    )
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc-per-node",
-        "2",
-        str(SUPPORT / "dcp_worker.py"),
-        oss_module.endpoint,
-        oss_module.cred_path,
-        oss_module.region,
-        uri,
-    ]
-    # own session: on timeout the launcher and both workers go together
-    p = subprocess.Popen(
-        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
-    )
-    try:
-        out, _ = p.communicate(timeout=120)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        out, _ = p.communicate()
-        pytest.fail("torchrun timed out:\n" + out[-5000:])
-    assert p.returncode == 0, out[-8000:]
+    args = [oss_module.endpoint, oss_module.cred_path, oss_module.region, uri]
+    out = torchrun("dcp_worker.py", args, nproc=2, timeout=120)
     for rank in (0, 1):
         assert f"DCP_WORKER_OK rank={rank} world=2" in out, out[-8000:]
     files = keys_under(fs, uri)

@@ -9,11 +9,6 @@ too large for one store value) are tested with a store in this process."""
 from __future__ import annotations
 
 import json
-import os
-import pathlib
-import signal
-import subprocess
-import sys
 import threading
 
 import pytest
@@ -23,7 +18,7 @@ import osstorchconnector
 from osstorchconnector import _job_listing
 from osstorchconnector._listing import Listing
 from osstorchconnector.testing import LocalOssServer
-from support.paths import SUPPORT
+from support.torchrun import torchrun
 
 B = "ranks-bucket"
 KEYS = 2500  # three list pages
@@ -40,39 +35,9 @@ def lists(s) -> int:
     return sum(s.settled_stats()["requests"].get("ListObjectsV2", {}).values())
 
 
-def torchrun(srv, tmp_path, workers: int, shuffle: bool, epochs: int = 2):
-    env = dict(
-        os.environ,
-        OMP_NUM_THREADS="1",
-        PYTHONPATH=os.pathsep.join(
-            p
-            for p in [str(pathlib.Path(osstorchconnector.__file__).parent.parent), os.environ.get("PYTHONPATH", "")]
-            if p
-        ),
-    )
-    args = [srv.endpoint, srv.cred_path, srv.region, f"oss://{B}/r/", str(workers), "1" if shuffle else "0"]
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc-per-node",
-        "4",
-        str(SUPPORT / "ddp_listing_worker.py"),
-        *args,
-        str(epochs),
-        str(tmp_path),
-    ]
-    p = subprocess.Popen(
-        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
-    )
-    try:
-        out, _ = p.communicate(timeout=240)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        out, _ = p.communicate()
-        pytest.fail("torchrun timed out:\n" + out[-5000:])
-    assert p.returncode == 0, out[-8000:]
+def run_ranks(srv, tmp_path, workers: int, shuffle: bool, epochs: int = 2):
+    args = [srv.endpoint, srv.cred_path, srv.region, f"oss://{B}/r/", workers, 1 if shuffle else 0, epochs, tmp_path]
+    torchrun("ddp_listing_worker.py", args, nproc=4, timeout=240)
     return [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(4)]
 
 
@@ -85,7 +50,7 @@ def test_four_ranks_list_once_per_epoch(srv, tmp_path, workers, shuffle):
     one_listing = lists(srv) - before
     assert one_listing >= 3  # several pages: the chunks really travel one by one
     before = lists(srv)
-    per_rank = torchrun(srv, tmp_path, workers, shuffle)
+    per_rank = run_ranks(srv, tmp_path, workers, shuffle)
     assert lists(srv) - before == 2 * one_listing  # one listing per epoch for the whole job
     want = sorted(f"/{B}/r/{i:05d}" for i in range(KEYS))
     for epoch in range(2):

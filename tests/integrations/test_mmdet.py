@@ -65,15 +65,6 @@ def srv():
         yield s
 
 
-@pytest.fixture
-def fresh(srv):
-    srv.clear_faults()
-    srv.settled_stats()
-    srv.reset_stats()
-    yield srv
-    srv.clear_faults()
-
-
 def cfg(s, tmp_path, **kw):
     out = dict(
         type="OSSDetDataset",

@@ -50,16 +50,6 @@ def srv():
         yield s
 
 
-@pytest.fixture
-def fresh(srv):
-    """The module's server with counters at zero and no faults (cleared again after the test)."""
-    srv.clear_faults()
-    srv.settled_stats()
-    srv.reset_stats()
-    yield srv
-    srv.clear_faults()
-
-
 def dataset(s, img_path, **kw):
     args = dict(
         img_path=img_path,
