@@ -292,8 +292,7 @@ func (d *diskCache) put(bucket, key, etag string, body []byte, crc uint64) error
 	defer func() {
 		if !ok {
 			tmp.Close()
-			os.Remove(tmp.Name())
-			d.release(n)
+			d.release(tmp.Name(), n)
 		}
 	}()
 	hdr := make([]byte, cacheHeaderSize, cacheHeaderSize+len(bucket)+len(key)+len(etag))
@@ -374,10 +373,10 @@ func (d *diskCache) reserve(dir string, n int64) (*os.File, error) {
 		if total+n > d.budget {
 			var err error
 			if total, err = d.evict(n); err != nil {
+				if err == errCacheFull {
+					d.setReserved(total) // the scan's figure, drift corrected
+				}
 				return err
-			}
-			if total+n > d.budget {
-				return errCacheFull
 			}
 		}
 		var rnd [8]byte
@@ -399,8 +398,13 @@ func (d *diskCache) reserve(dir string, n int64) (*os.File, error) {
 }
 
 // release gives back a reservation whose entry was not stored.
-func (d *diskCache) release(n int64) {
-	d.withLock(func() error { return d.setReserved(d.reserved() - n) })
+// The temporary file goes under the lock too: a scan between its removal and
+// the release would count it neither as a file nor as a reservation.
+func (d *diskCache) release(tmp string, n int64) {
+	d.withLock(func() error {
+		os.Remove(tmp)
+		return d.setReserved(d.reserved() - n)
+	})
 }
 
 type cacheFile struct {
@@ -413,14 +417,16 @@ type cacheFile struct {
 // replaced, processes killed mid-write), removes least recently used
 // entries until need more bytes fit below the low-water mark, and returns
 // the bytes that remain. Called under the lock. Evicting below the budget,
-// not just to it, keeps a full cache from scanning on every store.
+// not just to it, keeps a full cache from scanning on every store. When the
+// entries being written leave no room for need, it removes nothing and
+// returns errCacheFull.
 func (d *diskCache) evict(need int64) (int64, error) {
 	subs, err := os.ReadDir(d.dir)
 	if err != nil {
 		return 0, err
 	}
 	var files []cacheFile
-	var total int64
+	var total, done int64 // every file's bytes; those of finished entries
 	now := time.Now()
 	for _, s := range subs {
 		if !s.IsDir() || len(s.Name()) != 2 {
@@ -447,7 +453,13 @@ func (d *diskCache) evict(need int64) (int64, error) {
 			}
 			files = append(files, cacheFile{p, info.Size(), info.ModTime()})
 			total += info.Size()
+			done += info.Size()
 		}
+	}
+	if total-done+need > d.budget {
+		// Entries being written cannot be evicted: when they alone leave
+		// no room, evicting the others would empty the cache for nothing.
+		return total, errCacheFull
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].mtime.Before(files[j].mtime) })
 	low := d.budget - d.budget/8

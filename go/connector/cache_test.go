@@ -308,6 +308,10 @@ func TestCacheEntriesBeingWrittenHoldTheirRoom(t *testing.T) {
 	if err := os.MkdirAll(sub, 0o700); err != nil {
 		t.Fatal(err)
 	}
+	early := pattern(200, 5)
+	if err := d.put(tBucket, "early", `"etag"`, early, fastcrcOf(early)); err != nil {
+		t.Fatal(err)
+	}
 	var writing []*os.File
 	for _, n := range []int64{5000, 4500} {
 		f, err := d.reserve(sub, n)
@@ -328,6 +332,12 @@ func TestCacheEntriesBeingWrittenHoldTheirRoom(t *testing.T) {
 	if r := d.reserved(); r > budget {
 		t.Fatalf("%d bytes reserved, budget %d", r, budget)
 	}
+	// Evicting the finished entries would not have made room: they stay.
+	if e := d.open(tBucket, "early"); e == nil {
+		t.Fatal("the cache was emptied for an entry it could not keep")
+	} else {
+		e.f.Close()
+	}
 	// The writers finish: the directory holds what they reserved, no more.
 	for i, n := range []int{5000, 4500} {
 		if _, err := writing[i].Write(pattern(n, 1)); err != nil {
@@ -338,11 +348,10 @@ func TestCacheEntriesBeingWrittenHoldTheirRoom(t *testing.T) {
 		t.Fatalf("%d bytes on disk, budget %d", u, budget)
 	}
 	// Once they are gone there is room again.
-	for _, f := range writing {
+	for i, f := range writing {
 		f.Close()
-		os.Remove(f.Name())
+		d.release(f.Name(), []int64{5000, 4500}[i])
 	}
-	d.release(9500)
 	if err := d.put(tBucket, "late", `"etag"`, body, fastcrcOf(body)); err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,11 @@ others read the chunks in order. Each chunk is deleted by the last of the
 other ranks to read it. The base names the endpoint, bucket and prefix and
 the job's restart count (torchrun), never a per-process id.
 
+The lister's first record is the epoch it lists for; a reader in another
+epoch (ranks that iterate the dataset a different number of times) lists
+for itself instead of taking a listing that may be older, and says so once
+in the log.
+
 What a reader can meet:
 - the lister stops early (its epoch was abandoned): it marks where, and the
   reader lists the prefix itself from there (skipping what it had);
@@ -43,20 +48,22 @@ log = logging.getLogger(__name__)
 # The store's libuv server refuses values above 8 MiB; a chunk that pickles
 # larger is published in pieces of at most this many bytes.
 _MAX_VALUE = 4 << 20
-_CONNECT_TIMEOUT = timedelta(seconds=10)
-_CHUNK, _END, _ERROR, _STOPPED = b"c", b"e", b"x", b"s"
+_CONNECT_TIMEOUT = timedelta(seconds=5)
+_EPOCH, _CHUNK, _END, _ERROR, _STOPPED = b"h", b"c", b"e", b"x", b"s"
 
-_warned = False
+_unreachable: set = set()  # (host, port) this process could not reach: not tried again
+_warned = set()  # what this process has warned about once
 
 
 class JobListing(NamedTuple):
-    """Where this rank meets the others for one prefix (picklable)."""
+    """Where this rank meets the others for one prefix in one epoch (picklable)."""
 
     host: str
     port: int
     base: str
     rank: int
     world: int
+    epoch: int = 0
 
 
 def distributed() -> bool:
@@ -69,7 +76,7 @@ def distributed() -> bool:
         return False
 
 
-def for_job(source: str, rank: int, world: int, dist_up: bool) -> Optional[JobListing]:
+def for_job(source: str, rank: int, world: int, dist_up: bool, epoch: int = 0) -> Optional[JobListing]:
     """The meeting place of source (what is listed: endpoint, bucket,
     prefix) for rank of world, or None when this rank lists for itself:
     a single rank, torch.distributed not initialised (dist_up: it is, here
@@ -82,28 +89,35 @@ def for_job(source: str, rank: int, world: int, dist_up: bool) -> Optional[JobLi
         return None
     restart = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
     digest = hashlib.blake2b(source.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
-    return JobListing(host, int(port), f"osstorch/listing/{restart}/{digest}", rank, world)
+    return JobListing(host, int(port), f"osstorch/listing/{restart}/{digest}", rank, world, epoch)
 
 
 def _timeout_s() -> float:
     return float(os.environ.get("OSSTORCH_JOB_LISTING_TIMEOUT_S", "900"))
 
 
+def _warn_once(what: str, msg: str, *args) -> None:
+    if what not in _warned:
+        _warned.add(what)
+        log.warning(msg, *args)
+
+
 def _connect(job: JobListing):
-    global _warned
+    if (job.host, job.port) in _unreachable:
+        return None
     try:
         import torch.distributed as dist
 
         return dist.TCPStore(job.host, job.port, is_master=False, timeout=_CONNECT_TIMEOUT, wait_for_workers=False)
     except Exception as e:
-        if not _warned:
-            _warned = True
-            log.warning(
-                "one listing per job: cannot reach the rendezvous store at %s:%d (%s); each rank lists for itself",
-                job.host,
-                job.port,
-                e,
-            )
+        _unreachable.add((job.host, job.port))
+        _warn_once(
+            "connect",
+            "one listing per job: cannot reach the rendezvous store at %s:%d (%s); each rank lists for itself",
+            job.host,
+            job.port,
+            e,
+        )
         return None
 
 
@@ -124,12 +138,12 @@ def chunks(
     if store.add(f"{key}/claim", 1) == 1:
         if seq > 2:
             _forget(store, f"{job.base}/{seq - 2}")
-        yield from _lead(store, key, produce)
+        yield from _lead(store, key, job.epoch, produce)
     else:
-        yield from _follow(store, key, job.world, produce, stopped)
+        yield from _follow(store, key, job, produce, stopped)
 
 
-def _lead(store, key: str, produce: Callable[[], Iterator[Sequence]]) -> Iterator[Sequence]:
+def _lead(store, key: str, epoch: int, produce: Callable[[], Iterator[Sequence]]) -> Iterator[Sequence]:
     n = 0
 
     def publish(tag: bytes, payload: bytes = b"") -> None:
@@ -138,6 +152,7 @@ def _lead(store, key: str, produce: Callable[[], Iterator[Sequence]]) -> Iterato
         store.add(f"{key}/n", 1)  # how many there are, for _forget
         n += 1
 
+    publish(_EPOCH, str(epoch).encode())
     listing = produce()
     done = False
     try:
@@ -175,8 +190,9 @@ def _pieces(chunk: Sequence) -> Iterator[bytes]:
 
 
 def _follow(
-    store, key: str, world: int, produce: Callable[[], Iterator[Sequence]], stopped: Callable[[], bool]
+    store, key: str, job: JobListing, produce: Callable[[], Iterator[Sequence]], stopped: Callable[[], bool]
 ) -> Iterator[Sequence]:
+    world = job.world
     n = 0
     received = 0
     while True:
@@ -188,7 +204,21 @@ def _follow(
             store.delete_key(f"{key}/{n}/r")
         n += 1
         tag, payload = value[:1], value[1:]
-        if tag == _CHUNK:
+        if tag == _EPOCH:
+            if int(payload) != job.epoch:
+                # the ranks have iterated the dataset a different number of times: the
+                # other rank's listing is of another epoch, maybe older; list afresh
+                _warn_once(
+                    "epoch",
+                    "one listing per job: rank %d in epoch %d met a listing made for epoch %d (the ranks iterate "
+                    "the dataset a different number of times); it lists for itself when that happens",
+                    job.rank,
+                    job.epoch,
+                    int(payload),
+                )
+                yield from produce()
+                return
+        elif tag == _CHUNK:
             chunk = pickle.loads(payload)
             received += len(chunk)
             yield chunk

@@ -362,7 +362,7 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
         total, block = split.total, self._block
 
         def listed() -> Sequence[Entry]:
-            job = self._job(client, split)
+            job = self._job(client, split, epoch)
             if job is not None:
                 bucket, prefix = self._get_dataset_objects.bucket_and_prefix(client)
                 entries = _job_listing.whole(job, lambda: client.list_entries_stream(bucket, prefix))
@@ -381,15 +381,15 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
             split=lambda es, w: share_of(es, split.share_of_worker(w), total, block),
         )
 
-    def _job(self, client: OssClient, split: _Split) -> Optional[_job_listing.JobListing]:
-        """Where the ranks share this epoch's listing of a prefix, or None
-        (each rank lists for itself)."""
+    def _job(self, client: OssClient, split: _Split, epoch: int) -> Optional[_job_listing.JobListing]:
+        """Where the ranks share epoch's listing of a prefix, or None (each
+        rank lists for itself)."""
         if not (self._shard_by_rank and split.world > 1 and isinstance(self._get_dataset_objects, FromPrefix)):
             return None
         bucket, prefix = self._get_dataset_objects.bucket_and_prefix(client)
         # what the listing depends on; ETags come in it only with a cache
         source = "\0".join((self._endpoint, bucket, prefix, "etags" if self._cache else ""))
-        return _job_listing.for_job(source, split.rank, split.world, self._dist_up)
+        return _job_listing.for_job(source, split.rank, split.world, self._dist_up, epoch)
 
     def _listing_key(self, split: _Split) -> str:
         return f"{self._uuid}-{split.seed}-{split.iteration}"
@@ -400,7 +400,9 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
         listing first, and so does a resume, to find what is left)."""
         return isinstance(self._get_dataset_objects, FromPrefix) and client.streams_listings
 
-    def _streamed(self, client: OssClient, split: _Split) -> Tuple[Iterator[Tuple[int, DataObject]], ListingFeed]:
+    def _streamed(
+        self, client: OssClient, split: _Split, epoch: int
+    ) -> Tuple[Iterator[Tuple[int, DataObject]], ListingFeed]:
         """This worker's share of a prefix, fetched as the listing arrives:
         one worker of the iteration lists, page by page, and hands each
         worker its part of every page (with no workers, this process lists
@@ -408,7 +410,7 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
         total, block = split.total, self._block
         bucket, prefix = self._get_dataset_objects.bucket_and_prefix(client)
         prefetch = client.streamed_prefetch(include_errors=True, ordered=self._ordered)
-        job = self._job(client, split)
+        job = self._job(client, split, epoch)
 
         def listing() -> Iterator[Sequence[Entry]]:
             produce = lambda: client.list_entries_stream(bucket, prefix)  # noqa: E731
@@ -477,7 +479,7 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
         if not isinstance(self._get_dataset_objects, Source):
             return ((None, o) for o in self._users_objects(client.for_worker(share, total))), None, Progress()
         if not resuming and order_seed is None and self._streams(client):
-            objects, feed = self._streamed(client, split)
+            objects, feed = self._streamed(client, split, epoch)
             return objects, ("objects", epoch, None, share, total, feed.shape), Progress()
         entries = self._entries(client, split, epoch, order_seed)
         shape = _resume.fingerprint(entries)

@@ -69,8 +69,8 @@ def store():
     yield server
 
 
-def job(store, rank, world=2):
-    return _job_listing.JobListing("127.0.0.1", store.port, "osstorch/listing/test/src", rank, world)
+def job(store, rank, world=2, epoch=0):
+    return _job_listing.JobListing("127.0.0.1", store.port, "osstorch/listing/test/src", rank, world, epoch)
 
 
 def pages(n_pages, per_page=5, start=0):
@@ -95,7 +95,7 @@ class Producer:
             yield page
 
 
-def run_pair(store, lead_take=None, producer=None, world=2):
+def run_pair(store, lead_take=None, producer=None, world=2, reader_epoch=0):
     """Rank 0 lists (taking lead_take chunks, all if None); the other
     ranks read. Returns rank 0's chunks and each reader's entries or error."""
     producer = producer or Producer(pages(4))
@@ -114,7 +114,8 @@ def run_pair(store, lead_take=None, producer=None, world=2):
 
     def read(rank):
         try:
-            results[rank] = [e for c in _job_listing.chunks(job(store, rank, world), producer) for e in c]
+            chunks = _job_listing.chunks(job(store, rank, world, reader_epoch), producer)
+            results[rank] = [e for c in chunks for e in c]
         except Exception as e:
             results[rank] = e
 
@@ -172,3 +173,33 @@ def test_no_sharing_without_a_process_group(monkeypatch):
     monkeypatch.delenv("OSSTORCH_JOB_LISTING")
     j = _job_listing.for_job("src", 1, 4, dist_up=True)
     assert (j.host, j.port, j.rank, j.world) == ("127.0.0.1", 29500, 1, 4)
+
+
+def test_a_rank_in_another_epoch_lists_for_itself(store, caplog):
+    # rank 0 is an iteration ahead (it peeked, say): its listing is not taken for this rank's epoch
+    _, results, producer = run_pair(store, reader_epoch=1)
+    assert results[1] == [e for p in pages(4) for e in p]
+    assert producer.made == 2
+    assert "a listing made for epoch 0" in caplog.text
+
+
+def test_an_unreachable_store_is_tried_once(monkeypatch):
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setattr(_job_listing, "_unreachable", set())
+    tries = []
+    real = dist.TCPStore
+
+    def counted(*args, **kwargs):
+        tries.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(dist, "TCPStore", counted)
+    j = _job_listing.JobListing("127.0.0.1", port, "osstorch/listing/test/none", 1, 2)
+    producer = Producer(pages(2))
+    for _ in range(2):  # each time this rank lists for itself
+        assert [e for c in _job_listing.chunks(j, producer) for e in c] == [e for p in pages(2) for e in p]
+    assert len(tries) == 1  # the second iteration did not wait for another connection attempt
