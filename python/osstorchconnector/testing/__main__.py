@@ -33,6 +33,9 @@ def main(argv=None) -> int:
     srv = LocalOssServer(
         a.bucket or ["test-bucket"], region=a.region, data_dir=a.data_dir, anonymous=a.anonymous, **faults
     )
+    done = threading.Event()
+    # before the endpoint is printed: whoever reads it may send SIGTERM at once
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
     srv.start(a.addr)
     try:
         print(f"endpoint:    {srv.endpoint}")
@@ -40,8 +43,6 @@ def main(argv=None) -> int:
         print(f"buckets:     {', '.join(srv.buckets)}")
         print(f"credentials: {srv.cred_path}  (upstream's JSON format; pass as cred_path=)")
         print("Ctrl-C to stop.", flush=True)
-        done = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: done.set())
         try:
             done.wait()
         except KeyboardInterrupt:
