@@ -42,6 +42,7 @@ from datetime import timedelta
 from typing import Callable, Iterator, NamedTuple, Optional, Sequence
 
 from ._listing import Listing
+from ._shared_listing import _pickled_error
 
 log = logging.getLogger(__name__)
 
@@ -291,10 +292,3 @@ def concat(parts: Sequence[Sequence]) -> Sequence:
     if parts and all(isinstance(p, Listing) for p in parts):
         return Listing.concat(parts)
     return [e for p in parts for e in p]
-
-
-def _pickled_error(e: BaseException) -> bytes:
-    try:
-        return pickle.dumps(e)
-    except Exception:  # its text still reaches the other ranks
-        return pickle.dumps(RuntimeError(f"{type(e).__name__}: {e}"))

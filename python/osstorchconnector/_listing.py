@@ -234,8 +234,7 @@ class Listing:
             for p in parts
         )
         if not simple:
-            joined = cls.from_entries(e for p in parts for e in p)
-            return joined
+            return cls.from_entries(e for p in parts for e in p)
         sizes = array("q")
         for p in parts:
             sizes.extend(p._sizes)

@@ -204,6 +204,13 @@ class LocalBackend:
         except OSError as e:
             raise _error("open", bucket, key, e) from None
 
+    def read_range(self, bucket: str, key: str, offset: int, buf) -> int:
+        r = self.open_reader(bucket, key)
+        try:
+            return r.read_into(offset, buf)
+        finally:
+            r.close()
+
     def batch_get(self, items: List[Dict[str, Any]]) -> List[Union[bytes, Exception]]:
         out: List[Union[bytes, Exception]] = []
         for item in items:

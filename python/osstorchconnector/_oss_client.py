@@ -221,12 +221,6 @@ class OssClient:
     def read_range(self, bucket: str, key: str, offset: int, buf) -> int:
         """Read into buf from offset with one ranged GET; returns the bytes
         read (fewer than len(buf) only at the end of the object)."""
-        if isinstance(self._native, _local.LocalBackend):
-            r = self._native.open_reader(bucket, key)
-            try:
-                return r.read_into(offset, buf)
-            finally:
-                r.close()
         return self._native.read_range(bucket, key, offset, buf)
 
     def rename_object(self, bucket: str, key: str, new_bucket: str, new_key: str) -> None:

@@ -58,13 +58,10 @@ class _Split(NamedTuple):
 def _rank_and_world() -> Tuple[int, int]:
     """Read at iteration time: torch.distributed if initialised, else the
     RANK / WORLD_SIZE that torchrun sets, else a single process."""
-    try:
+    if _job_listing.distributed():
         import torch.distributed as dist
 
-        if dist.is_available() and dist.is_initialized():
-            return dist.get_rank(), dist.get_world_size()
-    except Exception:
-        pass
+        return dist.get_rank(), dist.get_world_size()
     return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
 
 
@@ -362,12 +359,15 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
         total, block = split.total, self._block
 
         def listed() -> Sequence[Entry]:
-            job = self._job(client, split, epoch)
+            src = self._get_dataset_objects
+            job = None
+            if isinstance(src, FromPrefix):
+                bucket, prefix = src.bucket_and_prefix(client)
+                job = self._job(split, epoch, bucket, prefix)
             if job is not None:
-                bucket, prefix = self._get_dataset_objects.bucket_and_prefix(client)
                 entries = _job_listing.whole(job, lambda: client.list_entries_stream(bucket, prefix))
             else:
-                entries = _as_entries(self._get_dataset_objects(client))
+                entries = _as_entries(src(client))
             return entries if order_seed is None else in_epoch_order(entries, order_seed, epoch)
 
         if split.num_workers <= 1:
@@ -381,12 +381,11 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
             split=lambda es, w: share_of(es, split.share_of_worker(w), total, block),
         )
 
-    def _job(self, client: OssClient, split: _Split, epoch: int) -> Optional[_job_listing.JobListing]:
-        """Where the ranks share epoch's listing of a prefix, or None (each
-        rank lists for itself)."""
-        if not (self._shard_by_rank and split.world > 1 and isinstance(self._get_dataset_objects, FromPrefix)):
+    def _job(self, split: _Split, epoch: int, bucket: str, prefix: str) -> Optional[_job_listing.JobListing]:
+        """Where the ranks share epoch's listing of bucket/prefix, or None
+        (each rank lists for itself)."""
+        if not (self._shard_by_rank and split.world > 1):
             return None
-        bucket, prefix = self._get_dataset_objects.bucket_and_prefix(client)
         # what the listing depends on; ETags come in it only with a cache
         source = "\0".join((self._endpoint, bucket, prefix, "etags" if self._cache else ""))
         return _job_listing.for_job(source, split.rank, split.world, self._dist_up, epoch)
@@ -410,7 +409,7 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
         total, block = split.total, self._block
         bucket, prefix = self._get_dataset_objects.bucket_and_prefix(client)
         prefetch = client.streamed_prefetch(include_errors=True, ordered=self._ordered)
-        job = self._job(client, split, epoch)
+        job = self._job(split, epoch, bucket, prefix)
 
         def listing() -> Iterator[Sequence[Entry]]:
             produce = lambda: client.list_entries_stream(bucket, prefix)  # noqa: E731
