@@ -47,7 +47,9 @@ func ost_lister_next(lh C.uint64_t, maxKeys C.int32_t, out *unsafe.Pointer, outL
 				return err
 			}
 		}
-		pl.toC(out, outLen)
+		if _, err := pl.toC(out, outLen); err != nil {
+			return err
+		}
 		*done = 0
 		return nil
 	})

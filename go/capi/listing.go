@@ -9,6 +9,7 @@ import "C"
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"runtime/debug"
 	"unsafe"
 
@@ -71,12 +72,15 @@ func newPackedListing(withETags bool) *packedListing {
 // toC lays the listing out in memory malloc'd for the caller (released with
 // ost_free): straight into C memory, as a large listing is not worth holding
 // twice. It returns the size.
-func (p *packedListing) toC(out *unsafe.Pointer, outLen *C.size_t) int {
+func (p *packedListing) toC(out *unsafe.Pointer, outLen *C.size_t) (int, error) {
 	n := p.size()
 	buf := C.malloc(C.size_t(n))
+	if buf == nil {
+		return 0, &connector.Error{Kind: connector.KindInternal, Message: fmt.Sprintf("cannot allocate %d bytes for a listing", n)}
+	}
 	p.writeTo(unsafe.Slice((*byte)(buf), n))
 	*out, *outLen = buf, C.size_t(n)
-	return n
+	return n, nil
 }
 
 // bigListing is the packed size from which a listing's garbage is handed
@@ -90,14 +94,14 @@ func ost_list_packed(h C.uint64_t, bucket, prefix *C.char, out *unsafe.Pointer, 
 		if err := c.List(context.Background(), C.GoString(bucket), C.GoString(prefix), pl.add); err != nil {
 			return err
 		}
-		if n := pl.toC(out, outLen); n >= bigListing {
+		n, err := pl.toC(out, outLen)
+		if err == nil && n >= bigListing {
 			// Listing a large prefix leaves the Go heap several times the size
 			// of the result, all of it garbage now; the runtime would keep it
 			// mapped for minutes, and it counts in the process's RSS that every
 			// forked DataLoader worker starts from. One collection returns it.
-			pl = nil
 			debug.FreeOSMemory()
 		}
-		return nil
+		return err
 	})
 }

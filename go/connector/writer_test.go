@@ -246,16 +246,20 @@ func TestCompleteThatOutlivesTheClientTimeoutStillSucceeds(t *testing.T) {
 	e.url = ts.URL
 	c := e.client(t, `,"readWriteTimeoutMs":300`)
 	data := pattern(3<<20, 21)
-	w, err := c.NewWriter(bg, tBucket, "slow-complete", WriterOptions{PartSize: 1 << 20, Concurrency: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Write(data)
-	if err := w.Close(); err != nil {
-		t.Fatalf("close: %v", err)
-	}
-	if got, err := c.Get(bg, tBucket, "slow-complete"); err != nil || !bytes.Equal(got, data) {
-		t.Fatalf("content: %v", err)
+	// exclusive: the retried Complete finds the first one's object in the way (FileAlreadyExists), not no upload
+	for _, exclusive := range []bool{false, true} {
+		key := fmt.Sprintf("slow-complete-%v", exclusive)
+		w, err := c.NewWriter(bg, tBucket, key, WriterOptions{PartSize: 1 << 20, Concurrency: 2, Exclusive: exclusive})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(data)
+		if err := w.Close(); err != nil {
+			t.Fatalf("exclusive=%v: close: %v", exclusive, err)
+		}
+		if got, err := c.Get(bg, tBucket, key); err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("exclusive=%v: content: %v", exclusive, err)
+		}
 	}
 }
 
