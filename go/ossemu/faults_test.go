@@ -537,7 +537,8 @@ func TestStats(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitIdle(t, srv)
-	if st := srv.SettledStats(); st.PeakConcurrent != 2 || st.Concurrent != 0 || st.FaultsInjected != 1 {
+	if st := srv.SettledStats(); st.PeakConcurrent != 2 || st.Concurrent != 0 || st.FaultsInjected != 1 ||
+		st.PeakByOp["GetObject"] != 1 || st.PeakByOp["HeadObject"] != 1 {
 		t.Fatalf("concurrency: %+v", st)
 	}
 

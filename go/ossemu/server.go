@@ -189,7 +189,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("x-oss-request-id", rc.requestID)
 	h.Set("Server", "AliyunOSS")
 	h.Set("Date", s.now().UTC().Format(http.TimeFormat))
-	s.stats.enter()
+	s.stats.enter(rc.op)
 	defer func() {
 		status := rc.status
 		if status == 0 {

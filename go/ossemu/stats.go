@@ -17,10 +17,13 @@ type Stats struct {
 	BytesOut       int64                       `json:"bytes_out"`
 	Concurrent     int64                       `json:"concurrent"`
 	PeakConcurrent int64                       `json:"peak_concurrent"`
-	ListPages      int64                       `json:"list_pages"`
-	FaultsInjected int64                       `json:"faults_injected"`
-	Objects        int64                       `json:"objects"`
-	StoredBytes    int64                       `json:"stored_bytes"`
+	// PeakByOp is the most requests of each operation in flight at once
+	// (what a client runs in parallel shows apart from its other requests).
+	PeakByOp       map[string]int64 `json:"peak_by_op"`
+	ListPages      int64            `json:"list_pages"`
+	FaultsInjected int64            `json:"faults_injected"`
+	Objects        int64            `json:"objects"`
+	StoredBytes    int64            `json:"stored_bytes"`
 }
 
 // Count returns the number of requests for op (all statuses when status is 0).
@@ -45,6 +48,8 @@ const (
 type statsCollector struct {
 	mu        sync.Mutex
 	requests  map[string]map[string]int64
+	inFlight  map[string]int64 // by operation, guarded by mu
+	peakByOp  map[string]int64 // guarded by mu
 	bytesIn   atomic.Int64
 	bytesOut  atomic.Int64
 	conc      atomic.Int64
@@ -53,9 +58,16 @@ type statsCollector struct {
 	faults    atomic.Int64
 }
 
-func newStats() *statsCollector { return &statsCollector{requests: map[string]map[string]int64{}} }
+func newStats() *statsCollector {
+	return &statsCollector{requests: map[string]map[string]int64{}, inFlight: map[string]int64{},
+		peakByOp: map[string]int64{}}
+}
 
-func (c *statsCollector) enter() {
+func (c *statsCollector) enter(op string) {
+	c.mu.Lock()
+	c.inFlight[op]++
+	c.peakByOp[op] = max(c.peakByOp[op], c.inFlight[op])
+	c.mu.Unlock()
 	n := c.conc.Add(1)
 	for {
 		p := c.peak.Load()
@@ -73,6 +85,7 @@ func (c *statsCollector) leave(op string, status int) {
 		c.requests[op] = m
 	}
 	m[strconv.Itoa(status)]++
+	c.inFlight[op]--
 	c.mu.Unlock()
 	// Counted before it stops being in flight: whoever sees Concurrent drop
 	// to 0 (a test waiting for the server to settle) sees every request.
@@ -97,14 +110,26 @@ func (c *statsCollector) snapshot() Stats {
 		}
 		req[op] = m
 	}
+	peaks := make(map[string]int64, len(c.peakByOp))
+	for op, n := range c.peakByOp {
+		if op != "" {
+			peaks[op] = n
+		}
+	}
 	c.mu.Unlock()
-	return Stats{Requests: req, BytesIn: c.bytesIn.Load(), BytesOut: c.bytesOut.Load(), Concurrent: c.conc.Load(),
+	return Stats{Requests: req, PeakByOp: peaks, BytesIn: c.bytesIn.Load(), BytesOut: c.bytesOut.Load(), Concurrent: c.conc.Load(),
 		PeakConcurrent: c.peak.Load(), ListPages: c.listPages.Load(), FaultsInjected: c.faults.Load()}
 }
 
 func (c *statsCollector) reset() {
 	c.mu.Lock()
 	c.requests = map[string]map[string]int64{}
+	c.peakByOp = map[string]int64{}
+	for op, n := range c.inFlight {
+		if n > 0 {
+			c.peakByOp[op] = n
+		}
+	}
 	c.mu.Unlock()
 	c.bytesIn.Store(0)
 	c.bytesOut.Store(0)
