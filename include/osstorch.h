@@ -301,8 +301,13 @@ ost_status ost_tar_index_from_file(const char *path, char **index, size_t *index
  *     uint64 etags_len
  *     uint64 etag_offsets[count+1]
  *     char   etags[etags_len]   as OSS sends them (quotes included)
- * so that they can be handed back with the items to fetch. */
-ost_status ost_list_packed(ost_handle client, const char *bucket, const char *prefix,
+ * so that they can be handed back with the items to fetch.
+ * flags: 0, or OST_LIST_CONCURRENTLY when the caller uses nothing before the
+ * listing is whole (a shuffled or resumed epoch): the prefix is then listed
+ * as concurrent key ranges (FastList) unless config.json sets
+ * datasetConfig.enableFastList to false. */
+#define OST_LIST_CONCURRENTLY 1
+ost_status ost_list_packed(ost_handle client, const char *bucket, const char *prefix, int32_t flags,
                            void **out, size_t *out_len, char **err);
 /* The same listing handed over as it arrives: ost_lister_open starts it in
  * the background; each ost_lister_next waits for objects and returns those

@@ -83,15 +83,22 @@ func (p *packedListing) toC(out *unsafe.Pointer, outLen *C.size_t) (int, error) 
 	return n, nil
 }
 
+// listConcurrently is OST_LIST_CONCURRENTLY, ost_list_packed's one flag.
+const listConcurrently = 1
+
 // bigListing is the packed size from which a listing's garbage is handed
 // back to the OS at once (about 100,000 keys).
 const bigListing = 4 << 20
 
 //export ost_list_packed
-func ost_list_packed(h C.uint64_t, bucket, prefix *C.char, out *unsafe.Pointer, outLen *C.size_t, errOut **C.char) C.int32_t {
+func ost_list_packed(h C.uint64_t, bucket, prefix *C.char, flags C.int32_t, out *unsafe.Pointer, outLen *C.size_t, errOut **C.char) C.int32_t {
 	return callClient(h, errOut, []unsafe.Pointer{unsafe.Pointer(bucket), unsafe.Pointer(out), unsafe.Pointer(outLen)}, func(c *connector.Client) error {
 		pl := newPackedListing(c.CacheEnabled())
-		if err := c.List(context.Background(), C.GoString(bucket), C.GoString(prefix), pl.add); err != nil {
+		var opts []connector.ListOption
+		if flags&listConcurrently != 0 {
+			opts = append(opts, connector.ListConcurrently())
+		}
+		if err := c.List(context.Background(), C.GoString(bucket), C.GoString(prefix), pl.add, opts...); err != nil {
 			return err
 		}
 		n, err := pl.toC(out, outLen)

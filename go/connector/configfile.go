@@ -23,11 +23,14 @@ type Config struct {
 	AuditPath string `json:"auditPath"`
 
 	DatasetConfig struct {
-		PrefetchConcurrency int  `json:"prefetchConcurrency"` // requests in flight for datasets
-		PrefetchWorker      int  `json:"prefetchWorker"`      // Go scheduler threads for prefetching
-		EnableFastList      bool `json:"enableFastList"`      // concurrent listing over split key ranges
-		ListConcurrency     int  `json:"listConcurrency"`     // listing requests in flight with FastList
-		ListWorker          int  `json:"listWorker"`          // Go scheduler threads for listing
+		PrefetchConcurrency int `json:"prefetchConcurrency"` // requests in flight for datasets
+		PrefetchWorker      int `json:"prefetchWorker"`      // Go scheduler threads for prefetching
+		// Concurrent listing over split key ranges. A pointer because
+		// "not set" differs from false: unset, listings that are used only
+		// once whole are listed concurrently (ListConcurrently).
+		EnableFastList  *bool `json:"enableFastList"`
+		ListConcurrency int   `json:"listConcurrency"` // listing requests in flight with FastList
+		ListWorker      int   `json:"listWorker"`      // Go scheduler threads for listing
 		// Ours: the node-local cache (docs/cache.md), off while CachePath is
 		// empty; CacheBytes is its budget and must be set with it (checked
 		// once the client's own arguments are laid over the file's).

@@ -161,12 +161,9 @@ func FuzzParseConfig(f *testing.F) {
 		if int64(*c.LogLevel) != wantLevel {
 			t.Fatalf("logLevel = %d, want %d", *c.LogLevel, wantLevel)
 		}
-		wantFast := false
-		if v, ok := lookup(top, "datasetConfig.enableFastList"); ok {
-			wantFast = v.(bool)
-		}
-		if c.DatasetConfig.EnableFastList != wantFast {
-			t.Fatalf("enableFastList = %v, want %v", c.DatasetConfig.EnableFastList, wantFast)
+		v, set := lookup(top, "datasetConfig.enableFastList")
+		if got := c.DatasetConfig.EnableFastList; (got != nil) != set || (set && *got != v.(bool)) {
+			t.Fatalf("enableFastList = %v, want %v (set: %v)", got, v, set)
 		}
 		for _, w := range warnings {
 			if !strings.HasPrefix(w, "config.json: unknown key ") && !strings.HasPrefix(w, "config.json: logLevel ") {
@@ -181,7 +178,7 @@ func TestConfigFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *c.LogLevel != 2 || c.DatasetConfig.PrefetchConcurrency != 8 || !c.DatasetConfig.EnableFastList ||
+	if *c.LogLevel != 2 || c.DatasetConfig.PrefetchConcurrency != 8 || !*c.DatasetConfig.EnableFastList ||
 		c.DatasetConfig.ListConcurrency != 16 || c.CheckpointConfig.UploadConcurrency != 64 || c.LogPath != DefaultLogPath {
 		t.Fatalf("parsed %+v", c)
 	}

@@ -12,13 +12,38 @@ import (
 
 const listPageSize = 1000
 
+// ListOption configures one List call.
+type ListOption func(*listOptions)
+
+type listOptions struct {
+	concurrently bool
+}
+
+// ListConcurrently says that the caller uses the listing only once it is
+// whole (a shuffled or resumed epoch), so List lists it as FastList does
+// unless config.json sets datasetConfig.enableFastList to false: listing
+// concurrently costs a few requests more, and waiting for a sequential
+// listing costs the caller one round trip per thousand keys.
+func ListConcurrently() ListOption {
+	return func(o *listOptions) { o.concurrently = true }
+}
+
 // List calls fn for every object under prefix, in key order. With
-// datasetConfig.enableFastList it lists split key ranges concurrently
-// (FastList) and calls fn once all of them are in.
-func (c *Client) List(ctx context.Context, bucket, prefix string, fn func(ObjectInfo) error) error {
-	if c.cfg.DatasetConfig.EnableFastList {
+// datasetConfig.enableFastList (or ListConcurrently) it lists split key
+// ranges concurrently (FastList) and calls fn once all of them are in.
+func (c *Client) List(ctx context.Context, bucket, prefix string, fn func(ObjectInfo) error, opts ...ListOption) error {
+	var o listOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	fast := c.cfg.DatasetConfig.EnableFastList
+	if (fast != nil && *fast) || (fast == nil && o.concurrently) {
 		return c.FastList(ctx, bucket, prefix, c.cfg.DatasetConfig.ListConcurrency, fn)
 	}
+	return c.listSequentially(ctx, bucket, prefix, fn)
+}
+
+func (c *Client) listSequentially(ctx context.Context, bucket, prefix string, fn func(ObjectInfo) error) error {
 	r := listRequest{bucket: bucket, prefix: prefix, maxKeys: listPageSize}
 	for {
 		page, err := c.listObjectsPage(ctx, r)
@@ -41,7 +66,8 @@ func (c *Client) List(ctx context.Context, bucket, prefix string, fn func(Object
 // fn for the same keys as List, in key order, once all are in.
 //
 // OSS lists only forwards from a key, so the key space is cut into ranges,
-// each listed page by page by its own worker. Whenever a worker's page comes
+// each listed page by page by its own worker. The first page's keys give the
+// first cuts (cutAbove); after that, whenever a worker's page comes
 // back full and a request slot is free, a splitter looks for a cut in the part
 // of that range not yet listed: it bisects (listed, upper bound] at byte-wise
 // midpoints, asking for the first key after each candidate (one MaxKeys=1
@@ -53,16 +79,16 @@ func (c *Client) List(ctx context.Context, bucket, prefix string, fn func(Object
 // an empty range and the listing would stay sequential.
 func (c *Client) FastList(ctx context.Context, bucket, prefix string, concurrency int, fn func(ObjectInfo) error) error {
 	if concurrency < 2 {
-		return c.List(ctx, bucket, prefix, fn)
+		return c.listSequentially(ctx, bucket, prefix, fn)
 	}
-	l := &fastLister{c: c, bucket: bucket, prefix: prefix}
+	l := &fastLister{c: c, bucket: bucket, prefix: prefix, concurrency: concurrency}
 	l.g, l.ctx = errgroup.WithContext(ctx)
 	l.g.SetLimit(concurrency)
 	l.g.Go(l.worker(&keyRange{}))
 	err := l.g.Wait()
 	l.c.log.Debug("FastList", zap.String("bucket", bucket), zap.String("prefix", prefix),
-		zap.Int("pages", l.pages), zap.Int("probes", l.probes), zap.Int("splits", l.splits),
-		zap.Int("fruitlessSplitters", l.misses), zap.Error(err))
+		zap.Int("pages", l.pages), zap.Int("guessedCuts", l.guesses),
+		zap.Int("probes", l.probes), zap.Int("splits", l.splits), zap.Int("fruitlessSplitters", l.misses), zap.Error(err))
 	if err != nil {
 		return err
 	}
@@ -106,59 +132,172 @@ type keyRange struct {
 type fastLister struct {
 	c              *Client
 	bucket, prefix string
+	concurrency    int
 	ctx            context.Context
 	g              *errgroup.Group
 
 	mu     sync.Mutex
 	chunks [][]ObjectInfo
+	// ranges cut by cutAbove that found no request slot, in key order; a
+	// worker that finishes its range takes the first
+	pending []*keyRange
 	// what the listing cost, for the log line at the end
-	pages, probes, splits, misses int
+	pages, probes, splits, misses, guesses int
 }
 
+// worker lists r, then the pending ranges nobody has started, until none is
+// left.
 func (l *fastLister) worker(r *keyRange) func() error {
 	return func() error {
+		for r != nil {
+			if err := l.listRange(r); err != nil {
+				return err
+			}
+			r = l.nextPending()
+		}
+		return nil
+	}
+}
+
+func (l *fastLister) nextPending() *keyRange {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.pending) == 0 {
+		return nil
+	}
+	r := l.pending[0]
+	l.pending = l.pending[1:]
+	return r
+}
+
+func (l *fastLister) listRange(r *keyRange) error {
+	l.mu.Lock()
+	req := listRequest{bucket: l.bucket, prefix: l.prefix, startAfter: r.claimed, maxKeys: listPageSize}
+	l.mu.Unlock()
+	var got []ObjectInfo
+	defer func() {
 		l.mu.Lock()
-		req := listRequest{bucket: l.bucket, prefix: l.prefix, startAfter: r.claimed, maxKeys: listPageSize}
+		r.done = true
+		l.chunks = append(l.chunks, got)
 		l.mu.Unlock()
-		var got []ObjectInfo
-		defer func() {
-			l.mu.Lock()
-			r.done = true
-			l.chunks = append(l.chunks, got)
-			l.mu.Unlock()
-		}()
-		for {
-			page, err := l.c.listObjectsPage(l.ctx, req)
-			if err != nil {
-				return wrap("ListObjectsV2", l.bucket, l.prefix, err)
-			}
-			// Claim the page up to the range's bound under the lock a
-			// splitter cuts under: a cut is only made above what is claimed.
-			l.mu.Lock()
-			l.pages++
-			n := len(page.Objects)
-			if r.upto != "" {
-				n = sort.Search(n, func(i int) bool { return page.Objects[i].Key > r.upto })
-			}
-			if n > 0 {
-				r.claimed = page.Objects[n-1].Key
-			}
-			l.mu.Unlock()
-			got = append(got, page.Objects[:n]...)
-			if n < len(page.Objects) || !page.IsTruncated || page.NextContinuationToken == "" {
-				return nil
-			}
-			req.token = page.NextContinuationToken
+	}()
+	for pages := 1; ; pages++ {
+		page, err := l.c.listObjectsPage(l.ctx, req)
+		if err != nil {
+			return wrap("ListObjectsV2", l.bucket, l.prefix, err)
+		}
+		// Claim the page up to the range's bound under the lock a
+		// splitter cuts under: a cut is only made above what is claimed.
+		l.mu.Lock()
+		l.pages++
+		more := page.IsTruncated && page.NextContinuationToken != ""
+		if pages == 1 && r.upto == "" && more {
+			l.cutAbove(r, page.Objects)
+		}
+		n := len(page.Objects)
+		if r.upto != "" {
+			n = sort.Search(n, func(i int) bool { return page.Objects[i].Key > r.upto })
+		}
+		if n > 0 {
+			r.claimed = page.Objects[n-1].Key
+		}
+		l.mu.Unlock()
+		got = append(got, page.Objects[:n]...)
+		if n < len(page.Objects) || !more {
+			return nil
+		}
+		req.token = page.NextContinuationToken
+		// A range cut from the first page is usually one page long: split
+		// it only once it proves longer (the unbounded last range at once).
+		if pages > 1 || r.upto == "" {
 			l.maybeSplit(r)
 		}
 	}
+}
+
+// cutAbove cuts what lies above the first page of an unbounded range r (the
+// listing's first range, then the last range of each such cut) into ranges
+// at the places cutsAfter guesses, as many as there are request slots, and
+// starts a worker on each (those that find no free slot wait in l.pending).
+// r keeps the part up to the first cut, and the last new range is
+// unbounded, so the ranges still cover every key. Called with l.mu held.
+//
+// The bisecting splitter alone needs several sequential probes before each
+// split, so a listing of a few thousand keys would end before it ran in
+// parallel, and keys that differ only many bytes in ("ds/00000000000003e7")
+// are out of its reach. A guess costs no probe; a wrong one costs a request
+// that finds its range empty, and a range that ends at its cut costs one
+// request past its last page (OSS cannot list up to a key).
+func (l *fastLister) cutAbove(r *keyRange, page []ObjectInfo) {
+	cuts := cutsAfter(l.prefix, page, l.concurrency-1)
+	if len(cuts) == 0 {
+		return
+	}
+	l.guesses += len(cuts)
+	r.upto = cuts[0]
+	ranges := make([]*keyRange, len(cuts))
+	for i, cut := range cuts {
+		ranges[i] = &keyRange{claimed: cut}
+		if i+1 < len(cuts) {
+			ranges[i].upto = cuts[i+1]
+		}
+	}
+	for i, rr := range ranges {
+		if !l.g.TryGo(l.worker(rr)) { // never wait for a slot while holding l.mu
+			l.pending = append(l.pending, ranges[i:]...)
+			return
+		}
+	}
+}
+
+// cutsAfter guesses, from a full first page of a listing under prefix, keys
+// that cut the rest of the key space into ranges that hold keys: dataset keys
+// are mostly counted or hashed names, which vary in a few trailing positions
+// over a small alphabet ("train/000123.jpg", "img/3fa9..."). Where the page's
+// first and last keys part (position j), the next keys differ from the last
+// one at j or before it; for each such position, going up from j while the
+// last key's byte is one of the alphabet, the cuts are the last key up to the
+// position followed by each larger byte of the alphabet (the bytes seen at
+// the three positions from j). In key order, at most limit of them.
+func cutsAfter(prefix string, page []ObjectInfo, limit int) []string {
+	if len(page) < 2 {
+		return nil
+	}
+	first, last := page[0].Key, page[len(page)-1].Key
+	j := len(prefix)
+	for j < len(first) && j < len(last) && first[j] == last[j] {
+		j++
+	}
+	if j >= len(last) {
+		return nil
+	}
+	var alphabet [128]bool
+	for _, o := range page {
+		for p := j; p < j+3 && p < len(o.Key); p++ {
+			if c := o.Key[p]; c < 128 {
+				alphabet[c] = true
+			}
+		}
+	}
+	var cuts []string
+	for p := j; p >= len(prefix) && len(cuts) < limit; p-- {
+		if p < j && (last[p] >= 128 || !alphabet[last[p]]) {
+			break
+		}
+		for c := int(last[p]) + 1; c < len(alphabet) && len(cuts) < limit; c++ {
+			if alphabet[c] {
+				cuts = append(cuts, last[:p]+string([]byte{byte(c)}))
+			}
+		}
+	}
+	return cuts
 }
 
 // maybeSplit starts a splitter for r if none runs and a request slot is free;
 // it never waits for a slot (every worker waiting would deadlock).
 func (l *fastLister) maybeSplit(r *keyRange) {
 	l.mu.Lock()
-	if r.splitting || r.done || r.misses >= 2 {
+	if r.splitting || r.done || r.misses >= 2 || len(l.pending) > 0 {
 		l.mu.Unlock()
 		return
 	}

@@ -109,3 +109,82 @@ func TestMidpoint(t *testing.T) {
 		}
 	}
 }
+
+// A listing of a few thousand keys ends before the bisecting splitter's
+// sequential probes find a cut: FastList would be as slow as sequential
+// pages (what shuffled epochs waited for). The first page's cuts must put
+// every remaining page in flight at once, with no probes.
+func TestFastListCutsTheFirstPage(t *testing.T) {
+	e := newEnv(t)
+	const n = 6000
+	var want []string
+	for i := 0; i < n; i++ {
+		want = append(want, fmt.Sprintf("r1/img-%07d.jpg", i))
+	}
+	for _, k := range append([]string{"r0/x", "r2/x"}, want...) {
+		if err := e.srv.Put(tBucket, k, strings.NewReader("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.faults(t, ossemu.Faults{LatencyMs: 20}) // every request waits: what runs in parallel shows
+	fast := e.client(t, `,"datasetConfig":{"listConcurrency":16}`)
+	e.srv.ResetStats()
+	var got []string
+	if err := fast.List(bg, tBucket, "r1/", func(o ObjectInfo) error {
+		got = append(got, o.Key)
+		return nil
+	}, ListConcurrently()); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("FastList: %d keys, want %d (first difference near %v)", len(got), len(want), firstDiff(got, want))
+	}
+	st := e.srv.Stats()
+	reqs := st.Count("ListObjectsV2", 0)
+	t.Logf("%d list requests (%d pages sequentially), peak %d in flight", reqs, n/listPageSize, st.PeakConcurrent)
+	if st.PeakConcurrent < n/listPageSize-1 {
+		t.Errorf("peak %d list requests in flight: the pages after the first were not all asked for at once", st.PeakConcurrent)
+	}
+	if reqs > 4*n/listPageSize {
+		t.Errorf("%d list requests for %d pages", reqs, n/listPageSize)
+	}
+}
+
+func TestCutsAfter(t *testing.T) {
+	page := func(format string, n int) []ObjectInfo {
+		var p []ObjectInfo
+		for i := 0; i < n; i++ {
+			p = append(p, ObjectInfo{Key: fmt.Sprintf(format, i)})
+		}
+		return p
+	}
+	hashed := page("h/%03x", 0x5d0)
+	for _, c := range []struct {
+		prefix string
+		page   []ObjectInfo
+		limit  int
+		want   string
+	}{
+		// counted names: the next thousands, then the next ten thousands, ...
+		{"r1/", page("r1/img-%05d.jpg", 1000), 12,
+			"r1/img-01 r1/img-02 r1/img-03 r1/img-04 r1/img-05 r1/img-06 r1/img-07 r1/img-08 r1/img-09 r1/img-1 r1/img-2 r1/img-3"},
+		// hashed names: the rest of the hex digits where the page's keys part (no level above: the prefix)
+		{"h/", hashed, 40, "h/6 h/7 h/8 h/9 h/a h/b h/c h/d h/e h/f"},
+		{"h/", page("h/2%03x", 0x5d0), 40, "h/26 h/27 h/28 h/29 h/2a h/2b h/2c h/2d h/2e h/2f h/3 h/4 h/5 h/6 h/7 h/8 h/9 h/a h/b h/c h/d h/e h/f"},
+		// no level above the prefix; none where the keys do not part
+		{"ab", page("ab%d", 10), 10, ""},
+		{"", []ObjectInfo{{Key: "x"}, {Key: "x"}}, 10, ""},
+		{"", []ObjectInfo{{Key: "x"}}, 10, ""},
+	} {
+		cuts := cutsAfter(c.prefix, c.page, c.limit)
+		if got := strings.Join(cuts, " "); got != c.want {
+			t.Errorf("cutsAfter(%q, ...) = %q, want %q", c.prefix, got, c.want)
+		}
+		last := c.page[len(c.page)-1].Key
+		for i, cut := range cuts {
+			if cut <= last || (i > 0 && cut <= cuts[i-1]) || !strings.HasPrefix(cut, c.prefix) {
+				t.Errorf("cut %q out of order after %q", cut, last)
+			}
+		}
+	}
+}
