@@ -280,6 +280,15 @@ def _forget(store, key: str) -> None:
         store.delete_key(f"{key}/{k}")
 
 
+def in_chunks(listing: Sequence, size: int = 16384) -> Iterator[Sequence]:
+    """A whole listing as chunks() publishes it: runs of at most size keys."""
+    if len(listing) <= size:
+        yield listing
+        return
+    for start in range(0, len(listing), size):
+        yield listing[start : start + size]
+
+
 def whole(job: Optional[JobListing], produce: Callable[[], Iterator[Sequence]]) -> Sequence:
     """The whole listing, as chunks() hands it out, in one sequence."""
     return concat(list(chunks(job, produce)))

@@ -236,13 +236,16 @@ class OssClient:
         for o in self._native.list(bucket, prefix):
             yield DataObject(object_key(bucket, o["key"]), o["size"], "")
 
-    def list_entries(self, bucket: str, prefix: str = "") -> Sequence[Entry]:
+    def list_entries(self, bucket: str, prefix: str = "", *, concurrently: bool = False) -> Sequence[Entry]:
         """(bucket, key, size, "") of every object under prefix, in key order:
         from OSS a compact Listing (one buffer, entries made on demand, so a
         million keys stay a few tens of MiB and forked workers copy none of
-        it); in local-directory mode a list."""
+        it); in local-directory mode a list. concurrently: nothing is used
+        before the listing is whole (a shuffled or resumed epoch), so the core
+        lists key ranges concurrently unless config.json turns FastList off
+        (docs/listing.md)."""
         if hasattr(self._native, "list_packed"):
-            return self._native.list_packed(bucket, prefix)
+            return self._native.list_packed(bucket, prefix, concurrently)
         return [(bucket, o["key"], o["size"], "") for o in self._native.list(bucket, prefix)]
 
     @property

@@ -360,12 +360,16 @@ class OssIterableDataset(_DatasetBase, torch.utils.data.IterableDataset):
 
         def listed() -> Sequence[Entry]:
             src = self._get_dataset_objects
-            job = None
             if isinstance(src, FromPrefix):
+                # nothing is fetched before the listing is whole: the core may list it concurrently
                 bucket, prefix = src.bucket_and_prefix(client)
                 job = self._job(split, epoch, bucket, prefix)
-            if job is not None:
-                entries = _job_listing.whole(job, lambda: client.list_entries_stream(bucket, prefix))
+                if job is None:
+                    entries = client.list_entries(bucket, prefix, concurrently=True)
+                else:  # the other ranks receive it in chunks
+                    entries = _job_listing.whole(
+                        job, lambda: _job_listing.in_chunks(client.list_entries(bucket, prefix, concurrently=True))
+                    )
             else:
                 entries = _as_entries(src(client))
             return entries if order_seed is None else in_epoch_order(entries, order_seed, epoch)

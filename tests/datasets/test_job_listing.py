@@ -46,7 +46,10 @@ def run_ranks(srv, tmp_path, workers: int, shuffle: bool, epochs: int = 2):
 @pytest.mark.parametrize("workers,shuffle", [(2, False), (0, True)])
 def test_four_ranks_list_once_per_epoch(srv, tmp_path, workers, shuffle):
     before = lists(srv)
-    osstorchconnector.OssClient(srv.endpoint, srv.cred_path, region=srv.region).list_entries(B, "r/")
+    # a shuffled epoch lists concurrently (more requests, the same listing)
+    osstorchconnector.OssClient(srv.endpoint, srv.cred_path, region=srv.region).list_entries(
+        B, "r/", concurrently=shuffle
+    )
     one_listing = lists(srv) - before
     assert one_listing >= 3  # several pages: the chunks really travel one by one
     before = lists(srv)
@@ -203,3 +206,13 @@ def test_an_unreachable_store_is_tried_once(monkeypatch):
     for _ in range(2):  # each time this rank lists for itself
         assert [e for c in _job_listing.chunks(j, producer) for e in c] == [e for p in pages(2) for e in p]
     assert len(tries) == 1  # the second iteration did not wait for another connection attempt
+
+
+def test_a_whole_listing_is_published_in_chunks_that_join_back():
+    """A shuffled epoch's rank lists the prefix whole (concurrently) and
+    publishes it in runs the store takes; joined, they are the listing."""
+    listing = Listing.from_entries([("b", f"k{i:03d}", i, "") for i in range(40)])
+    chunks = list(_job_listing.in_chunks(listing, 16))
+    assert [len(c) for c in chunks] == [16, 16, 8] and all(isinstance(c, Listing) for c in chunks)
+    assert list(_job_listing.concat(chunks)) == list(listing)
+    assert list(_job_listing.in_chunks(listing, 40)) == [listing]

@@ -140,3 +140,30 @@ def test_without_shuffle_nothing_changes_and_bad_arguments_are_refused(srv):
             OssIterableDataset.from_prefix(f"oss://{B}/d/", **kw(srv, batch_size=bad))
     with pytest.raises(ValueError, match="seed"):
         OssIterableDataset.from_prefix(f"oss://{B}/d/", **kw(srv, shuffle=True, seed="7"))
+
+
+@pytest.mark.timeout(300)
+def test_a_shuffled_epoch_lists_its_prefix_concurrently(tmp_path):
+    """A shuffled epoch fetches nothing before its listing is whole, so the
+    core lists the prefix as concurrent key ranges (FastList) rather than
+    waiting one round trip per page; config.json's enableFastList: false
+    still means sequential pages, and an epoch in listing order streams its
+    pages as before."""
+    n = 4500  # five pages
+    with LocalOssServer([B]) as s:
+        for i in range(n):
+            s.put_object(B, f"big/{i:06d}.bin", b"x")
+        s.set_faults(latency_ms=20, ops=["ListObjectsV2"])  # what runs in parallel shows
+        off = tmp_path / "off.json"
+        off.write_text('{"datasetConfig": {"enableFastList": false}}')
+
+        def epoch(config_path="", **extra):
+            s.reset_stats()
+            ds = OssIterableDataset.from_prefix(f"oss://{B}/big/", config_path=str(config_path), **kw(s, **extra))
+            keys = [k for b in list_loader(ds, 2, 100) for k in b]
+            assert sorted(keys) == [f"/{B}/big/{i:06d}.bin" for i in range(n)]
+            return s.stats()["peak_by_op"]["ListObjectsV2"]
+
+        assert epoch(shuffle=True, seed=3) >= 4
+        assert epoch(off, shuffle=True, seed=3) == 1
+        assert epoch() == 1

@@ -33,7 +33,7 @@ SIGNATURES = {
     "ost_client_config": (i32, [u64, charpp, charpp]),
     "ost_client_stats": (i32, [u64, charpp, charpp]),
     "ost_list": (i32, [u64, _cp, _cp, charpp, _P(size), charpp]),
-    "ost_list_packed": (i32, [u64, _cp, _cp, charpp, _P(size), charpp]),
+    "ost_list_packed": (i32, [u64, _cp, _cp, i32, charpp, _P(size), charpp]),
     "ost_batch_get_packed": (i32, [u64, _vp, size, charpp, _P(size), charpp]),
     "ost_prefetch_next_batch": (i32, [u64, i32, charpp, _P(size), _P(i32), charpp]),
     "ost_tar_read_packed": (i32, [u64, _P(ctypes.c_int64), size, charpp, _P(size), charpp]),

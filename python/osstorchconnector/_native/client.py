@@ -122,8 +122,9 @@ class NativeClient:
         )
         return json.loads(take(lib(), out, n.value))
 
-    def list_packed(self, bucket: str, prefix: str = ""):
-        """Every object under prefix as a compact Listing (see _listing.py)."""
+    def list_packed(self, bucket: str, prefix: str = "", concurrently: bool = False):
+        """Every object under prefix as a compact Listing (see _listing.py);
+        concurrently: OST_LIST_CONCURRENTLY (include/osstorch.h)."""
         from .._listing import Listing
 
         out, n = ctypes.c_void_p(), ctypes.c_size_t()
@@ -132,6 +133,7 @@ class NativeClient:
             self._h(),
             encode(bucket, "bucket"),
             encode(prefix, "prefix"),
+            1 if concurrently else 0,
             ctypes.byref(out),
             ctypes.byref(n),
         )

@@ -285,7 +285,8 @@ class LocalOssServer:
         self._write_credentials(expiration)
 
     def stats(self) -> Dict[str, Any]:
-        """Requests by operation and status, bytes in/out, peak concurrency, list pages, ..."""
+        """Requests by operation and status, bytes in/out, peak concurrency (all
+        requests, and by operation: peak_by_op), list pages, ..."""
         return self._admin("GET", "stats")
 
     def settled_stats(self, timeout: float = 10.0) -> Dict[str, Any]:
