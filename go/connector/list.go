@@ -181,6 +181,7 @@ func (l *fastLister) listRange(r *keyRange) error {
 		l.chunks = append(l.chunks, got)
 		l.mu.Unlock()
 	}()
+	whole := req.startAfter == "" // the listing's first range: its first page is the listing's
 	for pages := 1; ; pages++ {
 		page, err := l.c.listObjectsPage(l.ctx, req)
 		if err != nil {
@@ -191,7 +192,7 @@ func (l *fastLister) listRange(r *keyRange) error {
 		l.mu.Lock()
 		l.pages++
 		more := page.IsTruncated && page.NextContinuationToken != ""
-		if pages == 1 && r.upto == "" && more {
+		if whole && pages == 1 && r.upto == "" && more {
 			l.cutAbove(r, page.Objects)
 		}
 		n := len(page.Objects)
@@ -215,19 +216,19 @@ func (l *fastLister) listRange(r *keyRange) error {
 	}
 }
 
-// cutAbove cuts what lies above the first page of an unbounded range r (the
-// listing's first range, then the last range of each such cut) into ranges
-// at the places cutsAfter guesses, as many as there are request slots, and
-// starts a worker on each (those that find no free slot wait in l.pending).
-// r keeps the part up to the first cut, and the last new range is
+// cutAbove cuts what lies above the listing's first page (r, the first
+// range) into ranges at the places cutsAfter guesses, one per request slot,
+// and starts a worker on each (one that finds no free slot waits in
+// l.pending). r keeps the part up to the first cut, and the last range is
 // unbounded, so the ranges still cover every key. Called with l.mu held.
 //
 // The bisecting splitter alone needs several sequential probes before each
 // split, so a listing of a few thousand keys would end before it ran in
-// parallel, and keys that differ only many bytes in ("ds/00000000000003e7")
-// are out of its reach. A guess costs no probe; a wrong one costs a request
-// that finds its range empty, and a range that ends at its cut costs one
-// request past its last page (OSS cannot list up to a key).
+// parallel. A guess costs no probe; a wrong one costs a request that finds
+// its range empty, and a range that ends at its cut costs one request past
+// its last page (OSS cannot list up to a key). Only the first page is cut:
+// cutting the first page of every unbounded range again multiplied the
+// requests of a million-key listing (each cut reaches a few pages further).
 func (l *fastLister) cutAbove(r *keyRange, page []ObjectInfo) {
 	cuts := cutsAfter(l.prefix, page, l.concurrency-1)
 	if len(cuts) == 0 {
