@@ -244,7 +244,10 @@ def _resume(
                 scratch,
                 datasetConfig={"enableFastList": True, "listConcurrency": LIST_CONCURRENCY},
             ),
-            "sequential": env["BENCH_CONFIG_PATH"],
+            # explicit: with enableFastList unset a resumed epoch lists concurrently
+            "sequential": common.write_config(
+                scratch / "config-resume-sequential.json", scratch, datasetConfig={"enableFastList": False}
+            ),
         }
         state = None
         for rep in range(max(1, profile.l1_repeats)):
