@@ -138,36 +138,12 @@ type fastLister struct {
 
 	mu     sync.Mutex
 	chunks [][]ObjectInfo
-	// ranges cut by cutAbove that found no request slot, in key order; a
-	// worker that finishes its range takes the first
-	pending []*keyRange
 	// what the listing cost, for the log line at the end
 	pages, probes, splits, misses, guesses int
 }
 
-// worker lists r, then the pending ranges nobody has started, until none is
-// left.
 func (l *fastLister) worker(r *keyRange) func() error {
-	return func() error {
-		for r != nil {
-			if err := l.listRange(r); err != nil {
-				return err
-			}
-			r = l.nextPending()
-		}
-		return nil
-	}
-}
-
-func (l *fastLister) nextPending() *keyRange {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.pending) == 0 {
-		return nil
-	}
-	r := l.pending[0]
-	l.pending = l.pending[1:]
-	return r
+	return func() error { return l.listRange(r) }
 }
 
 func (l *fastLister) listRange(r *keyRange) error {
@@ -181,7 +157,6 @@ func (l *fastLister) listRange(r *keyRange) error {
 		l.chunks = append(l.chunks, got)
 		l.mu.Unlock()
 	}()
-	whole := req.startAfter == "" // the listing's first range: its first page is the listing's
 	for pages := 1; ; pages++ {
 		page, err := l.c.listObjectsPage(l.ctx, req)
 		if err != nil {
@@ -192,7 +167,7 @@ func (l *fastLister) listRange(r *keyRange) error {
 		l.mu.Lock()
 		l.pages++
 		more := page.IsTruncated && page.NextContinuationToken != ""
-		if whole && pages == 1 && r.upto == "" && more {
+		if pages == 1 && req.startAfter == "" && more { // the listing's first page
 			l.cutAbove(r, page.Objects)
 		}
 		n := len(page.Objects)
@@ -218,9 +193,9 @@ func (l *fastLister) listRange(r *keyRange) error {
 
 // cutAbove cuts what lies above the listing's first page (r, the first
 // range) into ranges at the places cutsAfter guesses, one per request slot,
-// and starts a worker on each (one that finds no free slot waits in
-// l.pending). r keeps the part up to the first cut, and the last range is
-// unbounded, so the ranges still cover every key. Called with l.mu held.
+// and starts a worker on each. r keeps the part up to the first cut, and the
+// last range started is unbounded, so the ranges still cover every key.
+// Called with l.mu held.
 //
 // The bisecting splitter alone needs several sequential probes before each
 // split, so a listing of a few thousand keys would end before it ran in
@@ -243,11 +218,16 @@ func (l *fastLister) cutAbove(r *keyRange, page []ObjectInfo) {
 			ranges[i].upto = cuts[i+1]
 		}
 	}
-	for i, rr := range ranges {
-		if !l.g.TryGo(l.worker(rr)) { // never wait for a slot while holding l.mu
-			l.pending = append(l.pending, ranges[i:]...)
+	below := r // the last range started
+	for _, rr := range ranges {
+		// Every slot but r's is free on the first page; should one not be,
+		// the range below takes in what is left rather than wait for a slot
+		// while l.mu is held. Its worker reads upto under l.mu, after this.
+		if !l.g.TryGo(l.worker(rr)) {
+			below.upto = ""
 			return
 		}
+		below = rr
 	}
 }
 
@@ -298,7 +278,7 @@ func cutsAfter(prefix string, page []ObjectInfo, limit int) []string {
 // it never waits for a slot (every worker waiting would deadlock).
 func (l *fastLister) maybeSplit(r *keyRange) {
 	l.mu.Lock()
-	if r.splitting || r.done || r.misses >= 2 || len(l.pending) > 0 {
+	if r.splitting || r.done || r.misses >= 2 {
 		l.mu.Unlock()
 		return
 	}
