@@ -2,7 +2,9 @@ package connector
 
 import (
 	"context"
+	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -177,9 +179,12 @@ func (l *fastLister) listRange(r *keyRange) error {
 		if n > 0 {
 			r.claimed = page.Objects[n-1].Key
 		}
+		// A range whose bound is a key it has listed is whole: a guessed
+		// page boundary that was right saves the request past it.
+		reached := r.upto != "" && r.claimed == r.upto
 		l.mu.Unlock()
 		got = append(got, page.Objects[:n]...)
-		if n < len(page.Objects) || !more {
+		if n < len(page.Objects) || !more || reached {
 			return nil
 		}
 		req.token = page.NextContinuationToken
@@ -192,20 +197,24 @@ func (l *fastLister) listRange(r *keyRange) error {
 }
 
 // cutAbove cuts what lies above the listing's first page (r, the first
-// range) into ranges at the places cutsAfter guesses, one per request slot,
-// and starts a worker on each. r keeps the part up to the first cut, and the
+// range) into ranges at the places countedCuts (or, for keys that are not
+// counted, cutsAfter) guesses, one per request slot, and starts a worker on
+// each. r keeps the part up to the first cut, and the
 // last range started is unbounded, so the ranges still cover every key.
 // Called with l.mu held.
 //
 // The bisecting splitter alone needs several sequential probes before each
 // split, so a listing of a few thousand keys would end before it ran in
 // parallel. A guess costs no probe; a wrong one costs a request that finds
-// its range empty, and a range that ends at its cut costs one request past
-// its last page (OSS cannot list up to a key). Only the first page is cut:
+// its range empty, and a range that ends at a cut that is not one of its
+// keys costs one request past its last page (OSS cannot list up to a key). Only the first page is cut:
 // cutting the first page of every unbounded range again multiplied the
 // requests of a million-key listing (each cut reaches a few pages further).
 func (l *fastLister) cutAbove(r *keyRange, page []ObjectInfo) {
-	cuts := cutsAfter(l.prefix, page, l.concurrency-1)
+	cuts := countedCuts(l.prefix, page, l.concurrency-1)
+	if cuts == nil {
+		cuts = cutsAfter(l.prefix, page, l.concurrency-1)
+	}
 	if len(cuts) == 0 {
 		return
 	}
@@ -229,6 +238,61 @@ func (l *fastLister) cutAbove(r *keyRange, page []ObjectInfo) {
 		}
 		below = rr
 	}
+}
+
+// countedCuts guesses the next pages' last keys where the first page's keys
+// are consecutive numbers of one width that differ in nothing else
+// (img-0000000.jpg ... img-0000999.jpg): the first cut is the page's own last
+// key, then the keys one, two, ... pages further, and past half the slots
+// the steps double, so a long listing's ranges reach further (the splitter
+// divides those that hold more than a page). Where the guesses are right
+// each range is one request that ends at its bound, so a listing of a few
+// pages is two round trips. nil when the page is not counted that way.
+func countedCuts(prefix string, page []ObjectInfo, limit int) []string {
+	if len(page) < 2 || limit < 1 {
+		return nil
+	}
+	first, last := page[0].Key, page[len(page)-1].Key
+	j := len(prefix)
+	for j < len(first) && j < len(last) && first[j] == last[j] {
+		j++
+	}
+	isDigit := func(c byte) bool { return '0' <= c && c <= '9' }
+	if j >= len(first) || j >= len(last) || !isDigit(first[j]) || !isDigit(last[j]) {
+		return nil
+	}
+	a, b := j, j+1 // the run of digits around j in last
+	for a > len(prefix) && isDigit(last[a-1]) {
+		a--
+	}
+	for b < len(last) && isDigit(last[b]) {
+		b++
+	}
+	const maxDigits = 18 // fits an int64
+	if b-a > maxDigits || len(first) != len(last) || first[b:] != last[b:] {
+		return nil
+	}
+	lo, err1 := strconv.ParseInt(first[a:b], 10, 64)
+	hi, err2 := strconv.ParseInt(last[a:b], 10, 64)
+	if err1 != nil || err2 != nil || hi-lo+1 != int64(len(page)) {
+		return nil
+	}
+	end := int64(1)
+	for i := a; i < b; i++ {
+		end *= 10
+	}
+	cuts := []string{last}
+	step, n := int64(len(page)), hi
+	for k := 1; len(cuts) < limit; k++ {
+		if k > limit/2 {
+			step *= 2
+		}
+		if n += step; n >= end {
+			break
+		}
+		cuts = append(cuts, fmt.Sprintf("%s%0*d%s", last[:a], b-a, n, last[b:]))
+	}
+	return cuts
 }
 
 // cutsAfter guesses, from a full first page of a listing under prefix, keys
