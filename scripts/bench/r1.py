@@ -36,7 +36,9 @@ BATCH = 64
 # per profile: images in the cache/shuffle dataset, keys of the ranks' prefix
 SIZES = {"full": {"objects": 6_000, "rank_keys": 10_000}, "quick": {"objects": 1_000, "rank_keys": 2_000}}
 CACHE_BYTES = 4 << 30  # far above the dataset: nothing is evicted
-EXTRA_SHUFFLE_PAIRS = 6  # the shuffle target is a 5 % margin, narrower than one case's run-to-run spread here: more pairs
+# the shuffle target is a 5 % margin, narrower than one case's run-to-run
+# spread on a shared machine: more pairs than the other cases
+EXTRA_SHUFFLE_PAIRS = 6
 RESUME_WORKERS = 8
 # Every worker delivers a batch before the state is saved: a state in which
 # some worker had not started yet does not resume (the resumed loader never
