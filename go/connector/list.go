@@ -287,9 +287,10 @@ func countedCuts(prefix string, page []ObjectInfo, limit int) []string {
 		if k > limit/2 {
 			step *= 2
 		}
-		if n += step; n >= end {
+		if step >= end-n { // past the width of the numbers (and never overflowing)
 			break
 		}
+		n += step
 		cuts = append(cuts, fmt.Sprintf("%s%0*d%s", last[:a], b-a, n, last[b:]))
 	}
 	return cuts

@@ -184,6 +184,17 @@ func TestCountedCuts(t *testing.T) {
 			t.Errorf("countedCuts(%q, %s...) = %q, want %q", c.prefix, c.page[0].Key, got, c.want)
 		}
 	}
+	// many slots: the doubling steps stop at the width of the numbers (18
+	// digits, near the int64 limit), in order, never wrapping around
+	cuts := countedCuts("d/", page("d/%018d", 0, 1000), 1000)
+	if len(cuts) < 100 || len(cuts) >= 1000 {
+		t.Fatalf("%d cuts for 18-digit numbers and 1000 slots", len(cuts))
+	}
+	for i, cut := range cuts {
+		if len(cut) != len("d/")+18 || (i > 0 && cut <= cuts[i-1]) {
+			t.Fatalf("cut %d %q out of order after %q", i, cut, cuts[max(i-1, 0)])
+		}
+	}
 }
 
 func TestCutsAfter(t *testing.T) {
