@@ -170,6 +170,27 @@ func TestListV2Pagination(t *testing.T) {
 	}
 }
 
+// A key deleted and written again is listed once, whether or not a listing
+// ran in between (the index keeps deleted keys until the next listing).
+func TestListV2RewrittenKeyOnce(t *testing.T) {
+	t.Parallel()
+	_, u := newTestServer(t, nil)
+	c := newClient(u)
+	del := func(k string) {
+		if _, err := c.DeleteObject(bg, &oss.DeleteObjectRequest{Bucket: oss.Ptr(testBucket), Key: oss.Ptr(k)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	putKeys(t, c, []string{"a", "b", "c"})
+	listV2All(t, c, oss.ListObjectsV2Request{}) // the index is merged
+	del("b")
+	putKeys(t, c, []string{"b", "d"}) // b: deleted from the merged index, written again
+	del("d")
+	putKeys(t, c, []string{"d"}) // d: written, deleted and written again before any listing
+	got, _ := listV2All(t, c, oss.ListObjectsV2Request{})
+	sameEntries(t, "rewritten keys", got, expectedListing([]string{"a", "b", "c", "d"}, "", "", ""))
+}
+
 func TestListV2StartAfter(t *testing.T) {
 	t.Parallel()
 	_, u := newTestServer(t, nil)

@@ -197,13 +197,19 @@ func (b *bucket) keys() []string {
 		merged := make([]string, 0, len(b.sorted)+len(b.pending))
 		i, j := 0, 0
 		for i < len(b.sorted) || j < len(b.pending) {
+			var k string
 			switch {
 			case j == len(b.pending) || (i < len(b.sorted) && b.sorted[i] < b.pending[j]):
-				merged = append(merged, b.sorted[i])
+				k = b.sorted[i]
 				i++
 			default:
-				merged = append(merged, b.pending[j])
+				k = b.pending[j]
 				j++
+			}
+			// a key deleted and written again is in the index twice until
+			// the deleted ones are filtered out below
+			if n := len(merged); n == 0 || merged[n-1] != k {
+				merged = append(merged, k)
 			}
 		}
 		b.sorted, b.pending = merged, nil
