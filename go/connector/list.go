@@ -207,9 +207,10 @@ func (l *fastLister) listRange(r *keyRange) error {
 // split, so a listing of a few thousand keys would end before it ran in
 // parallel. A guess costs no probe; a wrong one costs a request that finds
 // its range empty, and a range that ends at a cut that is not one of its
-// keys costs one request past its last page (OSS cannot list up to a key). Only the first page is cut:
-// cutting the first page of every unbounded range again multiplied the
-// requests of a million-key listing (each cut reaches a few pages further).
+// keys costs one request past its last page (OSS cannot list up to a key).
+// Only the first page is cut: cutting the first page of every unbounded
+// range again multiplied the requests of a million-key listing (each cut
+// reaches a few pages further).
 func (l *fastLister) cutAbove(r *keyRange, page []ObjectInfo) {
 	cuts := countedCuts(l.prefix, page, l.concurrency-1)
 	if cuts == nil {
@@ -247,7 +248,8 @@ func (l *fastLister) cutAbove(r *keyRange, page []ObjectInfo) {
 // the steps double, so a long listing's ranges reach further (the splitter
 // divides those that hold more than a page). Where the guesses are right
 // each range is one request that ends at its bound, so a listing of a few
-// pages is two round trips. nil when the page is not counted that way.
+// pages is two round trips. nil when the page is not counted that way, or
+// its numbers leave no room for another page of them.
 func countedCuts(prefix string, page []ObjectInfo, limit int) []string {
 	if len(page) < 2 || limit < 1 {
 		return nil
@@ -292,6 +294,9 @@ func countedCuts(prefix string, page []ObjectInfo, limit int) []string {
 		}
 		n += step
 		cuts = append(cuts, fmt.Sprintf("%s%0*d%s", last[:a], b-a, n, last[b:]))
+	}
+	if len(cuts) == 1 { // the numbers end with this page: what follows is not counted so
+		return nil
 	}
 	return cuts
 }

@@ -172,6 +172,7 @@ func TestCountedCuts(t *testing.T) {
 		{"d/", page("d/%03d", 500, 100), 3, "d/599 d/699 d/899"},
 		// no guess past the width of the numbers
 		{"d/", page("d/%03d", 700, 100), 9, "d/799 d/899 d/999"},
+		{"d/", page("d/%03d", 900, 100), 9, ""}, // no room for another page: the alphabet's cuts
 		// not counted: gaps, a different suffix, unpadded numbers, hex digits, no digits
 		{"d/", append(page("d/%03d", 0, 9), ObjectInfo{Key: "d/099"}), 5, ""},
 		{"d/", []ObjectInfo{{Key: "d/0.a"}, {Key: "d/1.b"}}, 5, ""},
