@@ -130,10 +130,17 @@ func (e *faultEngine) draw(op, key string, bodyLen int64) plan {
 	if bodyLen <= 0 {
 		return p
 	}
-	if hit(e.f.ResetRate) {
+	// A cut after N > 0 bytes lands inside the body (a point past its end
+	// cuts the last byte) but always leaves at least a byte sent, so a
+	// reader that resumes makes progress: a one-byte body (the tail of a
+	// resumed read) is not cut unless N is 0. Otherwise a rate of 0.5 cuts
+	// such a tail five times in a row one time in 32, and a reader rightly
+	// gives up after that many attempts with no progress.
+	cuttable := func(after int64) bool { return after == 0 || bodyLen > 1 }
+	if cuttable(e.f.ResetAfterBytes) && hit(e.f.ResetRate) {
 		p.resetAt = min(e.f.ResetAfterBytes, bodyLen-1)
 	}
-	if hit(e.f.TruncateRate) {
+	if cuttable(e.f.TruncateAfterBytes) && hit(e.f.TruncateRate) {
 		p.truncAt = min(e.f.TruncateAfterBytes, bodyLen-1)
 	}
 	if hit(e.f.StallRate) {

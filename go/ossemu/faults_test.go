@@ -286,6 +286,22 @@ func TestFaultTruncate(t *testing.T) {
 	if b, _, err := rawGet(c, "short"); !errors.Is(err, io.ErrUnexpectedEOF) || string(b) != "012345678" {
 		t.Fatalf("short body: %q %v", b, err)
 	}
+	// A one-byte body (a resumed read's tail) is cut only at 0 bytes asked
+	// for: a cut after N > 0 bytes always lets a resumed read progress.
+	mustPut(t, c, testBucket, "one", []byte("x"))
+	for _, f := range []Faults{
+		{TruncateRate: 1, TruncateAfterBytes: 1000, FaultLimit: 1},
+		{ResetRate: 1, ResetAfterBytes: 1000, FaultLimit: 1},
+	} {
+		setFaults(t, srv, f)
+		if b, _, err := rawGet(c, "one"); err != nil || string(b) != "x" {
+			t.Fatalf("one-byte body with %+v: %q %v", f, b, err)
+		}
+	}
+	setFaults(t, srv, Faults{TruncateRate: 1, TruncateAfterBytes: 0, FaultLimit: 1})
+	if b, _, err := rawGet(c, "one"); !errors.Is(err, io.ErrUnexpectedEOF) || len(b) != 0 {
+		t.Fatalf("one-byte body cut at 0: %q %v", b, err)
+	}
 }
 
 func TestFaultStall(t *testing.T) {
