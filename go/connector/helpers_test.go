@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"osstorchconnector/go/ossemu"
@@ -80,6 +81,39 @@ func (e *env) put(t *testing.T, c *Client, key string, data []byte) {
 	if err := c.Put(bg, tBucket, key, data); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// seedKeys stores each key (a one-byte body) through the server directly,
+// quicker than through a client.
+func (e *env) seedKeys(t *testing.T, keys []string) {
+	t.Helper()
+	for _, k := range keys {
+		if err := e.srv.Put(tBucket, k, strings.NewReader("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// numbered is n keys made from format and 0 ... n-1.
+func numbered(format string, n int) []string {
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf(format, i)
+	}
+	return keys
+}
+
+// listKeys lists prefix with c and returns the keys in the order given.
+func listKeys(t *testing.T, c *Client, prefix string, opts ...ListOption) []string {
+	t.Helper()
+	var got []string
+	if err := c.List(bg, tBucket, prefix, func(o ObjectInfo) error {
+		got = append(got, o.Key)
+		return nil
+	}, opts...); err != nil {
+		t.Fatal(err)
+	}
+	return got
 }
 
 func (e *env) faults(t *testing.T, f ossemu.Faults) {

@@ -199,9 +199,8 @@ func (l *fastLister) listRange(r *keyRange) error {
 // cutAbove cuts what lies above the listing's first page (r, the first
 // range) into ranges at the places countedCuts (or, for keys that are not
 // counted, cutsAfter) guesses, one per request slot, and starts a worker on
-// each. r keeps the part up to the first cut, and the
-// last range started is unbounded, so the ranges still cover every key.
-// Called with l.mu held.
+// each. r keeps the part up to the first cut, and the last range started is
+// unbounded, so the ranges still cover every key. Called with l.mu held.
 //
 // The bisecting splitter alone needs several sequential probes before each
 // split, so a listing of a few thousand keys would end before it ran in
@@ -255,10 +254,7 @@ func countedCuts(prefix string, page []ObjectInfo, limit int) []string {
 		return nil
 	}
 	first, last := page[0].Key, page[len(page)-1].Key
-	j := len(prefix)
-	for j < len(first) && j < len(last) && first[j] == last[j] {
-		j++
-	}
+	j := partAt(prefix, first, last)
 	isDigit := func(c byte) bool { return '0' <= c && c <= '9' }
 	if j >= len(first) || j >= len(last) || !isDigit(first[j]) || !isDigit(last[j]) {
 		return nil
@@ -301,6 +297,16 @@ func countedCuts(prefix string, page []ObjectInfo, limit int) []string {
 	return cuts
 }
 
+// partAt is where first and last, two keys under prefix, first differ (the
+// shorter one's length if one starts the other).
+func partAt(prefix, first, last string) int {
+	j := len(prefix)
+	for j < len(first) && j < len(last) && first[j] == last[j] {
+		j++
+	}
+	return j
+}
+
 // cutsAfter guesses, from a full first page of a listing under prefix, keys
 // that cut the rest of the key space into ranges that hold keys: dataset keys
 // are mostly counted or hashed names, which vary in a few trailing positions
@@ -314,11 +320,8 @@ func cutsAfter(prefix string, page []ObjectInfo, limit int) []string {
 	if len(page) < 2 {
 		return nil
 	}
-	first, last := page[0].Key, page[len(page)-1].Key
-	j := len(prefix)
-	for j < len(first) && j < len(last) && first[j] == last[j] {
-		j++
-	}
+	last := page[len(page)-1].Key
+	j := partAt(prefix, page[0].Key, last)
 	if j >= len(last) {
 		return nil
 	}

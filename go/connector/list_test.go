@@ -55,31 +55,13 @@ func TestListSequentialAndFastListAgree(t *testing.T) {
 // to the prefix, neighbours outside the prefix, a page boundary.
 func TestFastListSplitsNumberedKeys(t *testing.T) {
 	e := newEnv(t)
-	const n = 40000
-	var want []string
-	for i := 0; i < n; i++ {
-		want = append(want, fmt.Sprintf("ds/%06d.jpg", i))
-	}
-	want = append(want, "ds/", "ds/\u00e9t\u00e9.jpg", "ds/~x", "ds/ space")
-	for _, k := range append([]string{"dr/1", "ds", "ds0/1", "dt/\u00e9"}, want...) {
-		if err := e.srv.Put(tBucket, k, strings.NewReader(k)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	want := append(numbered("ds/%06d.jpg", 40000), "ds/", "ds/\u00e9t\u00e9.jpg", "ds/~x", "ds/ space")
+	e.seedKeys(t, append([]string{"dr/1", "ds", "ds0/1", "dt/\u00e9"}, want...))
 	sort.Strings(want)
 	e.faults(t, ossemu.Faults{LatencyMs: 10}) // every request waits: what runs in parallel shows
 	fast := e.client(t, `,"datasetConfig":{"enableFastList":true,"listConcurrency":8}`)
 	e.srv.ResetStats()
-	var got []string
-	if err := fast.List(bg, tBucket, "ds/", func(o ObjectInfo) error {
-		got = append(got, o.Key)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if strings.Join(got, ",") != strings.Join(want, ",") {
-		t.Fatalf("FastList: %d keys, want %d (first difference near %v)", len(got), len(want), firstDiff(got, want))
-	}
+	sameKeys(t, listKeys(t, fast, "ds/"), want)
 	st := e.srv.Stats()
 	pages := int64(len(want)/listPageSize + 1)
 	reqs := st.Count("ListObjectsV2", 0)
@@ -89,6 +71,14 @@ func TestFastListSplitsNumberedKeys(t *testing.T) {
 	}
 	if reqs > 4*pages {
 		t.Errorf("%d list requests for %d pages: splitting costs more than it saves", reqs, pages)
+	}
+}
+
+// sameKeys fails t unless FastList's got is want, key for key.
+func sameKeys(t *testing.T, got, want []string) {
+	t.Helper()
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("FastList: %d keys, want %d (first difference near %v)", len(got), len(want), firstDiff(got, want))
 	}
 }
 
@@ -117,28 +107,12 @@ func TestMidpoint(t *testing.T) {
 func TestFastListCutsTheFirstPage(t *testing.T) {
 	e := newEnv(t)
 	const n = 6000
-	var want []string
-	for i := 0; i < n; i++ {
-		want = append(want, fmt.Sprintf("r1/img-%07d.jpg", i))
-	}
-	for _, k := range append([]string{"r0/x", "r2/x"}, want...) {
-		if err := e.srv.Put(tBucket, k, strings.NewReader("x")); err != nil {
-			t.Fatal(err)
-		}
-	}
+	want := numbered("r1/img-%07d.jpg", n)
+	e.seedKeys(t, append([]string{"r0/x", "r2/x"}, want...))
 	e.faults(t, ossemu.Faults{LatencyMs: 20}) // every request waits: what runs in parallel shows
 	fast := e.client(t, `,"datasetConfig":{"listConcurrency":16}`)
 	e.srv.ResetStats()
-	var got []string
-	if err := fast.List(bg, tBucket, "r1/", func(o ObjectInfo) error {
-		got = append(got, o.Key)
-		return nil
-	}, ListConcurrently()); err != nil {
-		t.Fatal(err)
-	}
-	if strings.Join(got, ",") != strings.Join(want, ",") {
-		t.Fatalf("FastList: %d keys, want %d (first difference near %v)", len(got), len(want), firstDiff(got, want))
-	}
+	sameKeys(t, listKeys(t, fast, "r1/", ListConcurrently()), want)
 	st := e.srv.Stats()
 	reqs := st.Count("ListObjectsV2", 0)
 	t.Logf("%d list requests (%d pages sequentially), peak %d in flight", reqs, n/listPageSize, st.PeakConcurrent)

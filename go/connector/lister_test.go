@@ -2,18 +2,13 @@ package connector
 
 import (
 	"fmt"
-	"strings"
 	"testing"
 )
 
 func TestListerHandsOverEveryKeyInOrderAsPagesArrive(t *testing.T) {
 	e := newEnv(t)
 	c := e.client(t, "")
-	for i := 0; i < 2500; i++ {
-		if err := e.srv.Put(tBucket, fmt.Sprintf("l/%05d", i), strings.NewReader("x")); err != nil {
-			t.Fatal(err)
-		}
-	}
+	e.seedKeys(t, numbered("l/%05d", 2500))
 	l := c.StartListing(bg, tBucket, "l/")
 	defer l.Close()
 	var keys []string
@@ -57,11 +52,7 @@ func TestListerReportsTheListingErrorAfterTheObjectsBeforeIt(t *testing.T) {
 func TestListerCloseStopsTheListing(t *testing.T) {
 	e := newEnv(t)
 	c := e.client(t, "")
-	for i := 0; i < 3000; i++ {
-		if err := e.srv.Put(tBucket, fmt.Sprintf("s/%05d", i), strings.NewReader("x")); err != nil {
-			t.Fatal(err)
-		}
-	}
+	e.seedKeys(t, numbered("s/%05d", 3000))
 	l := c.StartListing(bg, tBucket, "s/")
 	if _, err := l.Next(1); err != nil {
 		t.Fatal(err)
