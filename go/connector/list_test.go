@@ -210,3 +210,31 @@ func TestCutsAfter(t *testing.T) {
 		}
 	}
 }
+
+// A concurrent listing that fails anywhere returns the failure (the kind the
+// sequential listing reports) and hands over no key: the caller never gets a
+// partial listing.
+func TestFastListFailsWholeWithTheListingsError(t *testing.T) {
+	e := newEnv(t)
+	e.seedKeys(t, numbered("f/%05d", 6000))
+	fast := e.client(t, `,"maxAttempts":1,"datasetConfig":{"listConcurrency":16}`)
+	list := func(bucket string) (int, error) {
+		n := 0
+		err := fast.List(bg, bucket, "f/", func(ObjectInfo) error { n++; return nil }, ListConcurrently())
+		return n, err
+	}
+	if n, err := list("no-such-bucket"); n != 0 || kindOf(err) != KindNotFound {
+		t.Fatalf("missing bucket: %d keys, error %v", n, err)
+	}
+	// about half the list requests fail: the first page's, or one of the ranges' it starts
+	e.faults(t, ossemu.Faults{Seed: 7, ErrorRate500: 0.5, Ops: []string{"ListObjectsV2"}})
+	for i := 0; i < 5; i++ {
+		if n, err := list(tBucket); n != 0 || kindOf(err) != KindService {
+			t.Fatalf("try %d: %d keys, error %v (kind %v)", i, n, err, kindOf(err))
+		}
+	}
+	e.faults(t, ossemu.Faults{})
+	if n, err := list(tBucket); n != 6000 || err != nil {
+		t.Fatalf("without faults: %d keys, %v", n, err)
+	}
+}
